@@ -1,0 +1,120 @@
+//! What each subcommand does. Output goes to the writers given, so tests
+//! drive commands in-process; the return value is the exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Cli, Command, FixtureCommand, SchemaCommand};
+use crate::error::{Error, Result};
+use crate::fixture::Fixture;
+use crate::schema::compat::{self, Mode};
+use crate::schema::{AvroSchema, Schema};
+
+/// Exit codes shared by every command.
+pub const OK: i32 = 0;
+pub const FINDINGS: i32 = 1;
+pub const BAD_INPUT: i32 = 2;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let result = match cli.command {
+        Command::Schema(SchemaCommand::Validate { files }) => schema_validate(&files, out, err),
+        Command::Schema(SchemaCommand::Compat { old, new, mode }) => schema_compat(&old, &new, &mode, out),
+        Command::Fixture(FixtureCommand::Check { files }) => fixture_check(&files, out, err),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", e.to_string().replace('\n', "\nerror: "));
+            BAD_INPUT
+        }
+    }
+}
+
+fn report_errors(e: &Error, err: &mut dyn Write) -> Result<()> {
+    for d in e.diagnostics() {
+        writeln!(err, "error: {d}").map_err(stdio)?;
+    }
+    Ok(())
+}
+
+fn stdio(e: std::io::Error) -> Error {
+    Error::io(std::path::Path::new("<stdout>"), e)
+}
+
+fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let mut code = OK;
+    for file in files {
+        let place = file.display().to_string();
+        match Schema::load(file) {
+            Ok(Schema::Avro(s)) => {
+                let what = s.root_name().map_or_else(|| s.describe(s.root()), |n| format!("{} {n}", s.node(s.root()).type_name()));
+                writeln!(out, "ok: {place}: Avro {what}").map_err(stdio)?;
+            }
+            Ok(Schema::Json(s)) => {
+                let examples = s.examples();
+                let mut bad = 0;
+                for (i, example) in examples.iter().enumerate() {
+                    for v in s.validate(example) {
+                        bad += 1;
+                        writeln!(err, "error: {place}: examples[{i}]: {v}").map_err(stdio)?;
+                    }
+                }
+                if bad == 0 {
+                    writeln!(out, "ok: {place}: JSON Schema, {} examples valid", examples.len()).map_err(stdio)?;
+                } else {
+                    code = BAD_INPUT;
+                }
+            }
+            Err(e) => {
+                report_errors(&e, err)?;
+                code = BAD_INPUT;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn load_avro(path: &PathBuf) -> Result<AvroSchema> {
+    match Schema::load(path)? {
+        Schema::Avro(s) => Ok(s),
+        Schema::Json(_) => Err(Error::Usage(format!(
+            "{}: schema compat checks Avro schemas; this is a JSON Schema",
+            path.display()
+        ))),
+    }
+}
+
+fn schema_compat(old: &[PathBuf], new: &PathBuf, mode: &str, out: &mut dyn Write) -> Result<i32> {
+    let mode: Mode = mode.parse().map_err(Error::Usage)?;
+    let previous = old.iter().map(load_avro).collect::<Result<Vec<_>>>()?;
+    let next = load_avro(new)?;
+    let findings = compat::check(mode, &next, &previous);
+    if findings.is_empty() {
+        writeln!(out, "compatible: {} is {mode} compatible with {} earlier version(s)", new.display(), previous.len()).map_err(stdio)?;
+        return Ok(OK);
+    }
+    for finding in &findings {
+        let against = old[finding.version].display();
+        writeln!(out, "incompatible: {} ({against}): {}", finding.direction, finding.incompatibility).map_err(stdio)?;
+    }
+    writeln!(out, "{} incompatibilities under {mode}", findings.len()).map_err(stdio)?;
+    Ok(FINDINGS)
+}
+
+fn fixture_check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let mut code = OK;
+    for file in files {
+        match Fixture::load(file) {
+            Ok(fixture) => {
+                let counts = fixture.counts();
+                writeln!(out, "ok: {}: {} entries, {} messages, all valid", file.display(), counts.entries, counts.messages).map_err(stdio)?;
+            }
+            Err(e) => {
+                report_errors(&e, err)?;
+                code = BAD_INPUT;
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,13 @@
+//! flowharness: contract testing and fake producing for Kafka event flows.
+//!
+//! The modules follow the pipeline: [`schema`] → [`codec`] → [`fixture`].
+//! Each later stage (generate, flow, registry, kafka, bdd, load, verify,
+//! report) builds on these.
+
+pub mod cli;
+pub mod codec;
+pub mod error;
+pub mod fixture;
+pub mod schema;
+
+pub use error::{Diagnostic, Error, Result};

@@ -1,0 +1,315 @@
+//! Avro schema compatibility with Confluent's semantics, which are those of
+//! Avro Java's `SchemaCompatibility`:
+//!
+//! - names are compared unqualified, so a namespace change is compatible,
+//!   and a reader's aliases (full names) may name the writer's type;
+//! - reader fields are matched to writer fields by name, then by the
+//!   reader field's aliases; a reader field the writer lacks needs a default;
+//! - numeric promotions int→long→float→double and string↔bytes;
+//! - every writer union branch must be readable by the reader; a reader
+//!   union reads a non-union writer if any branch can;
+//! - logical types are ignored, as Confluent does;
+//! - a named type shared by several fields is checked once per pair of
+//!   reader and writer types, so recursion terminates and a change inside a
+//!   shared record is always a full answer, never "partial".
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use super::avro::{AvroSchema, Name, Node, NodeId};
+
+/// Confluent's compatibility levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    None,
+    Backward,
+    Forward,
+    Full,
+    BackwardTransitive,
+    ForwardTransitive,
+    FullTransitive,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 7] = [
+        Mode::None,
+        Mode::Backward,
+        Mode::Forward,
+        Mode::Full,
+        Mode::BackwardTransitive,
+        Mode::ForwardTransitive,
+        Mode::FullTransitive,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::None => "NONE",
+            Mode::Backward => "BACKWARD",
+            Mode::Forward => "FORWARD",
+            Mode::Full => "FULL",
+            Mode::BackwardTransitive => "BACKWARD_TRANSITIVE",
+            Mode::ForwardTransitive => "FORWARD_TRANSITIVE",
+            Mode::FullTransitive => "FULL_TRANSITIVE",
+        }
+    }
+
+    fn transitive(&self) -> bool {
+        matches!(self, Mode::BackwardTransitive | Mode::ForwardTransitive | Mode::FullTransitive)
+    }
+
+    fn backward(&self) -> bool {
+        matches!(self, Mode::Backward | Mode::BackwardTransitive | Mode::Full | Mode::FullTransitive)
+    }
+
+    fn forward(&self) -> bool {
+        matches!(self, Mode::Forward | Mode::ForwardTransitive | Mode::Full | Mode::FullTransitive)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_uppercase().replace('-', "_");
+        Mode::ALL.into_iter().find(|m| m.as_str() == wanted).ok_or_else(|| {
+            let names: Vec<String> = Mode::ALL.iter().map(|m| m.as_str().to_ascii_lowercase().replace('_', "-")).collect();
+            format!("unknown compatibility mode {s:?}, expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// Avro Java's incompatibility types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    NameMismatch,
+    FixedSizeMismatch,
+    MissingEnumSymbols,
+    ReaderFieldMissingDefaultValue,
+    TypeMismatch,
+    MissingUnionBranch,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::NameMismatch => "NAME_MISMATCH",
+            Kind::FixedSizeMismatch => "FIXED_SIZE_MISMATCH",
+            Kind::MissingEnumSymbols => "MISSING_ENUM_SYMBOLS",
+            Kind::ReaderFieldMissingDefaultValue => "READER_FIELD_MISSING_DEFAULT_VALUE",
+            Kind::TypeMismatch => "TYPE_MISMATCH",
+            Kind::MissingUnionBranch => "MISSING_UNION_BRANCH",
+        }
+    }
+}
+
+/// One reason a reader cannot read a writer's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incompatibility {
+    pub kind: Kind,
+    /// Field path in the reader's terms, `(root)` for the top.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Incompatibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.path, self.kind.as_str(), self.message)
+    }
+}
+
+/// An incompatibility found when checking the new schema against one
+/// earlier version, in one direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index of the earlier version in the list given (0 = oldest).
+    pub version: usize,
+    /// `backward` (new reads old) or `forward` (old reads new).
+    pub direction: &'static str,
+    pub incompatibility: Incompatibility,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} against version {}: {}", self.direction, self.version + 1, self.incompatibility)
+    }
+}
+
+/// Checks `new` against earlier versions `previous` (oldest first) under
+/// `mode`: the transitive modes check every earlier version, the others
+/// only the latest. Empty when compatible.
+pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Finding> {
+    let against: Vec<usize> = match (mode, previous.len()) {
+        (Mode::None, _) | (_, 0) => Vec::new(),
+        (m, n) if m.transitive() => (0..n).collect(),
+        (_, n) => vec![n - 1],
+    };
+    let mut findings = Vec::new();
+    for version in against {
+        let old = &previous[version];
+        let mut add = |direction, list: Vec<Incompatibility>| {
+            findings.extend(list.into_iter().map(|incompatibility| Finding { version, direction, incompatibility }));
+        };
+        if mode.backward() {
+            add("backward", can_read(new, old));
+        }
+        if mode.forward() {
+            add("forward", can_read(old, new));
+        }
+    }
+    findings
+}
+
+/// Every reason `reader` cannot read data written with `writer`.
+pub fn can_read(reader: &AvroSchema, writer: &AvroSchema) -> Vec<Incompatibility> {
+    let mut checker = Checker { reader, writer, seen: HashSet::new(), found: Vec::new() };
+    checker.check(reader.root(), writer.root(), &mut Vec::new());
+    checker.found
+}
+
+struct Checker<'a> {
+    reader: &'a AvroSchema,
+    writer: &'a AvroSchema,
+    /// Pairs of named types already checked or being checked.
+    seen: HashSet<(NodeId, NodeId)>,
+    found: Vec<Incompatibility>,
+}
+
+fn path_string(path: &[String]) -> String {
+    if path.is_empty() { "(root)".to_string() } else { path.join(".") }
+}
+
+fn names_match(reader: &Name, reader_aliases: &[String], writer: &Name) -> bool {
+    reader.name == writer.name || reader_aliases.iter().any(|a| *a == writer.fullname())
+}
+
+impl Checker<'_> {
+    fn report(&mut self, kind: Kind, path: &[String], message: String) {
+        self.found.push(Incompatibility { kind, path: path_string(path), message });
+    }
+
+    /// Whether the pair is compatible, without reporting anything.
+    fn compatible(&self, r: NodeId, w: NodeId) -> bool {
+        let mut probe = Checker { reader: self.reader, writer: self.writer, seen: self.seen.clone(), found: Vec::new() };
+        probe.check(r, w, &mut Vec::new());
+        probe.found.is_empty()
+    }
+
+    fn check(&mut self, r: NodeId, w: NodeId, path: &mut Vec<String>) {
+        let (rn, wn) = (self.reader.node(r), self.writer.node(w));
+        if rn.name().is_some() && wn.name().is_some() && !self.seen.insert((r, w)) {
+            return;
+        }
+        match (rn, wn) {
+            (_, Node::Union(wu)) if !matches!(rn, Node::Union(_)) => {
+                for (i, wb) in wu.branches.iter().enumerate() {
+                    if !self.compatible(r, *wb) {
+                        path.push(wu.keys[i].short.clone());
+                        self.check(r, *wb, path);
+                        path.pop();
+                    }
+                }
+            }
+            (Node::Union(ru), Node::Union(wu)) => {
+                for (i, wb) in wu.branches.iter().enumerate() {
+                    if !ru.branches.iter().any(|rb| self.compatible(*rb, *wb)) {
+                        let message = format!("reader union lacking writer type: {}", self.writer.describe(*wb));
+                        path.push(wu.keys[i].short.clone());
+                        self.report(Kind::MissingUnionBranch, path, message);
+                        path.pop();
+                    }
+                }
+            }
+            (Node::Union(ru), _) => {
+                if !ru.branches.iter().any(|rb| self.compatible(*rb, w)) {
+                    let message = format!("reader union lacking writer type: {}", self.writer.describe(w));
+                    self.report(Kind::MissingUnionBranch, path, message);
+                }
+            }
+            (Node::Record(rr), Node::Record(wr)) => {
+                if !names_match(&rr.name, &rr.aliases, &wr.name) {
+                    let message = format!("expected: {}", wr.name);
+                    return self.report(Kind::NameMismatch, path, message);
+                }
+                for field in &rr.fields {
+                    let writer_field = wr
+                        .fields
+                        .iter()
+                        .find(|f| f.name == field.name)
+                        .or_else(|| wr.fields.iter().find(|f| field.aliases.contains(&f.name)));
+                    path.push(field.name.clone());
+                    match writer_field {
+                        Some(wf) => self.check(field.node, wf.node, path),
+                        None if field.default.is_some() => {}
+                        None => {
+                            let message = format!("reader field {:?} has no default value and the writer has no such field", field.name);
+                            self.report(Kind::ReaderFieldMissingDefaultValue, path, message);
+                        }
+                    }
+                    path.pop();
+                }
+            }
+            (Node::Enum(re), Node::Enum(we)) => {
+                if !names_match(&re.name, &re.aliases, &we.name) {
+                    let message = format!("expected: {}", we.name);
+                    return self.report(Kind::NameMismatch, path, message);
+                }
+                let missing: Vec<&str> = we.symbols.iter().filter(|s| !re.symbols.contains(s)).map(String::as_str).collect();
+                if !missing.is_empty() && re.default.is_none() {
+                    let message = format!("reader enum {} lacks symbols [{}] and has no default", re.name, missing.join(", "));
+                    self.report(Kind::MissingEnumSymbols, path, message);
+                }
+            }
+            (Node::Fixed(rf), Node::Fixed(wf)) => {
+                if !names_match(&rf.name, &rf.aliases, &wf.name) {
+                    let message = format!("expected: {}", wf.name);
+                    return self.report(Kind::NameMismatch, path, message);
+                }
+                if rf.size != wf.size {
+                    let message = format!("expected: {}, found: {}", wf.size, rf.size);
+                    self.report(Kind::FixedSizeMismatch, path, message);
+                }
+            }
+            (Node::Array(ri), Node::Array(wi)) => {
+                path.push("[]".to_string());
+                self.check(*ri, *wi, path);
+                path.pop();
+            }
+            (Node::Map(rv), Node::Map(wv)) => {
+                path.push("{}".to_string());
+                self.check(*rv, *wv, path);
+                path.pop();
+            }
+            (reader, writer) if readable_primitive(reader, writer) => {}
+            (reader, writer) => {
+                let message = format!(
+                    "reader type {} is not compatible with writer type {}",
+                    reader.type_name().to_ascii_uppercase(),
+                    writer.type_name().to_ascii_uppercase()
+                );
+                self.report(Kind::TypeMismatch, path, message);
+            }
+        }
+    }
+}
+
+fn readable_primitive(reader: &Node, writer: &Node) -> bool {
+    use Node::*;
+    matches!(
+        (reader, writer),
+        (Null, Null)
+            | (Boolean, Boolean)
+            | (Int(_), Int(_))
+            | (Long(_), Int(_) | Long(_))
+            | (Float, Int(_) | Long(_) | Float)
+            | (Double, Int(_) | Long(_) | Float | Double)
+            | (Bytes(_), Bytes(_) | String(_))
+            | (String(_), String(_) | Bytes(_))
+    )
+}
