@@ -1,0 +1,3 @@
+//! Generators: proptest strategies that yield valid values from schemas.
+
+pub mod avro;

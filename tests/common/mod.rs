@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use flowharness::schema::AvroSchema;
+use flowharness::schema::avro_parse;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn migration_schema() -> AvroSchema {
+    let text = std::fs::read_to_string(repo_path("schemas/account-migration-event.avsc")).unwrap();
+    avro_parse::parse_str(&text).unwrap()
+}
+
+pub fn parse(json: Value) -> AvroSchema {
+    avro_parse::parse_value(&json).unwrap_or_else(|e| panic!("schema should parse: {e}\n{json:#}"))
+}
+
+/// The shape of an arbitrary Avro schema, rendered to JSON with unique names.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Primitive(&'static str),
+    Logical(&'static str, &'static str),
+    Enum(usize),
+    Fixed(usize),
+    Array(Box<Shape>),
+    Map(Box<Shape>),
+    Union(Vec<Shape>),
+    Record(Vec<Shape>),
+}
+
+impl Shape {
+    fn union_key(&self) -> Option<String> {
+        Some(match self {
+            Shape::Primitive(p) | Shape::Logical(p, _) => p.to_string(),
+            Shape::Array(_) => "array".into(),
+            Shape::Map(_) => "map".into(),
+            Shape::Union(_) => return None,
+            // Named types get unique names, so they never clash.
+            Shape::Enum(_) | Shape::Fixed(_) | Shape::Record(_) => format!("{:p}", self),
+        })
+    }
+
+    pub fn render(&self, counter: &mut usize) -> Value {
+        let mut name = |prefix: &str| {
+            *counter += 1;
+            format!("{prefix}{counter}")
+        };
+        match self {
+            Shape::Primitive(p) => json!(p),
+            Shape::Logical(base, logical) => json!({"type": base, "logicalType": logical}),
+            Shape::Enum(n) => {
+                let symbols: Vec<String> = (0..*n).map(|i| format!("S{i}")).collect();
+                json!({"type": "enum", "name": name("E"), "symbols": symbols})
+            }
+            Shape::Fixed(size) => json!({"type": "fixed", "name": name("F"), "size": size}),
+            Shape::Array(items) => json!({"type": "array", "items": items.render(counter)}),
+            Shape::Map(values) => json!({"type": "map", "values": values.render(counter)}),
+            Shape::Union(branches) => Value::Array(branches.iter().map(|b| b.render(counter)).collect()),
+            Shape::Record(fields) => {
+                let record_name = name("R");
+                let fields: Vec<Value> = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| json!({"name": format!("f{i}"), "type": f.render(counter)}))
+                    .collect();
+                json!({"type": "record", "name": record_name, "namespace": "test.gen", "fields": fields})
+            }
+        }
+    }
+}
+
+fn leaf() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        prop::sample::select(vec!["null", "boolean", "int", "long", "float", "double", "bytes", "string"]).prop_map(Shape::Primitive),
+        prop::sample::select(vec![
+            ("int", "date"),
+            ("int", "time-millis"),
+            ("long", "timestamp-millis"),
+            ("long", "timestamp-micros"),
+            ("long", "time-micros"),
+            ("string", "uuid"),
+        ])
+        .prop_map(|(b, l)| Shape::Logical(b, l)),
+        (1usize..5).prop_map(Shape::Enum),
+        (0usize..6).prop_map(Shape::Fixed),
+    ]
+}
+
+/// Arbitrary valid Avro schemas, rendered as JSON, with a record at the root.
+pub fn arbitrary_schema() -> impl Strategy<Value = Value> {
+    let shape = leaf().prop_recursive(4, 24, 5, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|s| Shape::Array(Box::new(s))),
+            inner.clone().prop_map(|s| Shape::Map(Box::new(s))),
+            prop::collection::vec(inner.clone(), 1..5).prop_map(|bs| {
+                let mut keys = Vec::new();
+                let branches: Vec<Shape> = bs
+                    .into_iter()
+                    .filter(|b| match b.union_key() {
+                        Some(k) if !keys.contains(&k) => {
+                            keys.push(k);
+                            true
+                        }
+                        _ => false,
+                    })
+                    .collect();
+                if branches.is_empty() { Shape::Primitive("null") } else { Shape::Union(branches) }
+            }),
+            prop::collection::vec(inner, 0..5).prop_map(Shape::Record),
+        ]
+    });
+    prop::collection::vec(shape, 1..5).prop_map(|fields| Shape::Record(fields).render(&mut 0))
+}
+
+/// Converts an Avro JSON value into apache-avro's `Value`, with explicit
+/// union indices, to cross-check our encoder against apache-avro's.
+pub fn to_apache(schema: &AvroSchema, id: usize, value: &Value) -> apache_avro::types::Value {
+    use apache_avro::types::Value as A;
+    use flowharness::schema::avro::{Logical, Node};
+    let latin1 = |s: &str| s.chars().map(|c| c as u8).collect::<Vec<u8>>();
+    match (schema.node(id), value) {
+        (Node::Null, _) => A::Null,
+        (Node::Boolean, Value::Bool(b)) => A::Boolean(*b),
+        (Node::Int(Some(Logical::Date)), v) => A::Date(v.as_i64().unwrap() as i32),
+        (Node::Int(Some(Logical::TimeMillis)), v) => A::TimeMillis(v.as_i64().unwrap() as i32),
+        (Node::Int(_), v) => A::Int(v.as_i64().unwrap() as i32),
+        (Node::Long(Some(Logical::TimestampMillis)), v) => A::TimestampMillis(v.as_i64().unwrap()),
+        (Node::Long(Some(Logical::TimestampMicros)), v) => A::TimestampMicros(v.as_i64().unwrap()),
+        (Node::Long(Some(Logical::TimeMicros)), v) => A::TimeMicros(v.as_i64().unwrap()),
+        (Node::Long(_), v) => A::Long(v.as_i64().unwrap()),
+        (Node::Float, v) => A::Float(v.as_f64().unwrap() as f32),
+        (Node::Double, v) => A::Double(v.as_f64().unwrap()),
+        (Node::String(_), Value::String(s)) => A::String(s.clone()),
+        (Node::Bytes(_), Value::String(s)) => A::Bytes(latin1(s)),
+        (Node::Fixed(f), Value::String(s)) => A::Fixed(f.size, latin1(s)),
+        (Node::Enum(e), Value::String(s)) => A::Enum(e.symbols.iter().position(|x| x == s).unwrap() as u32, s.clone()),
+        (Node::Array(items), Value::Array(list)) => A::Array(list.iter().map(|v| to_apache(schema, *items, v)).collect()),
+        (Node::Map(values), Value::Object(map)) => {
+            A::Map(map.iter().map(|(k, v)| (k.clone(), to_apache(schema, *values, v))).collect())
+        }
+        (Node::Record(r), Value::Object(map)) => A::Record(
+            r.fields.iter().map(|f| (f.name.clone(), to_apache(schema, f.node, &map[&f.name]))).collect(),
+        ),
+        (Node::Union(u), Value::Null) => A::Union(u.null_branch().unwrap() as u32, Box::new(A::Null)),
+        (Node::Union(u), Value::Object(map)) => {
+            let (k, v) = map.iter().next().unwrap();
+            let i = u.find(k).unwrap();
+            A::Union(i as u32, Box::new(to_apache(schema, u.branches[i], v)))
+        }
+        (node, v) => panic!("cannot convert {v} for {}", node.type_name()),
+    }
+}
