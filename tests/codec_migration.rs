@@ -160,5 +160,5 @@ fn decoding_truncated_data_names_path_and_offset() {
     extra.push(0);
     assert!(binary::decode(&schema, &extra).unwrap_err().message.contains("1 bytes left over"));
     let err = binary::decode(&schema, &[0x20]).unwrap_err();
-    assert_eq!(err.to_string(), "(root): union index 16 out of range (7 branches) (at byte 1)");
+    assert_eq!(err.to_string(), "event: union index 16 out of range (7 branches) (at byte 1)");
 }
