@@ -1,7 +1,7 @@
 //! Fixture files: the seed's format, read and written.
 //!
 //! ```json
-//! {"0": {"schema": {...} | "path/to/schema.avsc", "partition": 0, "key": null,
+//! {"0": {"schema": {...} | "path/to/schema.avsc" | "string", "partition": 0, "key": null,
 //!        "topic": "migration-all-1", "messages": [ ...Avro JSON encoding... ]}}
 //! ```
 //!
@@ -202,12 +202,18 @@ fn read_schema(json: Option<&Value>, base: &Path) -> std::result::Result<(Schema
     let in_schema = |e: Error| e.diagnostics().into_iter().map(|d| d.within("schema")).collect::<Vec<_>>();
     match json {
         None => Err(vec![Diagnostic::new("missing \"schema\"")]),
-        Some(Value::String(p)) => {
+        Some(Value::String(p)) if looks_like_path(p) => {
             let path: PathBuf = base.join(p);
             Schema::load(&path).map(|s| (s, SchemaSource::Path(p.clone()))).map_err(in_schema)
         }
         Some(inline) => Schema::from_value(inline).map(|s| (s, SchemaSource::Inline)).map_err(in_schema),
     }
+}
+
+/// A schema string is a file path when it has a folder or a schema file
+/// extension; otherwise it is an inline Avro type name such as `"string"`.
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.contains('\\') || s.ends_with(".avsc") || s.ends_with(".json")
 }
 
 /// Kafka's topic name rule.

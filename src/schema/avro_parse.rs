@@ -214,7 +214,8 @@ impl Parser {
             return fail(at, format!("record \"{name}\" needs a \"fields\" array"));
         };
         // Registered before its fields, so a record may refer to itself.
-        let id = self.push(Node::Null);
+        let placeholder = Record { name: name.clone(), aliases: aliases.clone(), doc: None, fields: Vec::new() };
+        let id = self.push(Node::Record(placeholder));
         self.names.insert(name.fullname(), id);
         let inner_ns = name.namespace.clone();
         let mut fields = Vec::with_capacity(fields_json.len());

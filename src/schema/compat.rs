@@ -7,13 +7,15 @@
 //!   reader field's aliases; a reader field the writer lacks needs a default;
 //! - numeric promotions int→long→float→double and string↔bytes;
 //! - every writer union branch must be readable by the reader; a reader
-//!   union reads a non-union writer if any branch can;
+//!   union reads a non-union writer if any branch can. Where none can but
+//!   one is meant to (same name), the reasons inside it are reported rather
+//!   than a bare MISSING_UNION_BRANCH;
 //! - logical types are ignored, as Confluent does;
 //! - a named type shared by several fields is checked once per pair of
 //!   reader and writer types, so recursion terminates and a change inside a
 //!   shared record is always a full answer, never "partial".
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -168,7 +170,7 @@ pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Findi
 
 /// Every reason `reader` cannot read data written with `writer`.
 pub fn can_read(reader: &AvroSchema, writer: &AvroSchema) -> Vec<Incompatibility> {
-    let mut checker = Checker { reader, writer, seen: HashSet::new(), found: Vec::new() };
+    let mut checker = Checker { reader, writer, memo: HashMap::new(), found: Vec::new() };
     checker.check(reader.root(), writer.root(), &mut Vec::new());
     checker.found
 }
@@ -176,8 +178,9 @@ pub fn can_read(reader: &AvroSchema, writer: &AvroSchema) -> Vec<Incompatibility
 struct Checker<'a> {
     reader: &'a AvroSchema,
     writer: &'a AvroSchema,
-    /// Pairs of named types already checked or being checked.
-    seen: HashSet<(NodeId, NodeId)>,
+    /// Pairs of named types: `None` while being checked (a cycle back to
+    /// one assumes compatible), then whether they were compatible.
+    memo: HashMap<(NodeId, NodeId), Option<bool>>,
     found: Vec<Incompatibility>,
 }
 
@@ -190,53 +193,89 @@ fn names_match(reader: &Name, reader_aliases: &[String], writer: &Name) -> bool 
 }
 
 impl Checker<'_> {
-    fn report(&mut self, kind: Kind, path: &[String], message: String) {
+    fn report(&mut self, kind: Kind, path: &[String], message: String) -> bool {
         self.found.push(Incompatibility { kind, path: path_string(path), message });
+        false
     }
 
     /// Whether the pair is compatible, without reporting anything.
     fn compatible(&self, r: NodeId, w: NodeId) -> bool {
-        let mut probe = Checker { reader: self.reader, writer: self.writer, seen: self.seen.clone(), found: Vec::new() };
-        probe.check(r, w, &mut Vec::new());
-        probe.found.is_empty()
+        let mut probe = Checker { reader: self.reader, writer: self.writer, memo: self.memo.clone(), found: Vec::new() };
+        probe.check(r, w, &mut Vec::new())
     }
 
-    fn check(&mut self, r: NodeId, w: NodeId, path: &mut Vec<String>) {
-        let (rn, wn) = (self.reader.node(r), self.writer.node(w));
-        if rn.name().is_some() && wn.name().is_some() && !self.seen.insert((r, w)) {
-            return;
+    /// The reader branch that is meant to read writer node `w`: the one with
+    /// a matching name, or of the same unnamed type.
+    fn counterpart(&self, branches: &[NodeId], w: NodeId) -> Option<NodeId> {
+        let wn = self.writer.node(w);
+        branches.iter().copied().find(|rb| {
+            let rn = self.reader.node(*rb);
+            match (rn.name(), wn.name()) {
+                (Some(r), Some(wname)) => rn.type_name() == wn.type_name() && names_match(r, rn.aliases(), wname),
+                (None, None) => rn.type_name() == wn.type_name(),
+                _ => false,
+            }
+        })
+    }
+
+    /// Checks a writer node against a reader union: fine when any branch
+    /// reads it; otherwise the reasons inside the branch meant for it, or a
+    /// missing branch.
+    fn into_union(&mut self, branches: &[NodeId], w: NodeId, path: &mut Vec<String>) -> bool {
+        if branches.iter().any(|rb| self.compatible(*rb, w)) {
+            return true;
         }
+        match self.counterpart(branches, w) {
+            Some(rb) => self.check(rb, w, path),
+            None => {
+                let message = format!("reader union lacking writer type: {}", self.writer.describe(w));
+                self.report(Kind::MissingUnionBranch, path, message)
+            }
+        }
+    }
+
+    /// Checks that `r` reads `w`, reporting every reason it cannot.
+    fn check(&mut self, r: NodeId, w: NodeId, path: &mut Vec<String>) -> bool {
+        let (rn, wn) = (self.reader.node(r), self.writer.node(w));
+        let named = rn.name().is_some() && wn.name().is_some();
+        if named {
+            match self.memo.get(&(r, w)) {
+                Some(None) => return true,
+                Some(Some(ok)) => return *ok,
+                None => {
+                    self.memo.insert((r, w), None);
+                }
+            }
+        }
+        let ok = self.check_nodes(r, w, path);
+        if named {
+            self.memo.insert((r, w), Some(ok));
+        }
+        ok
+    }
+
+    fn check_nodes(&mut self, r: NodeId, w: NodeId, path: &mut Vec<String>) -> bool {
+        let (rn, wn) = (self.reader.node(r), self.writer.node(w));
         match (rn, wn) {
-            (_, Node::Union(wu)) if !matches!(rn, Node::Union(_)) => {
+            (_, Node::Union(wu)) => {
+                let mut ok = true;
                 for (i, wb) in wu.branches.iter().enumerate() {
-                    if !self.compatible(r, *wb) {
-                        path.push(wu.keys[i].short.clone());
-                        self.check(r, *wb, path);
-                        path.pop();
-                    }
+                    path.push(wu.keys[i].short.clone());
+                    ok &= match rn {
+                        Node::Union(ru) => self.into_union(&ru.branches, *wb, path),
+                        _ => self.check(r, *wb, path),
+                    };
+                    path.pop();
                 }
+                ok
             }
-            (Node::Union(ru), Node::Union(wu)) => {
-                for (i, wb) in wu.branches.iter().enumerate() {
-                    if !ru.branches.iter().any(|rb| self.compatible(*rb, *wb)) {
-                        let message = format!("reader union lacking writer type: {}", self.writer.describe(*wb));
-                        path.push(wu.keys[i].short.clone());
-                        self.report(Kind::MissingUnionBranch, path, message);
-                        path.pop();
-                    }
-                }
-            }
-            (Node::Union(ru), _) => {
-                if !ru.branches.iter().any(|rb| self.compatible(*rb, w)) {
-                    let message = format!("reader union lacking writer type: {}", self.writer.describe(w));
-                    self.report(Kind::MissingUnionBranch, path, message);
-                }
-            }
+            (Node::Union(ru), _) => self.into_union(&ru.branches, w, path),
             (Node::Record(rr), Node::Record(wr)) => {
                 if !names_match(&rr.name, &rr.aliases, &wr.name) {
                     let message = format!("expected: {}", wr.name);
                     return self.report(Kind::NameMismatch, path, message);
                 }
+                let mut ok = true;
                 for field in &rr.fields {
                     let writer_field = wr
                         .fields
@@ -244,16 +283,17 @@ impl Checker<'_> {
                         .find(|f| f.name == field.name)
                         .or_else(|| wr.fields.iter().find(|f| field.aliases.contains(&f.name)));
                     path.push(field.name.clone());
-                    match writer_field {
+                    ok &= match writer_field {
                         Some(wf) => self.check(field.node, wf.node, path),
-                        None if field.default.is_some() => {}
+                        None if field.default.is_some() => true,
                         None => {
                             let message = format!("reader field {:?} has no default value and the writer has no such field", field.name);
-                            self.report(Kind::ReaderFieldMissingDefaultValue, path, message);
+                            self.report(Kind::ReaderFieldMissingDefaultValue, path, message)
                         }
-                    }
+                    };
                     path.pop();
                 }
+                ok
             }
             (Node::Enum(re), Node::Enum(we)) => {
                 if !names_match(&re.name, &re.aliases, &we.name) {
@@ -263,8 +303,9 @@ impl Checker<'_> {
                 let missing: Vec<&str> = we.symbols.iter().filter(|s| !re.symbols.contains(s)).map(String::as_str).collect();
                 if !missing.is_empty() && re.default.is_none() {
                     let message = format!("reader enum {} lacks symbols [{}] and has no default", re.name, missing.join(", "));
-                    self.report(Kind::MissingEnumSymbols, path, message);
+                    return self.report(Kind::MissingEnumSymbols, path, message);
                 }
+                true
             }
             (Node::Fixed(rf), Node::Fixed(wf)) => {
                 if !names_match(&rf.name, &rf.aliases, &wf.name) {
@@ -273,27 +314,30 @@ impl Checker<'_> {
                 }
                 if rf.size != wf.size {
                     let message = format!("expected: {}, found: {}", wf.size, rf.size);
-                    self.report(Kind::FixedSizeMismatch, path, message);
+                    return self.report(Kind::FixedSizeMismatch, path, message);
                 }
+                true
             }
             (Node::Array(ri), Node::Array(wi)) => {
                 path.push("[]".to_string());
-                self.check(*ri, *wi, path);
+                let ok = self.check(*ri, *wi, path);
                 path.pop();
+                ok
             }
             (Node::Map(rv), Node::Map(wv)) => {
                 path.push("{}".to_string());
-                self.check(*rv, *wv, path);
+                let ok = self.check(*rv, *wv, path);
                 path.pop();
+                ok
             }
-            (reader, writer) if readable_primitive(reader, writer) => {}
+            (reader, writer) if readable_primitive(reader, writer) => true,
             (reader, writer) => {
                 let message = format!(
                     "reader type {} is not compatible with writer type {}",
                     reader.type_name().to_ascii_uppercase(),
                     writer.type_name().to_ascii_uppercase()
                 );
-                self.report(Kind::TypeMismatch, path, message);
+                self.report(Kind::TypeMismatch, path, message)
             }
         }
     }
