@@ -79,9 +79,7 @@ impl Error {
     /// Prefixes every diagnostic with an outer place (e.g. the file name).
     pub fn within(self, place: &str) -> Self {
         match self {
-            Error::Invalid(list) => {
-                Error::Invalid(list.into_iter().map(|d| d.within(place)).collect())
-            }
+            Error::Invalid(list) => Error::Invalid(list.into_iter().map(|d| d.within(place)).collect()),
             Error::Usage(message) => Error::Usage(format!("{place}: {message}")),
             other => other,
         }

@@ -59,7 +59,9 @@ impl Fixture {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let json: Value = serde_json::from_reader(BufReader::new(file)).map_err(|e| {
             let kind = if e.is_io() { "cannot read" } else { "invalid JSON" };
-            Error::invalid(Diagnostic::new(format!("line {} column {}: {kind}: {}", e.line(), e.column(), e)).within(&place))
+            Error::invalid(
+                Diagnostic::new(format!("line {} column {}: {kind}: {}", e.line(), e.column(), e)).within(&place),
+            )
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Fixture::from_value(&json, &base).map_err(|e| e.within(&place))
@@ -124,7 +126,9 @@ impl Fixture {
 
 fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry, Vec<Diagnostic>> {
     let Some(obj) = json.as_object() else {
-        return Err(vec![Diagnostic::new("an entry must be an object with \"schema\", \"topic\" and \"messages\"")]);
+        return Err(vec![Diagnostic::new(
+            "an entry must be an object with \"schema\", \"topic\" and \"messages\"",
+        )]);
     };
     let mut problems = Vec::new();
     for key in obj.keys() {
@@ -135,7 +139,9 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
     let topic = match obj.get("topic") {
         Some(Value::String(t)) if valid_topic(t) => t.clone(),
         Some(Value::String(t)) => {
-            problems.push(Diagnostic::new(format!("invalid topic name {t:?}: use 1-249 of [a-zA-Z0-9._-]")).within("topic"));
+            problems.push(
+                Diagnostic::new(format!("invalid topic name {t:?}: use 1-249 of [a-zA-Z0-9._-]")).within("topic"),
+            );
             String::new()
         }
         Some(other) => {
@@ -152,7 +158,9 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
         Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| *p >= 0) {
             Some(p) => Some(p),
             None => {
-                problems.push(Diagnostic::new(format!("expected a partition number ≥ 0 or null, found {p}")).within("partition"));
+                problems.push(
+                    Diagnostic::new(format!("expected a partition number ≥ 0 or null, found {p}")).within("partition"),
+                );
                 None
             }
         },
@@ -184,7 +192,11 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
             Schema::Avro(avro) => avro_json::normalize(avro, message),
             Schema::Json(json) => {
                 let violations = json.validate(message);
-                if violations.is_empty() { Ok(message.clone()) } else { Err(violations) }
+                if violations.is_empty() {
+                    Ok(message.clone())
+                } else {
+                    Err(violations)
+                }
             }
         };
         match checked {
@@ -195,18 +207,35 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Entry { id: id.to_string(), schema, schema_source, topic, partition, key, messages: normalized })
+    Ok(Entry {
+        id: id.to_string(),
+        schema,
+        schema_source,
+        topic,
+        partition,
+        key,
+        messages: normalized,
+    })
 }
 
 fn read_schema(json: Option<&Value>, base: &Path) -> std::result::Result<(Schema, SchemaSource), Vec<Diagnostic>> {
-    let in_schema = |e: Error| e.diagnostics().into_iter().map(|d| d.within("schema")).collect::<Vec<_>>();
+    let in_schema = |e: Error| {
+        e.diagnostics()
+            .into_iter()
+            .map(|d| d.within("schema"))
+            .collect::<Vec<_>>()
+    };
     match json {
         None => Err(vec![Diagnostic::new("missing \"schema\"")]),
         Some(Value::String(p)) if looks_like_path(p) => {
             let path: PathBuf = base.join(p);
-            Schema::load(&path).map(|s| (s, SchemaSource::Path(p.clone()))).map_err(in_schema)
+            Schema::load(&path)
+                .map(|s| (s, SchemaSource::Path(p.clone())))
+                .map_err(in_schema)
         }
-        Some(inline) => Schema::from_value(inline).map(|s| (s, SchemaSource::Inline)).map_err(in_schema),
+        Some(inline) => Schema::from_value(inline)
+            .map(|s| (s, SchemaSource::Inline))
+            .map_err(in_schema),
     }
 }
 
@@ -222,5 +251,7 @@ pub fn valid_topic(name: &str) -> bool {
         && name.len() <= 249
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -41,16 +41,23 @@ fn every_union_record_round_trips_in_binary_and_json_and_matches_apache_avro() {
     let schema = Arc::new(migration_schema());
     let apache = apache_schema();
     let values = generate::avro::strategy(&schema);
-    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&apache).build().unwrap();
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&apache)
+        .build()
+        .unwrap();
     let seen = std::cell::RefCell::new(std::collections::HashSet::new());
-    let mut runner = TestRunner::new(Config { cases: 700, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 700,
+        ..Config::default()
+    });
     runner
         .run(&values, |value| {
             let branch = value["event"].as_object().unwrap().keys().next().unwrap().clone();
             seen.borrow_mut().insert(branch);
             let bytes = binary::encode_to_vec(&schema, &value).unwrap();
             prop_assert_eq!(&binary::decode(&schema, &bytes).unwrap(), &value);
-            let ours_apache = writer.write_value_to_vec(to_apache(&schema, schema.root(), &value)).unwrap();
+            let ours_apache = writer
+                .write_value_to_vec(to_apache(&schema, schema.root(), &value))
+                .unwrap();
             prop_assert_eq!(&bytes, &ours_apache);
             let text = serde_json::to_string(&value).unwrap();
             let back: Value = serde_json::from_str(&text).unwrap();
@@ -60,7 +67,10 @@ fn every_union_record_round_trips_in_binary_and_json_and_matches_apache_avro() {
         })
         .unwrap();
     for b in BRANCHES {
-        assert!(seen.borrow().contains(&format!("{NS}.{b}")), "branch {b} never generated");
+        assert!(
+            seen.borrow().contains(&format!("{NS}.{b}")),
+            "branch {b} never generated"
+        );
     }
 }
 
@@ -84,14 +94,21 @@ fn confluent_framed_datums_carry_the_schema_id() {
     let framed = confluent::frame(42, &payload);
     let (id, rest) = confluent::unframe(&framed).unwrap();
     assert_eq!(id, 42);
-    assert_eq!(binary::decode(&schema, rest).unwrap(), avro_json::normalize(&schema, &scheduled()).unwrap());
+    assert_eq!(
+        binary::decode(&schema, rest).unwrap(),
+        avro_json::normalize(&schema, &scheduled()).unwrap()
+    );
 }
 
 fn messages(value: &Value) -> Vec<String> {
     let schema = migration_schema();
-    let violations: Vec<String> = avro_json::validate(&schema, value).iter().map(ToString::to_string).collect();
+    let violations: Vec<String> = avro_json::validate(&schema, value)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     // The encoder refuses exactly what the validator refuses, with the same report.
-    let encoded = binary::encode_to_vec(&schema, value).map_err(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
+    let encoded =
+        binary::encode_to_vec(&schema, value).map_err(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
     assert_eq!(encoded.err().unwrap_or_default(), violations);
     violations
 }
@@ -102,7 +119,9 @@ fn wrong_type_names_the_path_and_the_logical_type() {
     v["event"]["AccountMigrationScheduledEvent"]["metadata"]["createdAt"] = json!("2005-02-02");
     assert_eq!(
         messages(&v),
-        ["event.AccountMigrationScheduledEvent.metadata.createdAt: expected long (timestamp-millis), found string \"2005-02-02\""]
+        [
+            "event.AccountMigrationScheduledEvent.metadata.createdAt: expected long (timestamp-millis), found string \"2005-02-02\""
+        ]
     );
 }
 
@@ -110,7 +129,10 @@ fn wrong_type_names_the_path_and_the_logical_type() {
 fn null_where_a_string_is_required() {
     let mut v = scheduled();
     v["event"]["AccountMigrationScheduledEvent"]["mpan"] = Value::Null;
-    assert_eq!(messages(&v), ["event.AccountMigrationScheduledEvent.mpan: expected string, found null"]);
+    assert_eq!(
+        messages(&v),
+        ["event.AccountMigrationScheduledEvent.mpan: expected string, found null"]
+    );
 }
 
 #[test]
@@ -145,7 +167,11 @@ fn a_union_written_without_its_branch_key_is_explained() {
     let v = json!({"event": {"metadata": {}, "accountId": "1"}});
     let m = messages(&v);
     assert_eq!(m.len(), 1);
-    assert!(m[0].contains("written as {\"branch\": value}, found object {metadata, accountId}"), "{}", m[0]);
+    assert!(
+        m[0].contains("written as {\"branch\": value}, found object {metadata, accountId}"),
+        "{}",
+        m[0]
+    );
 }
 
 #[test]
@@ -158,7 +184,15 @@ fn decoding_truncated_data_names_path_and_offset() {
     assert!(err.message.starts_with("truncated"), "{err}");
     let mut extra = bytes.clone();
     extra.push(0);
-    assert!(binary::decode(&schema, &extra).unwrap_err().message.contains("1 bytes left over"));
+    assert!(
+        binary::decode(&schema, &extra)
+            .unwrap_err()
+            .message
+            .contains("1 bytes left over")
+    );
     let err = binary::decode(&schema, &[0x20]).unwrap_err();
-    assert_eq!(err.to_string(), "event: union index 16 out of range (7 branches) (at byte 1)");
+    assert_eq!(
+        err.to_string(),
+        "event: union index 16 out of range (7 branches) (at byte 1)"
+    );
 }

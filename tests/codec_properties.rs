@@ -30,8 +30,14 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 20, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec(("(f[0-4]|S[0-2]|[a-z]{1,3}|string|int|long|null|test\\.gen\\.R[0-9])", inner), 0..4)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec(
+                (
+                    "(f[0-4]|S[0-2]|[a-z]{1,3}|string|int|long|null|test\\.gen\\.R[0-9])",
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
 }

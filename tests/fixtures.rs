@@ -19,7 +19,11 @@ fn errors_of(dir: &Path, name: &str, text: &str) -> Vec<String> {
     std::fs::write(&path, text).unwrap();
     match Fixture::load(&path) {
         Ok(_) => Vec::new(),
-        Err(e) => e.diagnostics().iter().map(|d| d.to_string().replace(&dir.display().to_string(), "DIR")).collect(),
+        Err(e) => e
+            .diagnostics()
+            .iter()
+            .map(|d| d.to_string().replace(&dir.display().to_string(), "DIR"))
+            .collect(),
     }
 }
 
@@ -52,7 +56,11 @@ fn a_written_fixture_reads_back_the_same() {
 #[test]
 fn a_schema_given_as_a_path_is_resolved_next_to_the_fixture_and_kept_as_a_path() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_path("schemas/account-migration-event.avsc"), dir.path().join("m.avsc")).unwrap();
+    std::fs::copy(
+        repo_path("schemas/account-migration-event.avsc"),
+        dir.path().join("m.avsc"),
+    )
+    .unwrap();
     let mut json = seed();
     json["0"]["schema"] = json!("m.avsc");
     let path = dir.path().join("f.json");
@@ -67,7 +75,11 @@ fn bad_json_names_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let errors = errors_of(dir.path(), "bad.json", "{\n  \"0\": {\n    \"topic\": \"t\",,\n  }\n}");
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("DIR/bad.json: line 3 column 18: invalid JSON: "), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("DIR/bad.json: line 3 column 18: invalid JSON: "),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -76,7 +88,8 @@ fn each_problem_gets_its_own_error_with_entry_message_index_and_path() {
     let mut json = seed();
     let good = json["0"]["messages"][0].clone();
     let mut wrong_type = good.clone();
-    wrong_type["event"]["uk.co.boostpower.support.kafka.messages.AccountMigrationCompletedEvent"]["completedAt"] = json!("yesterday");
+    wrong_type["event"]["uk.co.boostpower.support.kafka.messages.AccountMigrationCompletedEvent"]["completedAt"] =
+        json!("yesterday");
     let unknown_branch = json!({"event": {"AccountMigrationPausedEvent": {}}});
     json["0"]["messages"] = json!([good, wrong_type, unknown_branch]);
     let errors = errors_of(dir.path(), "f.json", &json.to_string());
@@ -85,7 +98,13 @@ fn each_problem_gets_its_own_error_with_entry_message_index_and_path() {
         errors[0],
         "DIR/f.json: entry \"0\": messages[1]: event.AccountMigrationCompletedEvent.completedAt: expected long (timestamp-millis), found string \"yesterday\""
     );
-    assert!(errors[1].starts_with("DIR/f.json: entry \"0\": messages[2]: event: unknown union branch \"AccountMigrationPausedEvent\""), "{}", errors[1]);
+    assert!(
+        errors[1].starts_with(
+            "DIR/f.json: entry \"0\": messages[2]: event: unknown union branch \"AccountMigrationPausedEvent\""
+        ),
+        "{}",
+        errors[1]
+    );
 }
 
 #[test]
@@ -96,7 +115,9 @@ fn a_schema_that_does_not_parse_is_named_with_its_json_path() {
     let errors = errors_of(dir.path(), "f.json", &json.to_string());
     assert_eq!(
         errors,
-        ["DIR/f.json: entry \"0\": schema: fields[0].type[1].fields[1].type: unknown type \"strnig\" (named types must be defined before use)"]
+        [
+            "DIR/f.json: entry \"0\": schema: fields[0].type[1].fields[1].type: unknown type \"strnig\" (named types must be defined before use)"
+        ]
     );
 }
 
@@ -130,13 +151,21 @@ fn a_missing_schema_file_is_named() {
     json["0"]["schema"] = json!("nowhere.avsc");
     let errors = errors_of(dir.path(), "f.json", &json.to_string());
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("DIR/f.json: entry \"0\": schema: DIR/nowhere.avsc: "), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("DIR/f.json: entry \"0\": schema: DIR/nowhere.avsc: "),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
 fn json_schema_entries_validate_with_instance_paths() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_path("schemas/subscription-event.schema.json"), dir.path().join("s.json")).unwrap();
+    std::fs::copy(
+        repo_path("schemas/subscription-event.schema.json"),
+        dir.path().join("s.json"),
+    )
+    .unwrap();
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
     let mut bad = schema["examples"][0].clone();
     bad["data"]["code"] = json!("");
@@ -145,14 +174,32 @@ fn json_schema_entries_validate_with_instance_paths() {
     .to_string();
     let errors = errors_of(dir.path(), "f.json", &text);
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(errors[0].starts_with("DIR/f.json: entry \"0\": messages[2]: data.code: "), "{}", errors[0]);
-    assert!(errors[0].contains("schema path /properties/data/properties/code/minLength"), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("DIR/f.json: entry \"0\": messages[2]: data.code: "),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("schema path /properties/data/properties/code/minLength"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
 fn garbage_never_panics() {
     let dir = tempfile::tempdir().unwrap();
-    for text in ["", "[]", "null", "{\"0\": null}", "{\"0\": {\"schema\": [], \"topic\": \"t\", \"messages\": []}}", "\u{0}\u{1}"] {
-        assert!(!errors_of(dir.path(), "g.json", text).is_empty(), "{text:?} should be rejected");
+    for text in [
+        "",
+        "[]",
+        "null",
+        "{\"0\": null}",
+        "{\"0\": {\"schema\": [], \"topic\": \"t\", \"messages\": []}}",
+        "\u{0}\u{1}",
+    ] {
+        assert!(
+            !errors_of(dir.path(), "g.json", text).is_empty(),
+            "{text:?} should be rejected"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! drive commands in-process; the return value is the exit code.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Cli, Command, FixtureCommand, SchemaCommand};
 use crate::error::{Error, Result};
@@ -39,7 +39,7 @@ fn report_errors(e: &Error, err: &mut dyn Write) -> Result<()> {
 }
 
 fn stdio(e: std::io::Error) -> Error {
-    Error::io(std::path::Path::new("<stdout>"), e)
+    Error::io(Path::new("<stdout>"), e)
 }
 
 fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
@@ -48,7 +48,10 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
         let place = file.display().to_string();
         match Schema::load(file) {
             Ok(Schema::Avro(s)) => {
-                let what = s.root_name().map_or_else(|| s.describe(s.root()), |n| format!("{} {n}", s.node(s.root()).type_name()));
+                let what = s.root_name().map_or_else(
+                    || s.describe(s.root()),
+                    |n| format!("{} {n}", s.node(s.root()).type_name()),
+                );
                 writeln!(out, "ok: {place}: Avro {what}").map_err(stdio)?;
             }
             Ok(Schema::Json(s)) => {
@@ -75,7 +78,7 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
     Ok(code)
 }
 
-fn load_avro(path: &PathBuf) -> Result<AvroSchema> {
+fn load_avro(path: &Path) -> Result<AvroSchema> {
     match Schema::load(path)? {
         Schema::Avro(s) => Ok(s),
         Schema::Json(_) => Err(Error::Usage(format!(
@@ -85,18 +88,29 @@ fn load_avro(path: &PathBuf) -> Result<AvroSchema> {
     }
 }
 
-fn schema_compat(old: &[PathBuf], new: &PathBuf, mode: &str, out: &mut dyn Write) -> Result<i32> {
+fn schema_compat(old: &[PathBuf], new: &Path, mode: &str, out: &mut dyn Write) -> Result<i32> {
     let mode: Mode = mode.parse().map_err(Error::Usage)?;
-    let previous = old.iter().map(load_avro).collect::<Result<Vec<_>>>()?;
+    let previous = old.iter().map(|p| load_avro(p)).collect::<Result<Vec<_>>>()?;
     let next = load_avro(new)?;
     let findings = compat::check(mode, &next, &previous);
     if findings.is_empty() {
-        writeln!(out, "compatible: {} is {mode} compatible with {} earlier version(s)", new.display(), previous.len()).map_err(stdio)?;
+        writeln!(
+            out,
+            "compatible: {} is {mode} compatible with {} earlier version(s)",
+            new.display(),
+            previous.len()
+        )
+        .map_err(stdio)?;
         return Ok(OK);
     }
     for finding in &findings {
         let against = old[finding.version].display();
-        writeln!(out, "incompatible: {} ({against}): {}", finding.direction, finding.incompatibility).map_err(stdio)?;
+        writeln!(
+            out,
+            "incompatible: {} ({against}): {}",
+            finding.direction, finding.incompatibility
+        )
+        .map_err(stdio)?;
     }
     writeln!(out, "{} incompatibilities under {mode}", findings.len()).map_err(stdio)?;
     Ok(FINDINGS)
@@ -108,7 +122,14 @@ fn fixture_check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) ->
         match Fixture::load(file) {
             Ok(fixture) => {
                 let counts = fixture.counts();
-                writeln!(out, "ok: {}: {} entries, {} messages, all valid", file.display(), counts.entries, counts.messages).map_err(stdio)?;
+                writeln!(
+                    out,
+                    "ok: {}: {} entries, {} messages, all valid",
+                    file.display(),
+                    counts.entries,
+                    counts.messages
+                )
+                .map_err(stdio)?;
             }
             Err(e) => {
                 report_errors(&e, err)?;

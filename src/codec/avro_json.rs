@@ -43,7 +43,8 @@ pub(crate) fn is_uuid(s: &str) -> bool {
 }
 
 fn check(schema: &AvroSchema, id: NodeId, value: &Value, path: &mut FieldPath, out: &mut Vec<Violation>) {
-    let mismatch = |out: &mut Vec<Violation>, path: &FieldPath| out.push(Violation::new(path, expected(schema, id, value)));
+    let mismatch =
+        |out: &mut Vec<Violation>, path: &FieldPath| out.push(Violation::new(path, expected(schema, id, value)));
     match (schema.node(id), value) {
         (Node::Null, Value::Null) | (Node::Boolean, Value::Bool(_)) => {}
         (Node::Int(_), Value::Number(n)) if n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()) => {}
@@ -53,17 +54,33 @@ fn check(schema: &AvroSchema, id: NodeId, value: &Value, path: &mut FieldPath, o
         (Node::String(_), Value::String(_)) => {}
         (Node::Bytes(_), Value::String(s)) => {
             if bytes_of(s).is_none() {
-                out.push(Violation::new(path, "expected bytes: a string of code points 0-255, found a character above 255"));
+                out.push(Violation::new(
+                    path,
+                    "expected bytes: a string of code points 0-255, found a character above 255",
+                ));
             }
         }
         (Node::Fixed(f), Value::String(s)) => match bytes_of(s) {
             Some(b) if b.len() == f.size => {}
-            Some(b) => out.push(Violation::new(path, format!("expected fixed {} of {} bytes, found {} bytes", f.name, f.size, b.len()))),
-            None => out.push(Violation::new(path, "expected fixed: a string of code points 0-255, found a character above 255")),
+            Some(b) => out.push(Violation::new(
+                path,
+                format!("expected fixed {} of {} bytes, found {} bytes", f.name, f.size, b.len()),
+            )),
+            None => out.push(Violation::new(
+                path,
+                "expected fixed: a string of code points 0-255, found a character above 255",
+            )),
         },
         (Node::Enum(e), Value::String(s)) => {
             if !e.symbols.contains(s) {
-                out.push(Violation::new(path, format!("expected one of enum {} [{}], found {s:?}", e.name, e.symbols.join(", "))));
+                out.push(Violation::new(
+                    path,
+                    format!(
+                        "expected one of enum {} [{}], found {s:?}",
+                        e.name,
+                        e.symbols.join(", ")
+                    ),
+                ));
             }
         }
         (Node::Array(items), Value::Array(list)) => {
@@ -86,14 +103,20 @@ fn check(schema: &AvroSchema, id: NodeId, value: &Value, path: &mut FieldPath, o
                 match map.get(&field.name) {
                     Some(v) => check(schema, field.node, v, path, out),
                     None if field.default_value.is_some() => {}
-                    None => out.push(Violation::new(path, format!("missing field of type {}", schema.describe(field.node)))),
+                    None => out.push(Violation::new(
+                        path,
+                        format!("missing field of type {}", schema.describe(field.node)),
+                    )),
                 }
                 path.pop();
             }
             for key in map.keys() {
                 if !record.fields.iter().any(|f| &f.name == key) {
                     path.push(Segment::Field(key.clone()));
-                    out.push(Violation::new(path, format!("unknown field: record {} has no field {key:?}", record.name)));
+                    out.push(Violation::new(
+                        path,
+                        format!("unknown field: record {} has no field {key:?}", record.name),
+                    ));
                     path.pop();
                 }
             }
@@ -104,27 +127,46 @@ fn check(schema: &AvroSchema, id: NodeId, value: &Value, path: &mut FieldPath, o
             }
         }
         (Node::Union(union), Value::Object(map)) if map.len() == 1 => {
-            let (key, inner) = map.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Value::Null));
+            let (key, inner) = map
+                .iter()
+                .next()
+                .map(|(k, v)| (k.as_str(), v))
+                .unwrap_or(("", &Value::Null));
             match union.find(key) {
-                Some(i) if union.keys[i].full == "null" => out.push(Violation::new(path, "the null branch is written as null, not {\"null\": ...}")),
+                Some(i) if union.keys[i].full == "null" => out.push(Violation::new(
+                    path,
+                    "the null branch is written as null, not {\"null\": ...}",
+                )),
                 Some(i) => {
                     path.push(Segment::Branch(union.keys[i].short.clone()));
                     check(schema, union.branches[i], inner, path, out);
                     path.pop();
                 }
-                None => out.push(Violation::new(path, format!("unknown union branch {key:?}, expected one of [{}]", keys_of(union)))),
+                None => out.push(Violation::new(
+                    path,
+                    format!("unknown union branch {key:?}, expected one of [{}]", keys_of(union)),
+                )),
             }
         }
         (Node::Union(union), other) => out.push(Violation::new(
             path,
-            format!("expected union [{}] written as {{\"branch\": value}}, found {}", keys_of(union), describe_json(other)),
+            format!(
+                "expected union [{}] written as {{\"branch\": value}}, found {}",
+                keys_of(union),
+                describe_json(other)
+            ),
         )),
         _ => mismatch(out, path),
     }
 }
 
 fn keys_of(union: &crate::schema::avro::Union) -> String {
-    union.keys.iter().map(|k| k.full.as_str()).collect::<Vec<_>>().join(", ")
+    union
+        .keys
+        .iter()
+        .map(|k| k.full.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Rewrites a valid value so that every union key is the branch's full
@@ -140,10 +182,14 @@ pub fn normalize(schema: &AvroSchema, value: &Value) -> Result<Value, Vec<Violat
 
 fn normalized(schema: &AvroSchema, id: NodeId, value: &Value) -> Value {
     match (schema.node(id), value) {
-        (Node::Array(items), Value::Array(list)) => Value::Array(list.iter().map(|v| normalized(schema, *items, v)).collect()),
-        (Node::Map(values), Value::Object(map)) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), normalized(schema, *values, v))).collect())
+        (Node::Array(items), Value::Array(list)) => {
+            Value::Array(list.iter().map(|v| normalized(schema, *items, v)).collect())
         }
+        (Node::Map(values), Value::Object(map)) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalized(schema, *values, v)))
+                .collect(),
+        ),
         (Node::Record(record), Value::Object(map)) => {
             let mut out = Map::new();
             for field in &record.fields {
@@ -155,14 +201,16 @@ fn normalized(schema: &AvroSchema, id: NodeId, value: &Value) -> Value {
             }
             Value::Object(out)
         }
-        (Node::Union(union), Value::Object(map)) => match map.iter().next().and_then(|(k, v)| union.find(k).map(|i| (i, v))) {
-            Some((i, inner)) => {
-                let mut out = Map::new();
-                out.insert(union.keys[i].full.clone(), normalized(schema, union.branches[i], inner));
-                Value::Object(out)
+        (Node::Union(union), Value::Object(map)) => {
+            match map.iter().next().and_then(|(k, v)| union.find(k).map(|i| (i, v))) {
+                Some((i, inner)) => {
+                    let mut out = Map::new();
+                    out.insert(union.keys[i].full.clone(), normalized(schema, union.branches[i], inner));
+                    Value::Object(out)
+                }
+                None => value.clone(),
             }
-            None => value.clone(),
-        },
+        }
         _ => value.clone(),
     }
 }
@@ -175,7 +223,10 @@ pub fn default_to_value(schema: &AvroSchema, id: NodeId, default: &Value) -> Res
         (Node::Union(union), _) => {
             let first = union.branches[0];
             let inner = default_to_value(schema, first, default).map_err(|e| {
-                format!("a union default must match the first branch ({}): {e}", union.keys[0].full)
+                format!(
+                    "a union default must match the first branch ({}): {e}",
+                    union.keys[0].full
+                )
             })?;
             if matches!(schema.node(first), Node::Null) {
                 return Ok(Value::Null);
@@ -188,7 +239,9 @@ pub fn default_to_value(schema: &AvroSchema, id: NodeId, default: &Value) -> Res
             let mut out = Map::new();
             for field in &record.fields {
                 let v = match (map.get(&field.name), &field.default_value, &field.default) {
-                    (Some(v), _, _) => default_to_value(schema, field.node, v).map_err(|e| format!("{}: {e}", field.name))?,
+                    (Some(v), _, _) => {
+                        default_to_value(schema, field.node, v).map_err(|e| format!("{}: {e}", field.name))?
+                    }
                     (None, Some(v), _) => v.clone(),
                     (None, None, Some(d)) => default_to_value(schema, field.node, d)?,
                     (None, None, None) => return Err(format!("missing field {:?}", field.name)),

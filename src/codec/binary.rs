@@ -148,7 +148,11 @@ pub struct DecodeError {
 
 /// Decodes a whole datum; bytes left over are an error.
 pub fn decode(schema: &AvroSchema, bytes: &[u8]) -> Result<Value, DecodeError> {
-    let mut reader = Reader { bytes, pos: 0, path: FieldPath::root() };
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        path: FieldPath::root(),
+    };
     let value = reader.read(schema, schema.root())?;
     if reader.pos != bytes.len() {
         return Err(reader.error(format!("{} bytes left over after the datum", bytes.len() - reader.pos)));
@@ -168,7 +172,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&self, message: impl Into<String>) -> DecodeError {
-        DecodeError { path: self.path.to_string(), offset: self.pos, message: message.into() }
+        DecodeError {
+            path: self.path.to_string(),
+            offset: self.pos,
+            message: message.into(),
+        }
     }
 
     fn long(&mut self) -> Result<i64, DecodeError> {
@@ -194,7 +202,10 @@ impl Reader<'_> {
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|end| *end <= self.bytes.len());
         let Some(end) = end else {
-            return Err(self.error(format!("truncated: {what} needs {n} bytes, {} left", self.bytes.len() - self.pos)));
+            return Err(self.error(format!(
+                "truncated: {what} needs {n} bytes, {} left",
+                self.bytes.len() - self.pos
+            )));
         };
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
@@ -211,7 +222,11 @@ impl Reader<'_> {
     }
 
     /// Reads block counts of an array or map, calling `item` for each entry.
-    fn blocks(&mut self, zero_size: bool, mut item: impl FnMut(&mut Self, usize) -> Result<(), DecodeError>) -> Result<(), DecodeError> {
+    fn blocks(
+        &mut self,
+        zero_size: bool,
+        mut item: impl FnMut(&mut Self, usize) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
         let mut index = 0usize;
         loop {
             let mut count = self.long()?;
@@ -226,7 +241,11 @@ impl Reader<'_> {
             // Every item of a non-empty type takes at least one byte; the
             // others are bounded in total.
             let remaining = (self.bytes.len() - self.pos) as u64;
-            let too_many = if zero_size { index as u64 + count > MAX_ZERO_SIZE_ITEMS } else { count > remaining };
+            let too_many = if zero_size {
+                index as u64 + count > MAX_ZERO_SIZE_ITEMS
+            } else {
+                count > remaining
+            };
             if too_many {
                 return Err(self.error(format!("block of {count} items cannot fit in the data")));
             }
@@ -254,14 +273,18 @@ impl Reader<'_> {
             Node::Float => {
                 let b = self.take(4, "float")?;
                 let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                Number::from_f64(f64::from(v)).map(Value::Number).ok_or_else(|| self.error(format!("float {v} has no JSON form")))?
+                Number::from_f64(f64::from(v))
+                    .map(Value::Number)
+                    .ok_or_else(|| self.error(format!("float {v} has no JSON form")))?
             }
             Node::Double => {
                 let b = self.take(8, "double")?;
                 let mut a = [0u8; 8];
                 a.copy_from_slice(b);
                 let v = f64::from_le_bytes(a);
-                Number::from_f64(v).map(Value::Number).ok_or_else(|| self.error(format!("double {v} has no JSON form")))?
+                Number::from_f64(v)
+                    .map(Value::Number)
+                    .ok_or_else(|| self.error(format!("double {v} has no JSON form")))?
             }
             Node::String(_) => {
                 let n = self.length("string")?;
@@ -285,7 +308,13 @@ impl Reader<'_> {
                 let symbol = usize::try_from(i).ok().and_then(|i| e.symbols.get(i));
                 match symbol {
                     Some(s) => Value::String(s.clone()),
-                    None => return Err(self.error(format!("enum index {i} out of range for {} ({} symbols)", e.name, e.symbols.len()))),
+                    None => {
+                        return Err(self.error(format!(
+                            "enum index {i} out of range for {} ({} symbols)",
+                            e.name,
+                            e.symbols.len()
+                        )));
+                    }
                 }
             }
             Node::Array(items) => {
@@ -330,7 +359,10 @@ impl Reader<'_> {
             Node::Union(union) => {
                 let i = self.long()?;
                 let Some(index) = usize::try_from(i).ok().filter(|i| *i < union.branches.len()) else {
-                    return Err(self.error(format!("union index {i} out of range ({} branches)", union.branches.len())));
+                    return Err(self.error(format!(
+                        "union index {i} out of range ({} branches)",
+                        union.branches.len()
+                    )));
                 };
                 let key = &union.keys[index];
                 if key.full == "null" {

@@ -33,13 +33,20 @@ pub fn node_strategy(schema: &Arc<AvroSchema>, id: NodeId, depth: u32) -> BoxedS
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| Value::from(f64::from(f)))
             .boxed(),
-        Node::Double => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from).boxed(),
+        Node::Double => any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from)
+            .boxed(),
         Node::String(Some(Logical::Uuid)) => uuid_strategy(),
         Node::String(_) => any::<String>().prop_map(Value::String).boxed(),
         Node::Bytes(_) => proptest::collection::vec(any::<u8>(), 0..24).prop_map(latin1).boxed(),
         Node::Fixed(f) => proptest::collection::vec(any::<u8>(), f.size).prop_map(latin1).boxed(),
-        Node::Enum(e) => proptest::sample::select(e.symbols.clone()).prop_map(Value::String).boxed(),
-        Node::Array(items) => proptest::collection::vec(child(*items), 0..4).prop_map(Value::Array).boxed(),
+        Node::Enum(e) => proptest::sample::select(e.symbols.clone())
+            .prop_map(Value::String)
+            .boxed(),
+        Node::Array(items) => proptest::collection::vec(child(*items), 0..4)
+            .prop_map(Value::Array)
+            .boxed(),
         Node::Map(values) => proptest::collection::vec(("[a-z]{1,6}", child(*values)), 0..4)
             .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
             .boxed(),
@@ -106,7 +113,14 @@ fn uuid_strategy() -> BoxedStrategy<Value> {
     any::<u128>()
         .prop_map(|n| {
             let h = format!("{n:032x}");
-            Value::String(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+            Value::String(format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            ))
         })
         .boxed()
 }

@@ -67,9 +67,7 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-const PRIMITIVES: &[&str] = &[
-    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
-];
+const PRIMITIVES: &[&str] = &["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 
 impl Parser {
     fn push(&mut self, node: Node) -> NodeId {
@@ -97,7 +95,10 @@ impl Parser {
         if let Some(id) = self.names.get(&full).or_else(|| self.names.get(name)) {
             return Ok(*id);
         }
-        fail(at, format!("unknown type \"{name}\" (named types must be defined before use)"))
+        fail(
+            at,
+            format!("unknown type \"{name}\" (named types must be defined before use)"),
+        )
     }
 
     fn parse_union(&mut self, branches: &[Value], namespace: Option<&str>, at: &str) -> ParseResult<NodeId> {
@@ -167,7 +168,12 @@ impl Parser {
         }
     }
 
-    fn declare(&mut self, obj: &Map<String, Value>, namespace: Option<&str>, at: &str) -> ParseResult<(Name, Vec<String>)> {
+    fn declare(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: Option<&str>,
+        at: &str,
+    ) -> ParseResult<(Name, Vec<String>)> {
         let Some(raw) = obj.get("name").and_then(Value::as_str) else {
             return fail(at, "named type is missing a string \"name\"");
         };
@@ -182,10 +188,13 @@ impl Parser {
         if !valid_name(&name) {
             return fail(&join(at, "name"), format!("invalid name \"{name}\""));
         }
-        if let Some(ns) = &ns {
-            if let Some(bad) = ns.split('.').find(|part| !valid_name(part)) {
-                return fail(&join(at, "namespace"), format!("invalid namespace part \"{bad}\" in \"{ns}\""));
-            }
+        if let Some(ns) = &ns
+            && let Some(bad) = ns.split('.').find(|part| !valid_name(part))
+        {
+            return fail(
+                &join(at, "namespace"),
+                format!("invalid namespace part \"{bad}\" in \"{ns}\""),
+            );
         }
         let full = Name { name, namespace: ns };
         if PRIMITIVES.contains(&full.fullname().as_str()) {
@@ -214,7 +223,12 @@ impl Parser {
             return fail(at, format!("record \"{name}\" needs a \"fields\" array"));
         };
         // Registered before its fields, so a record may refer to itself.
-        let placeholder = Record { name: name.clone(), aliases: aliases.clone(), doc: None, fields: Vec::new() };
+        let placeholder = Record {
+            name: name.clone(),
+            aliases: aliases.clone(),
+            doc: None,
+            fields: Vec::new(),
+        };
         let id = self.push(Node::Record(placeholder));
         self.names.insert(name.fullname(), id);
         let inner_ns = name.namespace.clone();
@@ -282,15 +296,31 @@ impl Parser {
         let default = match obj.get("default") {
             None => None,
             Some(Value::String(s)) if symbols.contains(s) => Some(s.clone()),
-            Some(other) => return fail(&join(at, "default"), format!("enum default {other} is not one of the symbols")),
+            Some(other) => {
+                return fail(
+                    &join(at, "default"),
+                    format!("enum default {other} is not one of the symbols"),
+                );
+            }
         };
-        let id = self.push(Node::Enum(Enum { name, aliases, symbols, default }));
+        let id = self.push(Node::Enum(Enum {
+            name,
+            aliases,
+            symbols,
+            default,
+        }));
         let full = self.nodes[id].name().map(Name::fullname).unwrap_or_default();
         self.names.insert(full, id);
         Ok(id)
     }
 
-    fn parse_fixed(&mut self, obj: &Map<String, Value>, namespace: Option<&str>, at: &str, logical: Option<&str>) -> ParseResult<NodeId> {
+    fn parse_fixed(
+        &mut self,
+        obj: &Map<String, Value>,
+        namespace: Option<&str>,
+        at: &str,
+        logical: Option<&str>,
+    ) -> ParseResult<NodeId> {
         let (name, aliases) = self.declare(obj, namespace, at)?;
         let Some(size) = obj.get("size").and_then(Value::as_u64) else {
             return fail(at, format!("fixed \"{name}\" needs a non-negative integer \"size\""));
@@ -303,7 +333,12 @@ impl Parser {
             Some("uuid") if size == 16 => Some(Logical::Uuid),
             _ => None,
         };
-        let id = self.push(Node::Fixed(Fixed { name, aliases, size, logical }));
+        let id = self.push(Node::Fixed(Fixed {
+            name,
+            aliases,
+            size,
+            logical,
+        }));
         let full = self.nodes[id].name().map(Name::fullname).unwrap_or_default();
         self.names.insert(full, id);
         Ok(id)
@@ -312,8 +347,14 @@ impl Parser {
 
 fn branch_keys(node: &Node) -> BranchKey {
     match node.name() {
-        Some(name) => BranchKey { full: name.fullname(), short: name.name.clone() },
-        None => BranchKey { full: node.type_name().to_string(), short: node.type_name().to_string() },
+        Some(name) => BranchKey {
+            full: name.fullname(),
+            short: name.name.clone(),
+        },
+        None => BranchKey {
+            full: node.type_name().to_string(),
+            short: node.type_name().to_string(),
+        },
     }
 }
 
@@ -345,7 +386,10 @@ fn with_logical(node: Node, logical: &str, obj: &Map<String, Value>, at: &str) -
     let wrong = |expected: &str| {
         fail(
             at,
-            format!("logical type {logical} needs type {expected}, found {}", node.type_name()),
+            format!(
+                "logical type {logical} needs type {expected}, found {}",
+                node.type_name()
+            ),
         )
     };
     Ok(match (logical, &node) {
@@ -359,7 +403,14 @@ fn with_logical(node: Node, logical: &str, obj: &Map<String, Value>, at: &str) -
         ("uuid", Node::String(_)) => Node::String(Some(Logical::Uuid)),
         ("decimal", Node::Bytes(_)) => Node::Bytes(Some(decimal(obj, at, None)?)),
         ("date" | "time-millis", _) => return wrong("int"),
-        ("time-micros" | "timestamp-millis" | "timestamp-micros" | "local-timestamp-millis" | "local-timestamp-micros", _) => {
+        (
+            "time-micros"
+            | "timestamp-millis"
+            | "timestamp-micros"
+            | "local-timestamp-millis"
+            | "local-timestamp-micros",
+            _,
+        ) => {
             return wrong("long");
         }
         ("uuid", _) => return wrong("string or fixed(16)"),
@@ -375,7 +426,12 @@ fn decimal(obj: &Map<String, Value>, at: &str, fixed_size: Option<usize>) -> Par
     };
     let scale = match obj.get("scale") {
         None => 0,
-        Some(s) => s.as_u64().ok_or_else(|| (join(at, "scale"), "decimal scale must be a non-negative integer".to_string()))?,
+        Some(s) => s.as_u64().ok_or_else(|| {
+            (
+                join(at, "scale"),
+                "decimal scale must be a non-negative integer".to_string(),
+            )
+        })?,
     };
     if scale > precision {
         return fail(at, format!("decimal scale {scale} exceeds precision {precision}"));
@@ -384,11 +440,17 @@ fn decimal(obj: &Map<String, Value>, at: &str, fixed_size: Option<usize>) -> Par
         // The largest precision a fixed of `size` bytes can hold.
         let max = ((8.0 * size as f64 - 1.0) * 2f64.log10()).floor() as u64;
         if precision > max {
-            return fail(at, format!("decimal precision {precision} does not fit in fixed({size}), at most {max}"));
+            return fail(
+                at,
+                format!("decimal precision {precision} does not fit in fixed({size}), at most {max}"),
+            );
         }
     }
     let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-    Ok(Logical::Decimal { precision: to_u32(precision), scale: to_u32(scale) })
+    Ok(Logical::Decimal {
+        precision: to_u32(precision),
+        scale: to_u32(scale),
+    })
 }
 
 /// Checks every field default against its field's type, and keeps it in
@@ -414,5 +476,9 @@ fn resolve_defaults(schema: &mut AvroSchema) -> Result<()> {
             record.fields[i].default_value = Some(value);
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }

@@ -57,15 +57,24 @@ impl Mode {
     }
 
     fn transitive(&self) -> bool {
-        matches!(self, Mode::BackwardTransitive | Mode::ForwardTransitive | Mode::FullTransitive)
+        matches!(
+            self,
+            Mode::BackwardTransitive | Mode::ForwardTransitive | Mode::FullTransitive
+        )
     }
 
     fn backward(&self) -> bool {
-        matches!(self, Mode::Backward | Mode::BackwardTransitive | Mode::Full | Mode::FullTransitive)
+        matches!(
+            self,
+            Mode::Backward | Mode::BackwardTransitive | Mode::Full | Mode::FullTransitive
+        )
     }
 
     fn forward(&self) -> bool {
-        matches!(self, Mode::Forward | Mode::ForwardTransitive | Mode::Full | Mode::FullTransitive)
+        matches!(
+            self,
+            Mode::Forward | Mode::ForwardTransitive | Mode::Full | Mode::FullTransitive
+        )
     }
 }
 
@@ -81,7 +90,10 @@ impl FromStr for Mode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_uppercase().replace('-', "_");
         Mode::ALL.into_iter().find(|m| m.as_str() == wanted).ok_or_else(|| {
-            let names: Vec<String> = Mode::ALL.iter().map(|m| m.as_str().to_ascii_lowercase().replace('_', "-")).collect();
+            let names: Vec<String> = Mode::ALL
+                .iter()
+                .map(|m| m.as_str().to_ascii_lowercase().replace('_', "-"))
+                .collect();
             format!("unknown compatibility mode {s:?}, expected one of {}", names.join(", "))
         })
     }
@@ -139,7 +151,13 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} against version {}: {}", self.direction, self.version + 1, self.incompatibility)
+        write!(
+            f,
+            "{} against version {}: {}",
+            self.direction,
+            self.version + 1,
+            self.incompatibility
+        )
     }
 }
 
@@ -156,7 +174,11 @@ pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Findi
     for version in against {
         let old = &previous[version];
         let mut add = |direction, list: Vec<Incompatibility>| {
-            findings.extend(list.into_iter().map(|incompatibility| Finding { version, direction, incompatibility }));
+            findings.extend(list.into_iter().map(|incompatibility| Finding {
+                version,
+                direction,
+                incompatibility,
+            }));
         };
         if mode.backward() {
             add("backward", can_read(new, old));
@@ -170,7 +192,12 @@ pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Findi
 
 /// Every reason `reader` cannot read data written with `writer`.
 pub fn can_read(reader: &AvroSchema, writer: &AvroSchema) -> Vec<Incompatibility> {
-    let mut checker = Checker { reader, writer, memo: HashMap::new(), found: Vec::new() };
+    let mut checker = Checker {
+        reader,
+        writer,
+        memo: HashMap::new(),
+        found: Vec::new(),
+    };
     checker.check(reader.root(), writer.root(), &mut Vec::new());
     checker.found
 }
@@ -185,7 +212,11 @@ struct Checker<'a> {
 }
 
 fn path_string(path: &[String]) -> String {
-    if path.is_empty() { "(root)".to_string() } else { path.join(".") }
+    if path.is_empty() {
+        "(root)".to_string()
+    } else {
+        path.join(".")
+    }
 }
 
 fn names_match(reader: &Name, reader_aliases: &[String], writer: &Name) -> bool {
@@ -194,13 +225,22 @@ fn names_match(reader: &Name, reader_aliases: &[String], writer: &Name) -> bool 
 
 impl Checker<'_> {
     fn report(&mut self, kind: Kind, path: &[String], message: String) -> bool {
-        self.found.push(Incompatibility { kind, path: path_string(path), message });
+        self.found.push(Incompatibility {
+            kind,
+            path: path_string(path),
+            message,
+        });
         false
     }
 
     /// Whether the pair is compatible, without reporting anything.
     fn compatible(&self, r: NodeId, w: NodeId) -> bool {
-        let mut probe = Checker { reader: self.reader, writer: self.writer, memo: self.memo.clone(), found: Vec::new() };
+        let mut probe = Checker {
+            reader: self.reader,
+            writer: self.writer,
+            memo: self.memo.clone(),
+            found: Vec::new(),
+        };
         probe.check(r, w, &mut Vec::new())
     }
 
@@ -221,7 +261,7 @@ impl Checker<'_> {
     /// Checks a writer node against a reader union: fine when any branch
     /// reads it; otherwise the reasons inside the branch meant for it, or a
     /// missing branch.
-    fn into_union(&mut self, branches: &[NodeId], w: NodeId, path: &mut Vec<String>) -> bool {
+    fn read_into_union(&mut self, branches: &[NodeId], w: NodeId, path: &mut Vec<String>) -> bool {
         if branches.iter().any(|rb| self.compatible(*rb, w)) {
             return true;
         }
@@ -262,14 +302,14 @@ impl Checker<'_> {
                 for (i, wb) in wu.branches.iter().enumerate() {
                     path.push(wu.keys[i].short.clone());
                     ok &= match rn {
-                        Node::Union(ru) => self.into_union(&ru.branches, *wb, path),
+                        Node::Union(ru) => self.read_into_union(&ru.branches, *wb, path),
                         _ => self.check(r, *wb, path),
                     };
                     path.pop();
                 }
                 ok
             }
-            (Node::Union(ru), _) => self.into_union(&ru.branches, w, path),
+            (Node::Union(ru), _) => self.read_into_union(&ru.branches, w, path),
             (Node::Record(rr), Node::Record(wr)) => {
                 if !names_match(&rr.name, &rr.aliases, &wr.name) {
                     let message = format!("expected: {}", wr.name);
@@ -287,7 +327,10 @@ impl Checker<'_> {
                         Some(wf) => self.check(field.node, wf.node, path),
                         None if field.default.is_some() => true,
                         None => {
-                            let message = format!("reader field {:?} has no default value and the writer has no such field", field.name);
+                            let message = format!(
+                                "reader field {:?} has no default value and the writer has no such field",
+                                field.name
+                            );
                             self.report(Kind::ReaderFieldMissingDefaultValue, path, message)
                         }
                     };
@@ -300,9 +343,18 @@ impl Checker<'_> {
                     let message = format!("expected: {}", we.name);
                     return self.report(Kind::NameMismatch, path, message);
                 }
-                let missing: Vec<&str> = we.symbols.iter().filter(|s| !re.symbols.contains(s)).map(String::as_str).collect();
+                let missing: Vec<&str> = we
+                    .symbols
+                    .iter()
+                    .filter(|s| !re.symbols.contains(s))
+                    .map(String::as_str)
+                    .collect();
                 if !missing.is_empty() && re.default.is_none() {
-                    let message = format!("reader enum {} lacks symbols [{}] and has no default", re.name, missing.join(", "));
+                    let message = format!(
+                        "reader enum {} lacks symbols [{}] and has no default",
+                        re.name,
+                        missing.join(", ")
+                    );
                     return self.report(Kind::MissingEnumSymbols, path, message);
                 }
                 true

@@ -55,7 +55,11 @@ impl JsonSchema {
 
     /// The `examples` the schema carries at its root.
     pub fn examples(&self) -> Vec<Value> {
-        self.json.get("examples").and_then(Value::as_array).cloned().unwrap_or_default()
+        self.json
+            .get("examples")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

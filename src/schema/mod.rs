@@ -73,9 +73,29 @@ impl Schema {
 
 /// Keywords only JSON Schema has.
 const JSON_SCHEMA_KEYWORDS: &[&str] = &[
-    "$schema", "$id", "$defs", "$ref", "definitions", "properties", "required", "additionalProperties",
-    "allOf", "anyOf", "oneOf", "not", "if", "const", "enum", "minLength", "maxLength", "pattern",
-    "minimum", "maximum", "minItems", "maxItems", "patternProperties",
+    "$schema",
+    "$id",
+    "$defs",
+    "$ref",
+    "definitions",
+    "properties",
+    "required",
+    "additionalProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "const",
+    "enum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "patternProperties",
 ];
 
 fn is_json_schema(json: &Value) -> bool {
@@ -83,9 +103,13 @@ fn is_json_schema(json: &Value) -> bool {
         Value::Bool(_) => true,
         Value::Object(obj) => {
             JSON_SCHEMA_KEYWORDS.iter().any(|k| obj.contains_key(*k))
-                || matches!(obj.get("type").and_then(Value::as_str), Some("object" | "integer" | "number"))
+                || matches!(
+                    obj.get("type").and_then(Value::as_str),
+                    Some("object" | "integer" | "number")
+                )
                 || matches!(obj.get("type"), Some(Value::Array(types)) if types.iter().any(|t| t == "object" || t == "integer" || t == "number"))
-                || (obj.get("type").is_some_and(|t| t == "array") && obj.get("items").is_some_and(|i| i.is_object() && is_json_schema(i)))
+                || (obj.get("type").is_some_and(|t| t == "array")
+                    && obj.get("items").is_some_and(|i| i.is_object() && is_json_schema(i)))
         }
         // Strings and arrays are Avro type names and unions.
         _ => false,

@@ -77,7 +77,10 @@ impl Shape {
 
 fn leaf() -> impl Strategy<Value = Shape> {
     prop_oneof![
-        prop::sample::select(vec!["null", "boolean", "int", "long", "float", "double", "bytes", "string"]).prop_map(Shape::Primitive),
+        prop::sample::select(vec![
+            "null", "boolean", "int", "long", "float", "double", "bytes", "string"
+        ])
+        .prop_map(Shape::Primitive),
         prop::sample::select(vec![
             ("int", "date"),
             ("int", "time-millis"),
@@ -110,7 +113,11 @@ pub fn arbitrary_schema() -> impl Strategy<Value = Value> {
                         _ => false,
                     })
                     .collect();
-                if branches.is_empty() { Shape::Primitive("null") } else { Shape::Union(branches) }
+                if branches.is_empty() {
+                    Shape::Primitive("null")
+                } else {
+                    Shape::Union(branches)
+                }
             }),
             prop::collection::vec(inner, 0..5).prop_map(Shape::Record),
         ]
@@ -140,12 +147,19 @@ pub fn to_apache(schema: &AvroSchema, id: usize, value: &Value) -> apache_avro::
         (Node::Bytes(_), Value::String(s)) => A::Bytes(latin1(s)),
         (Node::Fixed(f), Value::String(s)) => A::Fixed(f.size, latin1(s)),
         (Node::Enum(e), Value::String(s)) => A::Enum(e.symbols.iter().position(|x| x == s).unwrap() as u32, s.clone()),
-        (Node::Array(items), Value::Array(list)) => A::Array(list.iter().map(|v| to_apache(schema, *items, v)).collect()),
-        (Node::Map(values), Value::Object(map)) => {
-            A::Map(map.iter().map(|(k, v)| (k.clone(), to_apache(schema, *values, v))).collect())
+        (Node::Array(items), Value::Array(list)) => {
+            A::Array(list.iter().map(|v| to_apache(schema, *items, v)).collect())
         }
+        (Node::Map(values), Value::Object(map)) => A::Map(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_apache(schema, *values, v)))
+                .collect(),
+        ),
         (Node::Record(r), Value::Object(map)) => A::Record(
-            r.fields.iter().map(|f| (f.name.clone(), to_apache(schema, f.node, &map[&f.name]))).collect(),
+            r.fields
+                .iter()
+                .map(|f| (f.name.clone(), to_apache(schema, f.node, &map[&f.name])))
+                .collect(),
         ),
         (Node::Union(u), Value::Null) => A::Union(u.null_branch().unwrap() as u32, Box::new(A::Null)),
         (Node::Union(u), Value::Object(map)) => {

@@ -1,0 +1,169 @@
+//! The command line, driven in-process, and the binary's exit codes.
+
+mod common;
+
+use clap::Parser;
+use common::repo_path;
+use flowharness::cli::{Cli, run};
+use serde_json::json;
+
+fn flowharness(args: &[&str]) -> (i32, String, String) {
+    let mut argv = vec!["flowharness".to_string()];
+    argv.extend(args.iter().map(|a| {
+        if a.starts_with("fixtures/") || a.starts_with("schemas/") {
+            repo_path(a).display().to_string()
+        } else {
+            a.to_string()
+        }
+    }));
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(cli, &mut out, &mut err);
+    let root = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace(&root, "");
+    (code, text(out), text(err))
+}
+
+#[test]
+fn fixture_check_accepts_the_seed() {
+    let (code, out, err) = flowharness(&["fixture", "check", "fixtures/complex.json"]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "ok: fixtures/complex.json: 1 entries, 1 messages, all valid\n", "")
+    );
+}
+
+#[test]
+fn fixture_check_reports_each_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    let mut fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("fixtures/complex.json")).unwrap()).unwrap();
+    let msg = fixture["0"]["messages"][0].clone();
+    let mut bad = msg.clone();
+    bad["event"]["uk.co.boostpower.support.kafka.messages.AccountMigrationCompletedEvent"]["accountId"] = json!(null);
+    fixture["0"]["messages"] = json!([msg, bad, bad]);
+    std::fs::write(&path, fixture.to_string()).unwrap();
+    let (code, out, err) = flowharness(&["fixture", "check", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "");
+    let place = path.display();
+    assert_eq!(
+        err,
+        format!(
+            "error: {place}: entry \"0\": messages[1]: event.AccountMigrationCompletedEvent.accountId: expected string, found null\n\
+             error: {place}: entry \"0\": messages[2]: event.AccountMigrationCompletedEvent.accountId: expected string, found null\n"
+        )
+    );
+}
+
+#[test]
+fn schema_validate_reports_both_kinds() {
+    let (code, out, _) = flowharness(&[
+        "schema",
+        "validate",
+        "schemas/account-migration-event.avsc",
+        "schemas/subscription-event.schema.json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "ok: schemas/account-migration-event.avsc: Avro record uk.co.boostpower.support.kafka.messages.AccountMigrationEvent\n\
+         ok: schemas/subscription-event.schema.json: JSON Schema, 2 examples valid\n"
+    );
+}
+
+#[test]
+fn schema_validate_checks_json_schema_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.schema.json");
+    std::fs::write(
+        &path,
+        json!({"type": "object", "required": ["a"], "examples": [{"a": 1}, {"b": 2}]}).to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = flowharness(&["schema", "validate", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}: examples[1]: (root): \"a\" is a required property",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn schema_compat_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.avsc");
+    let v2 = dir.path().join("v2.avsc");
+    std::fs::write(
+        &v1,
+        json!({"type": "record", "name": "U", "fields": [{"name": "id", "type": "string"}]}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(&v2, json!({"type": "record", "name": "U", "fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "int"}]}).to_string()).unwrap();
+    let (v1s, v2s) = (v1.to_str().unwrap(), v2.to_str().unwrap());
+
+    let (code, out, _) = flowharness(&["schema", "compat", "--old", v1s, "--new", v2s, "--mode", "forward"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("compatible: "), "{out}");
+
+    let (code, out, _) = flowharness(&["schema", "compat", "--old", v1s, "--new", v2s, "--mode", "full"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        format!(
+            "incompatible: backward ({v1s}): n: READER_FIELD_MISSING_DEFAULT_VALUE: reader field \"n\" has no default value and the writer has no such field\n1 incompatibilities under FULL\n"
+        )
+    );
+
+    let (code, _, err) = flowharness(&["schema", "compat", "--old", v1s, "--new", v2s, "--mode", "sideways"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: unknown compatibility mode \"sideways\""),
+        "{err}"
+    );
+
+    let (code, _, err) = flowharness(&[
+        "schema",
+        "compat",
+        "--old",
+        v1s,
+        "--new",
+        "schemas/subscription-event.schema.json",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("schema compat checks Avro schemas"), "{err}");
+}
+
+#[test]
+fn the_binary_has_help_everywhere_and_exits_2_on_usage_errors() {
+    let bin = env!("CARGO_BIN_EXE_flowharness");
+    for args in [
+        &["--help"][..],
+        &["schema", "--help"],
+        &["schema", "validate", "--help"],
+        &["schema", "compat", "--help"],
+        &["fixture", "check", "--help"],
+    ] {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: flowharness"),
+            "{args:?}"
+        );
+    }
+    let out = std::process::Command::new(bin)
+        .args(["fixture", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(bin)
+        .args(["fixture", "check", "/nonexistent/f.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: /nonexistent/f.json: "));
+}
