@@ -196,3 +196,66 @@ fn decoding_truncated_data_names_path_and_offset() {
         "event: union index 16 out of range (7 branches) (at byte 1)"
     );
 }
+
+#[test]
+fn encode_plans_write_the_same_bytes_as_the_value_encoder() {
+    use flowharness::codec::plan::EncodePlan;
+    let schema = Arc::new(migration_schema());
+    let plans: std::collections::HashMap<&str, EncodePlan> = BRANCHES
+        .iter()
+        .map(|b| (*b, EncodePlan::for_branch(&schema, b).unwrap()))
+        .collect();
+    let scheduled_leaves: Vec<&str> = plans["AccountMigrationScheduledEvent"]
+        .leaves()
+        .iter()
+        .map(|l| l.path.as_str())
+        .collect();
+    assert_eq!(
+        scheduled_leaves[0],
+        "event.AccountMigrationScheduledEvent.metadata.eventId"
+    );
+    assert_eq!(scheduled_leaves.len(), 9);
+    let values = generate::avro::strategy(&schema);
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    runner
+        .run(&values, |value| {
+            let mut datums = Vec::new();
+            common::datums_of(&schema, schema.root(), &value, &mut datums);
+            let mut bytes = Vec::new();
+            plans[common::branch_of(&value).as_str()]
+                .encode(datums.iter().map(|d| d.as_datum()), &mut bytes)
+                .unwrap();
+            prop_assert_eq!(bytes, binary::encode_to_vec(&schema, &value).unwrap());
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn encode_plans_name_the_leaf_at_fault() {
+    use flowharness::codec::plan::{Datum, EncodePlan};
+    let schema = migration_schema();
+    let plan = EncodePlan::for_branch(&schema, "AccountMigrationCompletedEvent").unwrap();
+    let mut out = vec![9];
+    let err = plan
+        .encode([Datum::Str("e"), Datum::Str("t"), Datum::Str("late")], &mut out)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event.AccountMigrationCompletedEvent.metadata.createdAt: expected long, found string Str(\"late\")"
+    );
+    assert_eq!(out, [9], "a failed encode leaves the buffer as it was");
+    let err = plan.encode([Datum::Str("e")], &mut out).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event.AccountMigrationCompletedEvent.metadata.traceToken: missing value: the plan has 7 leaves"
+    );
+    let err = EncodePlan::compile(&schema, schema.root(), &mut |_, _| None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event: no branch chosen for union [uk.co.boostpower.support.kafka.messages.AccountMigrationCancelledEvent, uk.co.boostpower.support.kafka.messages.AccountMigrationCompletedEvent, uk.co.boostpower.support.kafka.messages.AccountMigrationRollBackInitiatedEvent, uk.co.boostpower.support.kafka.messages.AccountMigrationRolledBackEvent, uk.co.boostpower.support.kafka.messages.AccountMigrationScheduledEvent, uk.co.boostpower.support.kafka.messages.AccountMigrationValidatedEvent, uk.co.boostpower.support.kafka.messages.BalanceRetrievedMigrationEvent]"
+    );
+}

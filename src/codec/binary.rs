@@ -108,9 +108,16 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
             out.push(0);
         }
         (Node::Record(record), Value::Object(map)) => {
+            // Values usually list their fields in schema order: compare keys
+            // in step, and hash-look-up only when the order differs.
+            let mut in_order = map.iter();
             let mut used = 0;
             for field in &record.fields {
-                match map.get(&field.name) {
+                let found = match in_order.next() {
+                    Some((k, v)) if *k == field.name => Some(v),
+                    _ => map.get(&field.name),
+                };
+                match found {
                     Some(v) => {
                         used += 1;
                         write(schema, field.node, v, out)?;

@@ -5,5 +5,6 @@ pub mod avro_json;
 pub mod binary;
 pub mod confluent;
 pub mod path;
+pub mod plan;
 
 pub use path::{FieldPath, Violation};

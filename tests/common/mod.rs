@@ -170,3 +170,40 @@ pub fn to_apache(schema: &AvroSchema, id: usize, value: &Value) -> apache_avro::
         (node, v) => panic!("cannot convert {v} for {}", node.type_name()),
     }
 }
+
+/// The leaf values of a value, in the order an encode plan for its shape
+/// takes them (the plan's traversal: fields in order, chosen branches).
+pub fn datums_of(schema: &AvroSchema, id: usize, value: &Value, out: &mut Vec<flowharness::codec::plan::OwnedDatum>) {
+    use flowharness::codec::plan::OwnedDatum as D;
+    use flowharness::schema::avro::Node;
+    let latin1 = |s: &str| s.chars().map(|c| c as u8).collect::<Vec<u8>>();
+    match (schema.node(id), value) {
+        (Node::Null, _) => {}
+        (Node::Boolean, Value::Bool(b)) => out.push(D::Boolean(*b)),
+        (Node::Int(_), v) => out.push(D::Int(v.as_i64().unwrap() as i32)),
+        (Node::Long(_), v) => out.push(D::Long(v.as_i64().unwrap())),
+        (Node::Float, v) => out.push(D::Float(v.as_f64().unwrap() as f32)),
+        (Node::Double, v) => out.push(D::Double(v.as_f64().unwrap())),
+        (Node::String(_), Value::String(s)) => out.push(D::Str(s.clone())),
+        (Node::Bytes(_) | Node::Fixed(_), Value::String(s)) => out.push(D::Bytes(latin1(s))),
+        (Node::Enum(e), Value::String(s)) => out.push(D::Enum(e.symbols.iter().position(|x| x == s).unwrap() as u32)),
+        (Node::Record(r), Value::Object(map)) => {
+            for f in &r.fields {
+                datums_of(schema, f.node, &map[&f.name], out);
+            }
+        }
+        (Node::Union(u), Value::Null) if u.branches.len() == 2 => out.push(D::Null),
+        (Node::Union(u), Value::Object(map)) => {
+            let (k, v) = map.iter().next().unwrap();
+            let i = u.find(k).unwrap();
+            datums_of(schema, u.branches[i], v, out);
+        }
+        (node, v) => panic!("no datums for {v} as {}", node.type_name()),
+    }
+}
+
+/// The short branch name of a migration event value.
+pub fn branch_of(value: &Value) -> String {
+    let key = value["event"].as_object().unwrap().keys().next().unwrap();
+    key.rsplit('.').next().unwrap().to_string()
+}
