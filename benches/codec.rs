@@ -32,6 +32,9 @@ const HOT: usize = 1_000;
 const COLD: usize = 50_000;
 const SCHEMA_ID: u32 = 1;
 
+/// Working set name, then plan, value-encoder and apache-avro rates.
+type Rates = (&'static str, f64, f64, f64);
+
 struct Events {
     values: Vec<Value>,
     apache: Vec<apache_avro::types::Value>,
@@ -153,7 +156,7 @@ fn main() {
 
     let cold = events(&schema, &branches, COLD);
     println!("\nevents/s, one core           hot ({HOT})    cold ({COLD})");
-    let mut results = Vec::new();
+    let mut results: Vec<Rates> = Vec::new();
     for (name, set) in [("hot", &hot), ("cold", &cold)] {
         let n = set.values.len();
         let plan = rate(n, || plan_path(&plans, &set.rows, &mut buf));
@@ -161,7 +164,7 @@ fn main() {
         let apache = rate(n, || apache_path(&writer, &set.apache, &mut buf));
         results.push((name, plan, value, apache));
     }
-    let row = |label: &str, pick: &dyn Fn(&(&str, f64, f64, f64)) -> f64| {
+    let row = |label: &str, pick: &dyn Fn(&Rates) -> f64| {
         println!("{label:<28} {:>12.0} {:>14.0}", pick(&results[0]), pick(&results[1]));
     };
     row("flowharness plan", &|r| r.1);
