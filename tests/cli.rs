@@ -167,3 +167,155 @@ fn the_binary_has_help_everywhere_and_exits_2_on_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: /nonexistent/f.json: "));
 }
+
+#[test]
+fn sample_prints_values_and_the_seed_to_replay() {
+    let (code, out, err) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/account-migration-event.avsc",
+        "--count",
+        "5",
+        "--seed",
+        "7",
+        "--now",
+        "2026-01-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "seed: 7 (replay with --seed 7 --now 2026-01-01)\n");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5);
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["event"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .starts_with("uk.co.boostpower.support.kafka.messages.")
+        );
+    }
+    let (_, again, _) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/account-migration-event.avsc",
+        "--count",
+        "5",
+        "--seed",
+        "7",
+        "--now",
+        "2026-01-01",
+    ]);
+    assert_eq!(out, again, "same seed and now, same output");
+}
+
+#[test]
+fn sample_restricts_to_a_branch_and_prints_framed_binary() {
+    let (code, out, _) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/account-migration-event.avsc",
+        "--count",
+        "3",
+        "--seed",
+        "1",
+        "--branch",
+        "AccountMigrationScheduledEvent",
+        "--format",
+        "binary",
+        "--schema-id",
+        "258",
+    ]);
+    assert_eq!(code, 0);
+    let schema = common::migration_schema();
+    for line in out.lines() {
+        let bytes: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+            .collect();
+        let (id, payload) = flowharness::codec::confluent::unframe(&bytes).unwrap();
+        assert_eq!(id, 258);
+        let v = flowharness::codec::binary::decode(&schema, payload).unwrap();
+        assert!(
+            v["event"]
+                .get("uk.co.boostpower.support.kafka.messages.AccountMigrationScheduledEvent")
+                .is_some(),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn sample_works_for_the_subscription_json_schema_and_refuses_binary() {
+    let (code, out, _) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/subscription-event.schema.json",
+        "--count",
+        "4",
+        "--seed",
+        "2",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 4);
+    let (code, _, err) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/subscription-event.schema.json",
+        "--format",
+        "binary",
+        "--seed",
+        "2",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--format binary needs an Avro schema"), "{err}");
+    let (code, _, err) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/account-migration-event.avsc",
+        "--branch",
+        "Nope",
+        "--seed",
+        "2",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no union branch named \"Nope\""), "{err}");
+}
+
+#[test]
+fn sample_reads_a_hint_file_and_names_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let hints = dir.path().join("hints.toml");
+    std::fs::write(&hints, "[fields]\n\"data.code\" = { constant = \"MY_CODE\" }\n").unwrap();
+    let (code, out, err) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/subscription-event.schema.json",
+        "--count",
+        "3",
+        "--seed",
+        "2",
+        "--hints",
+        hints.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.contains("\"code\":\"MY_CODE\"")), "{out}");
+    std::fs::write(&hints, "[fields]\nx = { generator = \"nope\" }\n").unwrap();
+    let (code, _, err) = flowharness(&[
+        "sample",
+        "--schema",
+        "schemas/subscription-event.schema.json",
+        "--hints",
+        hints.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "{}: fields.\"x\": unknown generator \"nope\"",
+            hints.display()
+        )),
+        "{err}"
+    );
+}

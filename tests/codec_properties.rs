@@ -53,14 +53,18 @@ proptest! {
         let decoded = binary::decode(&schema, &bytes).unwrap();
         prop_assert_eq!(&decoded, &value);
 
-        let apache = apache_avro::Schema::parse(&json).unwrap();
-        let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&apache).build().unwrap();
-        let theirs = writer.write_value_to_vec(to_apache(&schema, schema.root(), &value)).unwrap();
-        // apache-avro writes map entries in hash order, so bytes agree only
-        // without maps; our decoder must read apache-avro's bytes either way.
-        prop_assert_eq!(&binary::decode(&schema, &theirs).unwrap(), &value);
-        if !json.to_string().contains("\"map\"") {
-            prop_assert_eq!(&bytes, &theirs);
+        // apache-avro cannot write every decimal (it refuses some minimal
+        // encodings Java writes), so decimals are checked by round trip only.
+        if !json.to_string().contains("decimal") {
+            let apache = apache_avro::Schema::parse(&json).unwrap();
+            let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&apache).build().unwrap();
+            let theirs = writer.write_value_to_vec(to_apache(&schema, schema.root(), &value)).unwrap();
+            // apache-avro writes map entries in hash order, so bytes agree only
+            // without maps; our decoder must read apache-avro's bytes either way.
+            prop_assert_eq!(&binary::decode(&schema, &theirs).unwrap(), &value);
+            if !json.to_string().contains("\"map\"") {
+                prop_assert_eq!(&bytes, &theirs);
+            }
         }
 
         let text = serde_json::to_string(&value).unwrap();

@@ -21,6 +21,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Schema(SchemaCommand::Validate { files }) => schema_validate(&files, out, err),
         Command::Schema(SchemaCommand::Compat { old, new, mode }) => schema_compat(&old, &new, &mode, out),
         Command::Fixture(FixtureCommand::Check { files }) => fixture_check(&files, out, err),
+        Command::Sample(args) => super::sample::run(&args, out, err),
     };
     match result {
         Ok(code) => code,
@@ -38,7 +39,7 @@ fn report_errors(e: &Error, err: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-fn stdio(e: std::io::Error) -> Error {
+pub(super) fn stdio(e: std::io::Error) -> Error {
     Error::io(Path::new("<stdout>"), e)
 }
 

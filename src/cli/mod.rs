@@ -2,6 +2,7 @@
 //! `main.rs` only parses and calls [`run`].
 
 mod commands;
+mod sample;
 
 use std::path::PathBuf;
 
@@ -25,6 +26,52 @@ pub enum Command {
     /// Check fixture files.
     #[command(subcommand)]
     Fixture(FixtureCommand),
+    /// Print valid, realistic values of a schema, one per line.
+    Sample(SampleArgs),
+}
+
+/// Options shared by every command that generates data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenerateOptions {
+    /// Seed for reproducible output; printed on stderr when not given.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Hint file (TOML): field path to generator, constant, regex, range or one_of.
+    #[arg(long)]
+    pub hints: Option<PathBuf>,
+    /// The "now" that dates and timestamps are generated around:
+    /// YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch milliseconds. Default: the
+    /// start of today (UTC), so one seed gives one output all day.
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleFormat {
+    /// Avro JSON encoding (plain JSON for JSON Schemas).
+    Json,
+    /// The Avro binary datum, hex-encoded.
+    Binary,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// Avro (.avsc) or JSON Schema file.
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// How many values.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+    /// Only this branch of the schema's unions (short or full name).
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long, value_enum, default_value_t = SampleFormat::Json)]
+    pub format: SampleFormat,
+    /// With --format binary, frame each datum for Confluent with this schema id.
+    #[arg(long)]
+    pub schema_id: Option<u32>,
+    #[command(flatten)]
+    pub generate: GenerateOptions,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,41 @@ pub(crate) fn bytes_of(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
+fn check_decimal(schema: &AvroSchema, id: NodeId, bytes: &[u8], path: &FieldPath, out: &mut Vec<Violation>) {
+    if let Some(Logical::Decimal { precision, .. }) = schema.node(id).logical()
+        && !decimal_fits(bytes, precision)
+    {
+        let message = format!(
+            "expected {}: the unscaled value has more than {precision} digits",
+            schema.describe(id)
+        );
+        out.push(Violation::new(path, message));
+    }
+}
+
+/// Whether big-endian two's complement `bytes` hold an unscaled decimal
+/// of at most `precision` digits.
+pub(crate) fn decimal_fits(bytes: &[u8], precision: u32) -> bool {
+    if bytes.is_empty() {
+        return true;
+    }
+    let fill = if bytes[0] >= 0x80 { 0xff } else { 0 };
+    let cut = bytes.len().saturating_sub(16);
+    // Bytes beyond 16 must only extend the sign, and the sign must survive.
+    if bytes[..cut].iter().any(|b| *b != fill) || (cut > 0 && (bytes[cut] >= 0x80) != (fill == 0xff)) {
+        return false;
+    }
+    let mut full = [fill; 16];
+    full[16 - (bytes.len() - cut)..].copy_from_slice(&bytes[cut..]);
+    let n = i128::from_be_bytes(full);
+    precision > 38 || n.unsigned_abs() < 10u128.pow(precision)
+}
+
+/// Whether a string is a hyphenated UUID.
+pub fn is_uuid_str(s: &str) -> bool {
+    is_uuid(s)
+}
+
 pub(crate) fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
@@ -52,16 +87,15 @@ fn check(schema: &AvroSchema, id: NodeId, value: &Value, path: &mut FieldPath, o
         (Node::Float | Node::Double, Value::Number(_)) => {}
         (Node::String(Some(Logical::Uuid)), Value::String(s)) if !is_uuid(s) => mismatch(out, path),
         (Node::String(_), Value::String(_)) => {}
-        (Node::Bytes(_), Value::String(s)) => {
-            if bytes_of(s).is_none() {
-                out.push(Violation::new(
-                    path,
-                    "expected bytes: a string of code points 0-255, found a character above 255",
-                ));
-            }
-        }
+        (Node::Bytes(_), Value::String(s)) => match bytes_of(s) {
+            None => out.push(Violation::new(
+                path,
+                "expected bytes: a string of code points 0-255, found a character above 255",
+            )),
+            Some(b) => check_decimal(schema, id, &b, path, out),
+        },
         (Node::Fixed(f), Value::String(s)) => match bytes_of(s) {
-            Some(b) if b.len() == f.size => {}
+            Some(b) if b.len() == f.size => check_decimal(schema, id, &b, path, out),
             Some(b) => out.push(Violation::new(
                 path,
                 format!("expected fixed {} of {} bytes, found {} bytes", f.name, f.size, b.len()),

@@ -8,7 +8,9 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::avro_json::{self, bytes_of, is_uuid};
+use std::borrow::Cow;
+
+use super::avro_json::{self, bytes_of, decimal_fits, is_uuid};
 use super::path::{FieldPath, Segment, Violation};
 use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
 
@@ -70,16 +72,26 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
             }
             write_bytes(out, s.as_bytes());
         }
-        (Node::Bytes(_), Value::String(s)) => {
-            if s.is_ascii() {
-                write_bytes(out, s.as_bytes());
+        (Node::Bytes(logical), Value::String(s)) => {
+            let b = if s.is_ascii() {
+                Cow::Borrowed(s.as_bytes())
             } else {
-                write_bytes(out, &bytes_of(s).ok_or(Invalid)?);
+                Cow::Owned(bytes_of(s).ok_or(Invalid)?)
+            };
+            if let Some(Logical::Decimal { precision, .. }) = logical
+                && !decimal_fits(&b, *precision)
+            {
+                return Err(Invalid);
             }
+            write_bytes(out, &b);
         }
         (Node::Fixed(f), Value::String(s)) => {
             let b = bytes_of(s).ok_or(Invalid)?;
-            if b.len() != f.size {
+            let decimal_ok = match f.logical {
+                Some(Logical::Decimal { precision, .. }) => decimal_fits(&b, precision),
+                _ => true,
+            };
+            if b.len() != f.size || !decimal_ok {
                 return Err(Invalid);
             }
             out.extend_from_slice(&b);
@@ -305,11 +317,22 @@ impl Reader<'_> {
                     }
                 }
             }
-            Node::Bytes(_) => {
-                let n = self.length("bytes")?;
-                Value::String(Self::latin1(self.take(n, "bytes")?))
+            node @ (Node::Bytes(_) | Node::Fixed(_)) => {
+                let start = self.pos;
+                let n = match node {
+                    Node::Fixed(f) => f.size,
+                    _ => self.length("bytes")?,
+                };
+                let b = self.take(n, node.type_name())?;
+                let text = Self::latin1(b);
+                if let Some(Logical::Decimal { precision, .. }) = node.logical()
+                    && !decimal_fits(b, precision)
+                {
+                    self.pos = start;
+                    return Err(self.error(format!("decimal has more than {precision} digits")));
+                }
+                Value::String(text)
             }
-            Node::Fixed(f) => Value::String(Self::latin1(self.take(f.size, "fixed")?)),
             Node::Enum(e) => {
                 let i = self.long()?;
                 let symbol = usize::try_from(i).ok().and_then(|i| e.symbols.get(i));

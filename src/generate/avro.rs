@@ -1,80 +1,314 @@
 //! proptest strategies yielding valid Avro JSON values for any Avro schema.
-//! Recursive named types are bounded by depth: at the bound every node
-//! takes its smallest value (the null branch, an empty array, ...).
+//! Recursion (a record inside itself) and collections are bounded by depth:
+//! at the bound every node takes its smallest value (the null branch, an
+//! empty array, ...).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Just, Union};
 use serde_json::{Map, Value};
 
+use rand::SeedableRng;
+
+use super::fakes::{Fake, Rng, Yields};
+use super::hints::{Hint, Hints};
+use crate::codec::avro_json;
+use crate::error::{Diagnostic, Error};
 use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
 
 /// How deep a value may nest before every node takes its smallest value.
 pub const DEFAULT_DEPTH: u32 = 4;
 
-/// A strategy for values of the schema's root type.
+/// A strategy for arbitrary values of the schema's root type: any strings,
+/// any numbers. For codec property tests.
 pub fn strategy(schema: &Arc<AvroSchema>) -> BoxedStrategy<Value> {
     node_strategy(schema, schema.root(), DEFAULT_DEPTH)
 }
 
-/// A strategy for values of one node, nesting at most `depth` levels.
+/// A strategy for arbitrary values of one node, nesting at most `depth` levels.
 pub fn node_strategy(schema: &Arc<AvroSchema>, id: NodeId, depth: u32) -> BoxedStrategy<Value> {
-    if depth == 0 {
-        return Just(smallest(schema, id, &mut Vec::new())).boxed();
-    }
-    let child = |id: NodeId| node_strategy(schema, id, depth - 1);
-    match schema.node(id) {
-        Node::Null => Just(Value::Null).boxed(),
-        Node::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
-        Node::Int(logical) => int_strategy(*logical),
-        Node::Long(logical) => long_strategy(*logical),
-        Node::Float => any::<f32>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| Value::from(f64::from(f)))
-            .boxed(),
-        Node::Double => any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from)
-            .boxed(),
-        Node::String(Some(Logical::Uuid)) => uuid_strategy(),
-        Node::String(_) => any::<String>().prop_map(Value::String).boxed(),
-        Node::Bytes(_) => proptest::collection::vec(any::<u8>(), 0..24).prop_map(latin1).boxed(),
-        Node::Fixed(f) => proptest::collection::vec(any::<u8>(), f.size).prop_map(latin1).boxed(),
-        Node::Enum(e) => proptest::sample::select(e.symbols.clone())
-            .prop_map(Value::String)
-            .boxed(),
-        Node::Array(items) => proptest::collection::vec(child(*items), 0..4)
-            .prop_map(Value::Array)
-            .boxed(),
-        Node::Map(values) => proptest::collection::vec(("[a-z]{1,6}", child(*values)), 0..4)
-            .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
-            .boxed(),
-        Node::Record(record) => {
-            let names: Vec<String> = record.fields.iter().map(|f| f.name.clone()).collect();
-            let fields: Vec<BoxedStrategy<Value>> = record.fields.iter().map(|f| child(f.node)).collect();
-            fields
-                .prop_map(move |values| {
-                    Value::Object(names.iter().cloned().zip(values).collect::<Map<String, Value>>())
-                })
-                .boxed()
+    let builder = Builder {
+        schema,
+        hints: None,
+        branch: None,
+        building: RefCell::new(Vec::new()),
+    };
+    // Without hints nothing can fail.
+    builder
+        .node(id, "", depth)
+        .unwrap_or_else(|_| Just(Value::Null).boxed())
+}
+
+/// A strategy for realistic values: fields filled by `hints`, unions
+/// restricted to `branch` (a short or full name) where they have it.
+pub fn realistic_strategy(
+    schema: &Arc<AvroSchema>,
+    hints: &Arc<Hints>,
+    branch: Option<&str>,
+) -> Result<BoxedStrategy<Value>, Error> {
+    if let Some(b) = branch {
+        let known: Vec<&str> = schema
+            .nodes()
+            .iter()
+            .filter_map(|n| match n {
+                Node::Union(u) => Some(u.keys.iter().map(|k| k.short.as_str())),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !known.iter().any(|k| *k == b || b.rsplit('.').next() == Some(k)) {
+            return Err(Error::Usage(format!(
+                "no union branch named {b:?} (branches: {})",
+                known.join(", ")
+            )));
         }
-        Node::Union(union) => {
-            let branches: Vec<BoxedStrategy<Value>> = union
-                .branches
-                .iter()
-                .zip(&union.keys)
-                .map(|(branch, key)| {
+    }
+    let builder = Builder {
+        schema,
+        hints: Some(hints),
+        branch,
+        building: RefCell::new(Vec::new()),
+    };
+    builder.node(schema.root(), "", DEFAULT_DEPTH).map_err(Error::invalid)
+}
+
+struct Builder<'a> {
+    schema: &'a Arc<AvroSchema>,
+    hints: Option<&'a Arc<Hints>>,
+    branch: Option<&'a str>,
+    /// Records being built, outermost first.
+    building: RefCell<Vec<NodeId>>,
+}
+
+fn join(path: &str, segment: &str) -> String {
+    if path.is_empty() {
+        segment.to_string()
+    } else {
+        format!("{path}.{segment}")
+    }
+}
+
+impl Builder<'_> {
+    fn node(&self, id: NodeId, path: &str, depth: u32) -> Result<BoxedStrategy<Value>, Diagnostic> {
+        let schema = self.schema;
+        if depth == 0 {
+            return Ok(Just(smallest(schema, id, &mut Vec::new())).boxed());
+        }
+        if let Some(hints) = self.hints
+            && let Some(s) = self.hinted(hints, id, path)?
+        {
+            return Ok(s);
+        }
+        Ok(match schema.node(id) {
+            Node::Null => Just(Value::Null).boxed(),
+            Node::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
+            // Realistic numbers are moderate; arbitrary ones span the type.
+            Node::Int(None) if self.hints.is_some() => (0i32..10_000).prop_map(Value::from).boxed(),
+            Node::Long(None) if self.hints.is_some() => (0i64..1_000_000).prop_map(Value::from).boxed(),
+            Node::Float if self.hints.is_some() => (0u32..100_000)
+                .prop_map(|c| Value::from(f64::from(c as f32 / 100.0)))
+                .boxed(),
+            Node::Double if self.hints.is_some() => {
+                (0u32..100_000).prop_map(|c| Value::from(f64::from(c) / 100.0)).boxed()
+            }
+            Node::Int(logical) => int_strategy(*logical),
+            Node::Long(logical) => long_strategy(*logical),
+            Node::Float => any::<f32>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| Value::from(f64::from(f)))
+                .boxed(),
+            Node::Double => any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from)
+                .boxed(),
+            Node::String(Some(Logical::Uuid)) => uuid_strategy(),
+            Node::String(_) if self.hints.is_some() => fake(Fake::Words(1, 3), 0),
+            Node::String(_) => any::<String>().prop_map(Value::String).boxed(),
+            Node::Bytes(Some(Logical::Decimal { precision, .. })) => decimal_strategy(*precision, None),
+            Node::Bytes(_) => proptest::collection::vec(any::<u8>(), 0..24).prop_map(latin1).boxed(),
+            Node::Fixed(f) => match f.logical {
+                Some(Logical::Decimal { precision, .. }) => decimal_strategy(precision, Some(f.size)),
+                _ => proptest::collection::vec(any::<u8>(), f.size).prop_map(latin1).boxed(),
+            },
+            Node::Enum(e) => proptest::sample::select(e.symbols.clone())
+                .prop_map(Value::String)
+                .boxed(),
+            Node::Array(items) => {
+                let items = self.node(*items, &format!("{path}[]"), depth - 1)?;
+                proptest::collection::vec(items, 0..4).prop_map(Value::Array).boxed()
+            }
+            Node::Map(values) => {
+                let values = self.node(*values, &format!("{path}{{}}"), depth - 1)?;
+                proptest::collection::vec(("[a-z]{1,6}", values), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+                    .boxed()
+            }
+            Node::Record(record) => {
+                let names: Vec<String> = record.fields.iter().map(|f| f.name.clone()).collect();
+                // Only re-entering a record already being built (recursion)
+                // counts toward the depth bound.
+                let inner = if self.building.borrow().contains(&id) {
+                    depth - 1
+                } else {
+                    depth
+                };
+                self.building.borrow_mut().push(id);
+                let fields = record
+                    .fields
+                    .iter()
+                    .map(|f| self.node(f.node, &join(path, &f.name), inner))
+                    .collect::<Result<Vec<_>, _>>();
+                self.building.borrow_mut().pop();
+                let fields = fields?;
+                fields
+                    .prop_map(move |values| {
+                        Value::Object(names.iter().cloned().zip(values).collect::<Map<String, Value>>())
+                    })
+                    .boxed()
+            }
+            Node::Union(union) => {
+                let chosen: Vec<usize> = match self.branch {
+                    Some(b) if union.keys.iter().any(|k| k.full == b || k.short == b) => union
+                        .keys
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, k)| k.full == b || k.short == b)
+                        .map(|(i, _)| i)
+                        .collect(),
+                    _ => (0..union.branches.len()).collect(),
+                };
+                let mut branches = Vec::with_capacity(chosen.len());
+                for i in chosen {
+                    let key = &union.keys[i];
                     if key.full == "null" {
-                        return Just(Value::Null).boxed();
+                        branches.push(Just(Value::Null).boxed());
+                        continue;
                     }
-                    let key = key.full.clone();
-                    child(*branch).prop_map(move |v| wrap(&key, v)).boxed()
-                })
-                .collect();
-            Union::new(branches).boxed()
+                    // Named branches add their short name to the path; others do not,
+                    // so a hint for a nullable field applies to its value.
+                    let inner = match schema.node(union.branches[i]).name() {
+                        Some(_) => join(path, &key.short),
+                        None => path.to_string(),
+                    };
+                    let full = key.full.clone();
+                    branches.push(
+                        self.node(union.branches[i], &inner, depth)?
+                            .prop_map(move |v| wrap(&full, v))
+                            .boxed(),
+                    );
+                }
+                Union::new(branches).boxed()
+            }
+        })
+    }
+
+    /// The strategy of the best hint that fits the node, if any. A user's
+    /// hint that does not fit is an error naming the path and the key.
+    fn hinted(&self, hints: &Hints, id: NodeId, path: &str) -> Result<Option<BoxedStrategy<Value>>, Diagnostic> {
+        let schema = self.schema;
+        let node = schema.node(id);
+        for m in hints.lookup(path) {
+            match hint_strategy(schema, id, m.hint, hints.now_ms) {
+                Some(s) => return Ok(Some(s)),
+                None if m.user => {
+                    return Err(Diagnostic::new(format!(
+                        "hint {:?} does not fit a field of type {}",
+                        m.key,
+                        schema.describe(id)
+                    ))
+                    .within(if path.is_empty() { "(root)" } else { path }));
+                }
+                None => {}
+            }
+        }
+        // Dates and timestamps near now, not random epochs.
+        let by_type = match node.logical() {
+            Some(Logical::TimestampMillis | Logical::LocalTimestampMillis) => Some(Fake::TimestampMillis(30)),
+            Some(Logical::TimestampMicros | Logical::LocalTimestampMicros) => Some(Fake::TimestampMicros(30)),
+            Some(Logical::Date) => Some(Fake::Date(365)),
+            Some(Logical::Uuid) => Some(Fake::Uuid),
+            _ => None,
+        };
+        Ok(by_type.map(|f| fake(f, hints.now_ms)))
+    }
+}
+
+/// A strategy drawing a realistic value from a seed, so it shrinks toward
+/// seed 0 and stays reproducible.
+pub(crate) fn fake(generator: Fake, now_ms: i64) -> BoxedStrategy<Value> {
+    any::<u64>()
+        .prop_map(move |seed| generator.sample(&mut Rng::seed_from_u64(seed), now_ms))
+        .boxed()
+}
+
+/// A hint's strategy for a node, when the hint fits the node's type.
+fn hint_strategy(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> Option<BoxedStrategy<Value>> {
+    let node = schema.node(id);
+    let valid = |v: &Value| avro_json::validate_node(schema, id, v).is_empty();
+    match hint {
+        Hint::Constant(v) => valid(v).then(|| Just(v.clone()).boxed()),
+        Hint::OneOf(list) => list
+            .iter()
+            .all(valid)
+            .then(|| proptest::sample::select(list.clone()).boxed()),
+        Hint::Regex(r) => match node {
+            Node::String(None) => proptest::string::string_regex(r)
+                .ok()
+                .map(|s| s.prop_map(Value::String).boxed()),
+            _ => None,
+        },
+        Hint::Range(min, max) => match node {
+            Node::Int(None) if *min >= f64::from(i32::MIN) && *max <= f64::from(i32::MAX) => {
+                Some((*min as i64..=*max as i64).prop_map(Value::from).boxed())
+            }
+            Node::Long(_) => Some((*min as i64..=*max as i64).prop_map(Value::from).boxed()),
+            Node::Float | Node::Double => Some((*min..=*max).prop_map(Value::from).boxed()),
+            _ => None,
+        },
+        Hint::Fake(f) => {
+            let fits = match (f.yields(), node) {
+                (Yields::String, Node::String(Some(Logical::Uuid))) => *f == Fake::Uuid,
+                (Yields::String, Node::String(None)) => true,
+                (Yields::Integer, Node::Int(_)) => matches!(f, Fake::Date(_)),
+                (Yields::Integer, Node::Long(_)) => true,
+                (Yields::Object, Node::Map(values)) => matches!(schema.node(*values), Node::String(None)),
+                _ => false,
+            };
+            fits.then(|| fake(f.clone(), now_ms))
         }
     }
+}
+
+/// Decimal values: an unscaled integer within the precision, as minimal
+/// big-endian two's complement (bytes) or sign-extended to the fixed size.
+fn decimal_strategy(precision: u32, fixed: Option<usize>) -> BoxedStrategy<Value> {
+    let digits = precision.min(38);
+    let limit = 10i128.pow(digits) - 1;
+    (-limit..=limit)
+        .prop_map(move |n| {
+            let full = n.to_be_bytes();
+            let bytes: Vec<u8> = match fixed {
+                Some(size) if size >= 16 => {
+                    let fill = if n < 0 { 0xff } else { 0 };
+                    std::iter::repeat_n(fill, size - 16).chain(full).collect()
+                }
+                Some(size) => full[16 - size..].to_vec(),
+                None => {
+                    let mut start = 0;
+                    while start < 15
+                        && ((full[start] == 0 && full[start + 1] < 0x80)
+                            || (full[start] == 0xff && full[start + 1] >= 0x80))
+                    {
+                        start += 1;
+                    }
+                    full[start..].to_vec()
+                }
+            };
+            latin1(bytes)
+        })
+        .boxed()
 }
 
 fn wrap(key: &str, value: Value) -> Value {

@@ -28,6 +28,8 @@ pub enum Shape {
     Logical(&'static str, &'static str),
     Enum(usize),
     Fixed(usize),
+    /// precision, scale, fixed size (None: bytes)
+    Decimal(u32, u32, Option<usize>),
     Array(Box<Shape>),
     Map(Box<Shape>),
     Union(Vec<Shape>),
@@ -42,7 +44,8 @@ impl Shape {
             Shape::Map(_) => "map".into(),
             Shape::Union(_) => return None,
             // Named types get unique names, so they never clash.
-            Shape::Enum(_) | Shape::Fixed(_) | Shape::Record(_) => format!("{:p}", self),
+            Shape::Decimal(_, _, None) => "bytes".into(),
+            Shape::Enum(_) | Shape::Fixed(_) | Shape::Decimal(..) | Shape::Record(_) => format!("{:p}", self),
         })
     }
 
@@ -59,6 +62,12 @@ impl Shape {
                 json!({"type": "enum", "name": name("E"), "symbols": symbols})
             }
             Shape::Fixed(size) => json!({"type": "fixed", "name": name("F"), "size": size}),
+            Shape::Decimal(p, sc, None) => {
+                json!({"type": "bytes", "logicalType": "decimal", "precision": p, "scale": sc})
+            }
+            Shape::Decimal(p, sc, Some(size)) => {
+                json!({"type": "fixed", "name": name("D"), "size": size, "logicalType": "decimal", "precision": p, "scale": sc})
+            }
             Shape::Array(items) => json!({"type": "array", "items": items.render(counter)}),
             Shape::Map(values) => json!({"type": "map", "values": values.render(counter)}),
             Shape::Union(branches) => Value::Array(branches.iter().map(|b| b.render(counter)).collect()),
@@ -92,6 +101,7 @@ fn leaf() -> impl Strategy<Value = Shape> {
         .prop_map(|(b, l)| Shape::Logical(b, l)),
         (1usize..5).prop_map(Shape::Enum),
         (0usize..6).prop_map(Shape::Fixed),
+        (1u32..20, 0u32..3, prop::option::of(9usize..20)).prop_map(|(p, s, f)| Shape::Decimal(p, s.min(p), f)),
     ]
 }
 
@@ -144,7 +154,9 @@ pub fn to_apache(schema: &AvroSchema, id: usize, value: &Value) -> apache_avro::
         (Node::Float, v) => A::Float(v.as_f64().unwrap() as f32),
         (Node::Double, v) => A::Double(v.as_f64().unwrap()),
         (Node::String(_), Value::String(s)) => A::String(s.clone()),
+        (Node::Bytes(Some(Logical::Decimal { .. })), Value::String(s)) => A::Decimal(latin1(s).into()),
         (Node::Bytes(_), Value::String(s)) => A::Bytes(latin1(s)),
+        (Node::Fixed(f), Value::String(s)) if f.logical.is_some() => A::Decimal(latin1(s).into()),
         (Node::Fixed(f), Value::String(s)) => A::Fixed(f.size, latin1(s)),
         (Node::Enum(e), Value::String(s)) => A::Enum(e.symbols.iter().position(|x| x == s).unwrap() as u32, s.clone()),
         (Node::Array(items), Value::Array(list)) => {
