@@ -8,6 +8,7 @@ pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod fixture;
+pub mod flow;
 pub mod generate;
 pub mod schema;
 

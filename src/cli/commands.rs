@@ -22,6 +22,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Schema(SchemaCommand::Compat { old, new, mode }) => schema_compat(&old, &new, &mode, out),
         Command::Fixture(FixtureCommand::Check { files }) => fixture_check(&files, out, err),
         Command::Sample(args) => super::sample::run(&args, out, err),
+        Command::Generate(args) => super::flows::generate(&args, out, err),
+        Command::Verify(args) => super::flows::verify(&args, out),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! `main.rs` only parses and calls [`run`].
 
 mod commands;
+mod flows;
 mod sample;
 
 use std::path::PathBuf;
@@ -28,6 +29,56 @@ pub enum Command {
     Fixture(FixtureCommand),
     /// Print valid, realistic values of a schema, one per line.
     Sample(SampleArgs),
+    /// Generate interleaved flows of a flow spec into a fixture file.
+    Generate(GenerateArgs),
+    /// Check messages against a flow contract. Exit 0 clean, 1 violations, 2 bad input.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// A shipped flow (account-migration, subscription-catalog) or a spec file.
+    #[arg(long)]
+    pub flow: String,
+    /// How many flows (keys); cancelled and rolled-back flows add their restart.
+    #[arg(long, default_value_t = 10)]
+    pub flows: usize,
+    /// Path weights, e.g. happy=80,cancel=15,rollback=5 (default: every path alike).
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// Where to write the fixture file (default: stdout).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fraction (0-1) of each timing window that event times may wander.
+    #[arg(long, default_value_t = 0.5)]
+    pub jitter: f64,
+    /// Compress time by this factor (86400 turns a day into a second).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    #[command(flatten)]
+    pub generate: GenerateOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IncompleteLevel {
+    Warning,
+    Error,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// A fixture file to check offline, without a broker.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// A shipped flow or a spec file.
+    #[arg(long)]
+    pub flow: String,
+    /// How to count flows left incomplete at the end (default: as the spec says).
+    #[arg(long, value_enum)]
+    pub incomplete: Option<IncompleteLevel>,
+    /// Timing rules are divided by this (for time-compressed runs).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
 }
 
 /// Options shared by every command that generates data.

@@ -77,8 +77,54 @@ pub fn parse(text: &str) -> Result<i64, String> {
     Ok(ms)
 }
 
+/// Parses a duration: `500ms`, `30s`, `15m`, `12h`, `2d`, optionally
+/// negative (`-2d`), or several parts (`1d12h`). Milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let bad = || format!("expected a duration such as 500ms, 30s, 15m, 12h, 2d or 1d12h, found {text:?}");
+    let t = text.trim();
+    let (negative, mut rest) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => DAY_MS as f64,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total += (number * factor).round() as i64;
+    }
+    Ok(if negative { -total } else { total })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("1d12h"), Ok(129_600_000));
+        assert_eq!(parse_duration_ms("-2d"), Ok(-172_800_000));
+        assert_eq!(parse_duration_ms("1.5s"), Ok(1500));
+        assert!(parse_duration_ms("2 days").is_err());
+        assert!(parse_duration_ms("").is_err());
+        assert!(parse_duration_ms("10").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -1,0 +1,147 @@
+//! `flowharness generate` and `flowharness verify --file`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::commands::{FINDINGS, OK, stdio};
+use super::{GenerateArgs, IncompleteLevel, VerifyArgs};
+use crate::error::{Error, Result};
+use crate::fixture::Fixture;
+use crate::flow::checker::{CheckOptions, Checker, Report};
+use crate::flow::generator::{self, FlowOptions, Mix};
+use crate::flow::{Severity, fixture_io, shipped};
+
+pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let spec = shipped::resolve(&args.flow)?;
+    let mix = match &args.mix {
+        Some(m) => Mix::parse(&spec, m)?,
+        None => Mix::uniform(&spec),
+    };
+    if args.flows == 0 {
+        return Err(Error::Usage("--flows must be at least 1".into()));
+    }
+    if !(0.0..=1.0).contains(&args.jitter) || args.time_scale <= 0.0 {
+        return Err(Error::Usage(
+            "--jitter must be within 0-1 and --time-scale above 0".into(),
+        ));
+    }
+    let (hints, seed) = super::sample::setup(&args.generate, err)?;
+    let options = FlowOptions {
+        flows: args.flows,
+        mix,
+        hints,
+        jitter: args.jitter,
+        time_scale: args.time_scale,
+    };
+    let messages = generator::generate(&spec, &options, seed)?;
+    let fixture = fixture_io::to_fixture(&spec.schema, &spec.topic, &messages);
+    // The summary comes from checking what was generated.
+    let mut checker = Checker::new(&spec, CheckOptions::default());
+    for m in fixture_io::observed(&fixture) {
+        checker.observe(&m);
+    }
+    let report = checker.finish();
+    let paths: Vec<String> = report
+        .complete_by_path
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    match &args.out {
+        Some(path) => fixture.save(path)?,
+        None => {
+            let text = serde_json::to_string_pretty(&fixture.to_value()).map_err(|e| Error::Usage(e.to_string()))?;
+            writeln!(out, "{text}").map_err(stdio)?;
+        }
+    }
+    let target = args
+        .out
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string());
+    let restarts = report.flows_started.saturating_sub(args.flows as u64);
+    writeln!(
+        err,
+        "generated {} flows and {restarts} restarts ({}), {} events → {target}",
+        args.flows,
+        paths.join(", "),
+        messages.len()
+    )
+    .map_err(stdio)?;
+    Ok(OK)
+}
+
+pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
+    let spec = shipped::resolve(&args.flow)?;
+    let fixture = Fixture::load(&args.file)?;
+    let options = CheckOptions {
+        incomplete: args.incomplete.map(|l| {
+            if l == IncompleteLevel::Error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            }
+        }),
+        time_scale: args.time_scale,
+        ..CheckOptions::default()
+    };
+    let mut checker = Checker::new(&spec, options);
+    for m in fixture_io::observed(&fixture) {
+        checker.observe(&m);
+    }
+    let report = checker.finish();
+    write_report(&report, out)?;
+    Ok(if report.errors > 0 { FINDINGS } else { OK })
+}
+
+/// Every finding, then a summary.
+pub(crate) fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
+    for f in &report.findings {
+        writeln!(out, "{f}").map_err(stdio)?;
+    }
+    let shown = report.findings.len() as u64;
+    if shown < report.errors + report.warnings {
+        writeln!(
+            out,
+            "… {} more findings not shown",
+            report.errors + report.warnings - shown
+        )
+        .map_err(stdio)?;
+    }
+    let by = |sev: Severity| -> String {
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+        for f in report.findings.iter().filter(|f| f.severity == sev) {
+            *counts.entry(f.rule.name()).or_default() += 1;
+        }
+        counts
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let complete: Vec<String> = report
+        .complete_by_path
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "summary: {} messages, {} flows started, complete: {}",
+        report.messages,
+        report.flows_started,
+        if complete.is_empty() {
+            "none".to_string()
+        } else {
+            complete.join(", ")
+        }
+    )
+    .map_err(stdio)?;
+    writeln!(
+        out,
+        "violations: {} ({}); warnings: {} ({})",
+        report.errors,
+        by(Severity::Error),
+        report.warnings,
+        by(Severity::Warning)
+    )
+    .map_err(stdio)?;
+    Ok(())
+}

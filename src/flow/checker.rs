@@ -1,0 +1,615 @@
+//! The flow checker: fed observed messages one by one (decoded, with
+//! partition, offset and key), it reports every broken rule with the flow
+//! id, key, partition and offset. It is streaming: it keeps the open flows
+//! (and a little per key), never the messages.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde_json::Value;
+
+use super::fields::{self, get, get_i64, text};
+use super::spec::{FlowSpec, Severity, TimeRule};
+
+/// A message as a consumer observed it.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    /// The decoded value, or why it could not be decoded.
+    pub value: Result<Value, String>,
+}
+
+/// The rules a flow can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    SchemaInvalid,
+    UnknownState,
+    MissingFlowId,
+    TransitionNotAllowed,
+    UnknownFlow,
+    AfterTerminal,
+    RestartReusedFlowId,
+    RestartWhileOpen,
+    BrokenInvariant,
+    TimeBackwards,
+    Timing,
+    DuplicateEventId,
+    KeyMismatch,
+    MissingKey,
+    KeyOnManyPartitions,
+    IncompleteFlow,
+    UnknownReference,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 17] = [
+        Rule::SchemaInvalid,
+        Rule::UnknownState,
+        Rule::MissingFlowId,
+        Rule::TransitionNotAllowed,
+        Rule::UnknownFlow,
+        Rule::AfterTerminal,
+        Rule::RestartReusedFlowId,
+        Rule::RestartWhileOpen,
+        Rule::BrokenInvariant,
+        Rule::TimeBackwards,
+        Rule::Timing,
+        Rule::DuplicateEventId,
+        Rule::KeyMismatch,
+        Rule::MissingKey,
+        Rule::KeyOnManyPartitions,
+        Rule::IncompleteFlow,
+        Rule::UnknownReference,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::SchemaInvalid => "schema-invalid",
+            Rule::UnknownState => "unknown-state",
+            Rule::MissingFlowId => "missing-flow-id",
+            Rule::TransitionNotAllowed => "transition-not-allowed",
+            Rule::UnknownFlow => "unknown-flow",
+            Rule::AfterTerminal => "after-terminal",
+            Rule::RestartReusedFlowId => "restart-reused-flow-id",
+            Rule::RestartWhileOpen => "restart-while-open",
+            Rule::BrokenInvariant => "broken-invariant",
+            Rule::TimeBackwards => "time-backwards",
+            Rule::Timing => "timing",
+            Rule::DuplicateEventId => "duplicate-event-id",
+            Rule::KeyMismatch => "key-mismatch",
+            Rule::MissingKey => "missing-key",
+            Rule::KeyOnManyPartitions => "key-on-many-partitions",
+            Rule::IncompleteFlow => "incomplete-flow",
+            Rule::UnknownReference => "unknown-reference",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One broken rule, where it was seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub flow_id: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = if self.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        write!(
+            f,
+            "{level}[{}] partition {} offset {}",
+            self.rule, self.partition, self.offset
+        )?;
+        if let Some(k) = &self.key {
+            write!(f, " key {k}")?;
+        }
+        if let Some(id) = &self.flow_id {
+            write!(f, " flow {id}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Options a run may change.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Overrides the spec's severity for flows left incomplete.
+    pub incomplete: Option<Severity>,
+    /// Event ids remembered across flows for duplicate detection.
+    pub dedupe_window: usize,
+    /// Timing rules are divided by this (load tests compress time).
+    pub time_scale: f64,
+    /// Findings kept in full; past this only counted.
+    pub max_findings: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            incomplete: None,
+            dedupe_window: 100_000,
+            time_scale: 1.0,
+            max_findings: 10_000,
+        }
+    }
+}
+
+/// What a check saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub messages: u64,
+    pub flows_started: u64,
+    /// Flows that reached an end state, by the named path they took
+    /// (`other` when none matches).
+    pub complete_by_path: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    /// Every finding counted by rule, including those past `max_findings`.
+    pub counts: BTreeMap<Rule, u64>,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+impl Report {
+    pub fn has(&self, rule: Rule) -> bool {
+        self.counts.get(&rule).is_some_and(|n| *n > 0)
+    }
+}
+
+#[derive(Debug)]
+struct OpenFlow {
+    key: String,
+    state: usize,
+    path: Vec<u16>,
+    invariants: Vec<Option<Value>>,
+    t0: Option<i64>,
+    last_time: Option<i64>,
+    monotonic: Vec<Option<i64>>,
+    unknown: bool,
+    at: (i32, i64),
+}
+
+#[derive(Debug, Default)]
+struct KeyInfo {
+    partition: Option<i32>,
+    open: Vec<String>,
+    /// Recently closed flow ids of this key.
+    closed: VecDeque<String>,
+}
+
+pub struct Checker<'s> {
+    spec: &'s FlowSpec,
+    options: CheckOptions,
+    flows: HashMap<String, OpenFlow>,
+    keys: HashMap<String, KeyInfo>,
+    recent_ids: VecDeque<u64>,
+    recent_set: HashSet<u64>,
+    references: Vec<HashSet<String>>,
+    missing_key_reported: bool,
+    report: Report,
+}
+
+impl fmt::Debug for Checker<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checker")
+            .field("flow", &self.spec.name)
+            .field("open_flows", &self.flows.len())
+            .finish()
+    }
+}
+
+fn hash_of(v: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
+struct At<'a> {
+    partition: i32,
+    offset: i64,
+    key: Option<&'a str>,
+    flow: Option<&'a str>,
+}
+
+impl<'s> Checker<'s> {
+    pub fn new(spec: &'s FlowSpec, options: CheckOptions) -> Self {
+        Checker {
+            spec,
+            options,
+            flows: HashMap::new(),
+            keys: HashMap::new(),
+            recent_ids: VecDeque::new(),
+            recent_set: HashSet::new(),
+            references: vec![HashSet::new(); spec.references.len()],
+            missing_key_reported: false,
+            report: Report::default(),
+        }
+    }
+
+    /// Flows being followed right now.
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    fn find(&mut self, rule: Rule, severity: Severity, at: &At<'_>, message: String) {
+        *self.report.counts.entry(rule).or_default() += 1;
+        match severity {
+            Severity::Error => self.report.errors += 1,
+            Severity::Warning => self.report.warnings += 1,
+        }
+        if self.report.findings.len() < self.options.max_findings {
+            self.report.findings.push(Finding {
+                rule,
+                severity,
+                partition: at.partition,
+                offset: at.offset,
+                key: at.key.map(str::to_string),
+                flow_id: at.flow.map(str::to_string),
+                message,
+            });
+        }
+    }
+
+    pub fn observe(&mut self, m: &Observed) {
+        self.report.messages += 1;
+        let spec = self.spec;
+        let mut at = At {
+            partition: m.partition,
+            offset: m.offset,
+            key: m.key.as_deref(),
+            flow: None,
+        };
+        let value = match &m.value {
+            Ok(v) => v,
+            Err(e) => return self.find(Rule::SchemaInvalid, Severity::Error, &at, e.clone()),
+        };
+        if let Some(v) = spec.schema.validate(value).into_iter().next() {
+            return self.find(Rule::SchemaInvalid, Severity::Error, &at, v.to_string());
+        }
+        let (state, body) = match spec.classify(value) {
+            Ok(x) => x,
+            Err(e) => return self.find(Rule::UnknownState, Severity::Error, &at, e),
+        };
+        let state_name = &spec.states[state].name;
+        let Some(flow_id) = spec.flow_id_of(body) else {
+            return self.find(
+                Rule::MissingFlowId,
+                Severity::Error,
+                &at,
+                format!("{state_name} has no {}", spec.flow_id.join("/")),
+            );
+        };
+        let key = get(body, &spec.key).map(text).unwrap_or_default();
+        match &m.key {
+            None if !self.missing_key_reported => {
+                self.missing_key_reported = true;
+                let message = format!(
+                    "messages carry no key, so order per {} is not guaranteed (reported once)",
+                    spec.key
+                );
+                self.find(Rule::MissingKey, Severity::Warning, &at, message);
+            }
+            Some(k) if *k != key => {
+                let message = format!("message key {k:?} does not match {} {key:?}", spec.key);
+                self.find(Rule::KeyMismatch, Severity::Error, &at, message);
+            }
+            _ => {}
+        }
+        at.key = Some(&key);
+        at.flow = Some(&flow_id);
+        let info = self.keys.entry(key.clone()).or_default();
+        match info.partition {
+            Some(p) if p != m.partition => {
+                let message = format!(
+                    "key seen on partition {p} and {}: its order is not guaranteed",
+                    m.partition
+                );
+                self.find(Rule::KeyOnManyPartitions, Severity::Error, &at, message);
+            }
+            _ => info.partition = Some(m.partition),
+        }
+        self.check_unique(body, &at);
+        self.check_references(state, body, &at);
+        if self.flows.contains_key(&flow_id) {
+            self.continue_flow(state, body, &flow_id, &at);
+        } else {
+            self.start_flow(state, body, &flow_id, &key, &at);
+        }
+        if spec.is_final(state) {
+            self.close(&flow_id);
+        }
+    }
+
+    fn check_unique(&mut self, body: &Value, at: &At<'_>) {
+        for field in &self.spec.unique {
+            let Some(v) = get(body, field) else { continue };
+            let h = hash_of(v);
+            if self.recent_set.contains(&h) {
+                self.find(
+                    Rule::DuplicateEventId,
+                    Severity::Error,
+                    at,
+                    format!("{field} {} was seen before", text(v)),
+                );
+                continue;
+            }
+            self.recent_set.insert(h);
+            self.recent_ids.push_back(h);
+            if self.recent_ids.len() > self.options.dedupe_window {
+                if let Some(old) = self.recent_ids.pop_front() {
+                    self.recent_set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn check_references(&mut self, state: usize, body: &Value, at: &At<'_>) {
+        for (i, r) in self.spec.references.iter().enumerate() {
+            if r.target_state == state {
+                for v in fields::get_all(body, &r.target_field) {
+                    self.references[i].insert(text(v));
+                }
+            }
+            if r.state == state {
+                let missing: Vec<String> = fields::get_all(body, &r.field)
+                    .into_iter()
+                    .map(text)
+                    .filter(|v| !self.references[i].contains(v))
+                    .collect();
+                for v in missing {
+                    let target = &self.spec.states[r.target_state].name;
+                    let message = format!(
+                        "{} references {v:?}, which no earlier {target} has as {}",
+                        r.field, r.target_field
+                    );
+                    self.find(Rule::UnknownReference, Severity::Error, at, message);
+                }
+            }
+        }
+    }
+
+    fn start_flow(&mut self, state: usize, body: &Value, flow_id: &str, key: &str, at: &At<'_>) {
+        let spec = self.spec;
+        let name = &spec.states[state].name;
+        let restarts = !spec.restart_after.is_empty();
+        let closed_here = self
+            .keys
+            .get(key)
+            .is_some_and(|k| k.closed.iter().any(|c| c == flow_id));
+        let known = spec.start.contains(&state);
+        if closed_here && restarts {
+            let (rule, message) = if known {
+                (
+                    Rule::RestartReusedFlowId,
+                    format!("{name} restarts with flow id {flow_id}, which an ended flow used"),
+                )
+            } else {
+                (Rule::AfterTerminal, format!("{name} after the flow ended"))
+            };
+            self.find(rule, Severity::Error, at, message);
+        } else if !known {
+            let starts: Vec<&str> = spec.start.iter().map(|s| spec.states[*s].name.as_str()).collect();
+            let message = format!("{name} for a flow that never started (no {})", starts.join(" or "));
+            self.find(Rule::UnknownFlow, Severity::Error, at, message);
+        }
+        if restarts && known {
+            let previous: Vec<String> = self.keys.get(key).map(|k| k.open.clone()).unwrap_or_default();
+            for old in previous {
+                let Some(flow) = self.flows.get(&old) else { continue };
+                if !flow.unknown && !spec.end.contains(&flow.state) {
+                    let message = format!(
+                        "{name} restarts while flow {old} is open in {}",
+                        spec.states[flow.state].name
+                    );
+                    self.find(Rule::RestartWhileOpen, Severity::Error, at, message);
+                }
+                self.close(&old);
+            }
+        }
+        if known && !(closed_here && restarts) {
+            self.report.flows_started += 1;
+        }
+        let flow = OpenFlow {
+            key: key.to_string(),
+            state,
+            path: vec![state as u16],
+            invariants: spec.invariants.iter().map(|f| get(body, f).cloned()).collect(),
+            t0: None,
+            last_time: None,
+            monotonic: Vec::new(),
+            unknown: !known || (closed_here && restarts),
+            at: (at.partition, at.offset),
+        };
+        self.flows.insert(flow_id.to_string(), flow);
+        self.keys
+            .entry(key.to_string())
+            .or_default()
+            .open
+            .push(flow_id.to_string());
+        if known {
+            self.check_times(state, body, flow_id, at);
+        }
+    }
+
+    fn continue_flow(&mut self, state: usize, body: &Value, flow_id: &str, at: &At<'_>) {
+        let spec = self.spec;
+        let Some(flow) = self.flows.get_mut(flow_id) else {
+            return;
+        };
+        flow.path.push(state as u16);
+        let previous = flow.state;
+        flow.state = state;
+        if flow.unknown {
+            return;
+        }
+        let mut found = Vec::new();
+        if !spec.allows(previous, state) {
+            let allowed: Vec<&str> = spec.transitions[previous]
+                .iter()
+                .map(|(t, _)| spec.states[*t].name.as_str())
+                .collect();
+            let (from, to) = (&spec.states[previous].name, &spec.states[state].name);
+            if spec.start.contains(&state) && !spec.restart_after.is_empty() {
+                found.push((
+                    Rule::RestartReusedFlowId,
+                    format!("{to} restarts with the open flow's id (after {from})"),
+                ));
+            } else if allowed.is_empty() {
+                found.push((Rule::AfterTerminal, format!("{to} after {from}, which ends the flow")));
+            } else {
+                found.push((
+                    Rule::TransitionNotAllowed,
+                    format!("{from} → {to} is not allowed (allowed: {})", allowed.join(", ")),
+                ));
+            }
+        }
+        for (i, field) in spec.invariants.iter().enumerate() {
+            let Some(now) = get(body, field) else { continue };
+            match &flow.invariants[i] {
+                Some(before) if before != now => {
+                    found.push((
+                        Rule::BrokenInvariant,
+                        format!("{field} changed within the flow: {} → {}", text(before), text(now)),
+                    ));
+                }
+                Some(_) => {}
+                None => flow.invariants[i] = Some(now.clone()),
+            }
+        }
+        for (rule, message) in found {
+            self.find(rule, Severity::Error, at, message);
+        }
+        self.check_times(state, body, flow_id, at);
+    }
+
+    fn check_times(&mut self, state: usize, body: &Value, flow_id: &str, at: &At<'_>) {
+        let spec = self.spec;
+        let Some(timing) = &spec.timing else { return };
+        let Some(flow) = self.flows.get_mut(flow_id) else {
+            return;
+        };
+        let mut found = Vec::new();
+        if flow.t0.is_none() {
+            flow.t0 = get_i64(body, &timing.anchor).map(|t| t * timing.anchor_unit_ms);
+        }
+        if flow.monotonic.len() != timing.monotonic.len() {
+            flow.monotonic = vec![None; timing.monotonic.len()];
+        }
+        for (i, field) in timing.monotonic.iter().enumerate() {
+            let Some(t) = get_i64(body, field) else { continue };
+            if let Some(before) = flow.monotonic[i].filter(|b| t < *b) {
+                found.push((
+                    Rule::TimeBackwards,
+                    format!("{field} went backwards: {t} after {before}"),
+                ));
+            }
+            flow.monotonic[i] = Some(t);
+        }
+        let scale = self.options.time_scale.max(f64::MIN_POSITIVE);
+        let scaled = |ms: i64| (ms as f64 / scale) as i64;
+        if let Some(st) = &timing.states[state] {
+            if let Some(t) = get_i64(body, &st.field) {
+                if let Some(before) = flow.last_time.filter(|b| t < *b) {
+                    found.push((
+                        Rule::TimeBackwards,
+                        format!("{} {t} is before the previous event's time {before}", st.field),
+                    ));
+                }
+                flow.last_time = Some(t);
+                if let Some(t0) = flow.t0 {
+                    let (ok, expected) = match st.rule {
+                        TimeRule::At { offset, within } => (
+                            (t - (t0 + scaled(offset))).abs() <= scaled(within),
+                            format!("T0{:+}ms ± {}ms", scaled(offset), scaled(within)),
+                        ),
+                        TimeRule::Before(b) => (t < t0 + scaled(b), format!("before T0{:+}ms", scaled(b))),
+                        TimeRule::After(a) => (t >= t0 + scaled(a), format!("after T0{:+}ms", scaled(a))),
+                    };
+                    if !ok {
+                        let name = &spec.states[state].name;
+                        found.push((
+                            Rule::Timing,
+                            format!(
+                                "{name}.{} is T0{:+}ms, expected {expected} (T0 = {})",
+                                st.field,
+                                t - t0,
+                                timing.anchor
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for (rule, message) in found {
+            self.find(rule, Severity::Error, at, message);
+        }
+    }
+
+    fn close(&mut self, flow_id: &str) {
+        let Some(flow) = self.flows.remove(flow_id) else { return };
+        self.count_complete(&flow);
+        if let Some(info) = self.keys.get_mut(&flow.key) {
+            info.open.retain(|f| f != flow_id);
+            info.closed.push_back(flow_id.to_string());
+            if info.closed.len() > 4 {
+                info.closed.pop_front();
+            }
+        }
+    }
+
+    fn count_complete(&mut self, flow: &OpenFlow) {
+        if flow.unknown || !self.spec.end.contains(&flow.state) {
+            return;
+        }
+        let path: Vec<usize> = flow.path.iter().map(|s| usize::from(*s)).collect();
+        let name = self.spec.path_of(&path).unwrap_or("other").to_string();
+        *self.report.complete_by_path.entry(name).or_default() += 1;
+    }
+
+    /// Ends the stream: flows still open and not in an end state are
+    /// incomplete.
+    pub fn finish(mut self) -> Report {
+        let severity = self.options.incomplete.unwrap_or(self.spec.incomplete);
+        let mut open: Vec<(String, OpenFlow)> = self.flows.drain().collect();
+        open.sort_by_key(|(_, f)| f.at);
+        for (id, flow) in open {
+            if !flow.unknown && !self.spec.end.contains(&flow.state) {
+                let at = At {
+                    partition: flow.at.0,
+                    offset: flow.at.1,
+                    key: Some(&flow.key),
+                    flow: Some(&id),
+                };
+                let message = format!(
+                    "flow ended the stream in {}, not an end state",
+                    self.spec.states[flow.state].name
+                );
+                self.find(Rule::IncompleteFlow, severity, &at, message);
+            }
+            self.count_complete(&flow);
+        }
+        self.report
+    }
+}

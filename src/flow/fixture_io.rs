@@ -1,0 +1,66 @@
+//! Flows and fixture files: a fixture's messages as observed messages (for
+//! `verify --file`), and generated messages as a fixture in the seed's
+//! format (for `generate --out`).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::checker::Observed;
+use crate::fixture::{Entry, Fixture, SchemaSource};
+use crate::schema::Schema;
+
+/// The messages of a fixture in file order, numbered per partition as a
+/// broker would; an entry without a partition is on partition 0.
+pub fn observed(fixture: &Fixture) -> Vec<Observed> {
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut out = Vec::new();
+    for entry in &fixture.entries {
+        let partition = entry.partition.unwrap_or(0);
+        let key = match &entry.key {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
+        for message in &entry.messages {
+            let offset = next.entry(partition).or_insert(0);
+            out.push(Observed {
+                partition,
+                offset: *offset,
+                key: key.clone(),
+                value: Ok(message.clone()),
+            });
+            *offset += 1;
+        }
+    }
+    out
+}
+
+/// A message to produce: its key and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyed {
+    pub key: String,
+    pub value: Value,
+}
+
+/// Messages as a fixture: one entry per run of messages with the same key,
+/// in order, so the interleaving survives in the seed's format. Partitions
+/// are left to the producer's partitioner (`null`).
+pub fn to_fixture(schema: &Schema, topic: &str, messages: &[Keyed]) -> Fixture {
+    let mut entries: Vec<Entry> = Vec::new();
+    for m in messages {
+        match entries.last_mut() {
+            Some(e) if e.key == Value::String(m.key.clone()) => e.messages.push(m.value.clone()),
+            _ => entries.push(Entry {
+                id: entries.len().to_string(),
+                schema: schema.clone(),
+                schema_source: SchemaSource::Inline,
+                topic: topic.to_string(),
+                partition: None,
+                key: Value::String(m.key.clone()),
+                messages: vec![m.value.clone()],
+            }),
+        }
+    }
+    Fixture { entries }
+}

@@ -1,0 +1,12 @@
+//! Flow contracts: declarative specs over sequences of messages, a checker
+//! of what consumers observe, and a generator of interleaved flows.
+
+pub mod checker;
+pub mod fields;
+pub mod fixture_io;
+pub mod generator;
+mod schema_paths;
+pub mod shipped;
+pub mod spec;
+
+pub use spec::{FlowSpec, Severity};
