@@ -319,3 +319,113 @@ fn sample_reads_a_hint_file_and_names_its_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn generate_writes_a_fixture_that_checks_and_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("flows.json");
+    let out_s = out.to_str().unwrap();
+    let (code, _, err) = flowharness(&[
+        "generate",
+        "--flow",
+        "account-migration",
+        "--flows",
+        "10",
+        "--mix",
+        "happy=1,cancel=1,rollback=1",
+        "--seed",
+        "3",
+        "--out",
+        out_s,
+        "--now",
+        "2026-01-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.starts_with("seed: 3 (replay with --seed 3 --now 2026-01-01)\ngenerated 10 flows and "),
+        "{err}"
+    );
+    let (code, _, err) = flowharness(&["fixture", "check", out_s]);
+    assert_eq!(code, 0, "{err}");
+    let (code, report, _) = flowharness(&[
+        "verify",
+        "--file",
+        out_s,
+        "--flow",
+        "account-migration",
+        "--incomplete",
+        "error",
+    ]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("violations: 0 (); warnings: 0 ()"), "{report}");
+    let first = std::fs::read(&out).unwrap();
+    flowharness(&[
+        "generate",
+        "--flow",
+        "account-migration",
+        "--flows",
+        "10",
+        "--mix",
+        "happy=1,cancel=1,rollback=1",
+        "--seed",
+        "3",
+        "--out",
+        out_s,
+        "--now",
+        "2026-01-01",
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), first, "same seed, same file");
+}
+
+#[test]
+fn verify_reports_the_seed_fixture_violation_and_exits_1() {
+    let (code, out, _) = flowharness(&[
+        "verify",
+        "--file",
+        "fixtures/complex.json",
+        "--flow",
+        "account-migration",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        "warning[missing-key] partition 0 offset 0: messages carry no key, so order per accountId is not guaranteed (reported once)\n\
+         error[unknown-flow] partition 0 offset 0 key 2222222 flow 123: Completed for a flow that never started (no Scheduled)\n\
+         summary: 1 messages, 0 flows started, complete: none\n\
+         violations: 1 (unknown-flow 1); warnings: 1 (missing-key 1)\n"
+    );
+}
+
+#[test]
+fn flow_commands_refuse_bad_arguments_with_exit_2() {
+    for (args, expected) in [
+        (
+            vec!["generate", "--flow", "account-migration", "--mix", "happy=1,pause=2"],
+            "--mix: flow account-migration has no path \"pause\"",
+        ),
+        (
+            vec!["generate", "--flow", "account-migration", "--mix", "happy=0"],
+            "--mix: the weights sum to zero",
+        ),
+        (
+            vec!["generate", "--flow", "account-migration", "--mix", "happy=x"],
+            "--mix: weight of happy must be a whole number",
+        ),
+        (
+            vec!["generate", "--flow", "nope"],
+            "unknown flow \"nope\": give a spec file path or one of account-migration, subscription-catalog",
+        ),
+        (
+            vec!["generate", "--flow", "subscription-catalog", "--mix", "group=1"],
+            "the mix has events that reference earlier flows",
+        ),
+        (
+            vec!["verify", "--file", "/nonexistent.json", "--flow", "account-migration"],
+            "/nonexistent.json: ",
+        ),
+    ] {
+        let (code, _, err) = flowharness(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

@@ -12,6 +12,11 @@ use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
 
 /// Every way `value` breaks the schema, each with its path. Empty when valid.
 pub fn validate(schema: &AvroSchema, value: &Value) -> Vec<Violation> {
+    // Most values are valid: the encoder's fast path says so without
+    // building any path; only invalid values take the walk below.
+    if super::binary::is_valid(schema, value) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let mut path = FieldPath::root();
     check(schema, schema.root(), value, &mut path, &mut out);

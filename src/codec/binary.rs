@@ -30,6 +30,22 @@ pub fn encode(schema: &AvroSchema, value: &Value, out: &mut Vec<u8>) -> Result<(
     Err(violations)
 }
 
+/// Whether `value` is valid, by the encoder's fast path (no paths built).
+pub fn is_valid(schema: &AvroSchema, value: &Value) -> bool {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+    }
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.clear();
+        let ok = write(schema, schema.root(), value, &mut buf).is_ok();
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::with_capacity(512);
+        }
+        ok
+    })
+}
+
 /// Encodes into a new buffer.
 pub fn encode_to_vec(schema: &AvroSchema, value: &Value) -> Result<Vec<u8>, Vec<Violation>> {
     let mut out = Vec::with_capacity(128);

@@ -4,13 +4,14 @@
 //! (and a little per key), never the messages.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 
 use super::fields::{self, get, get_i64, text};
+pub use super::findings::{Finding, Report, Rule};
 use super::spec::{FlowSpec, Severity, TimeRule};
 
 /// A message as a consumer observed it.
@@ -21,116 +22,6 @@ pub struct Observed {
     pub key: Option<String>,
     /// The decoded value, or why it could not be decoded.
     pub value: Result<Value, String>,
-}
-
-/// The rules a flow can break.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rule {
-    SchemaInvalid,
-    UnknownState,
-    MissingFlowId,
-    TransitionNotAllowed,
-    UnknownFlow,
-    AfterTerminal,
-    RestartReusedFlowId,
-    RestartWhileOpen,
-    BrokenInvariant,
-    TimeBackwards,
-    Timing,
-    DuplicateEventId,
-    KeyMismatch,
-    MissingKey,
-    KeyOnManyPartitions,
-    IncompleteFlow,
-    UnknownReference,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 17] = [
-        Rule::SchemaInvalid,
-        Rule::UnknownState,
-        Rule::MissingFlowId,
-        Rule::TransitionNotAllowed,
-        Rule::UnknownFlow,
-        Rule::AfterTerminal,
-        Rule::RestartReusedFlowId,
-        Rule::RestartWhileOpen,
-        Rule::BrokenInvariant,
-        Rule::TimeBackwards,
-        Rule::Timing,
-        Rule::DuplicateEventId,
-        Rule::KeyMismatch,
-        Rule::MissingKey,
-        Rule::KeyOnManyPartitions,
-        Rule::IncompleteFlow,
-        Rule::UnknownReference,
-    ];
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Rule::SchemaInvalid => "schema-invalid",
-            Rule::UnknownState => "unknown-state",
-            Rule::MissingFlowId => "missing-flow-id",
-            Rule::TransitionNotAllowed => "transition-not-allowed",
-            Rule::UnknownFlow => "unknown-flow",
-            Rule::AfterTerminal => "after-terminal",
-            Rule::RestartReusedFlowId => "restart-reused-flow-id",
-            Rule::RestartWhileOpen => "restart-while-open",
-            Rule::BrokenInvariant => "broken-invariant",
-            Rule::TimeBackwards => "time-backwards",
-            Rule::Timing => "timing",
-            Rule::DuplicateEventId => "duplicate-event-id",
-            Rule::KeyMismatch => "key-mismatch",
-            Rule::MissingKey => "missing-key",
-            Rule::KeyOnManyPartitions => "key-on-many-partitions",
-            Rule::IncompleteFlow => "incomplete-flow",
-            Rule::UnknownReference => "unknown-reference",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|r| r.name() == name)
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One broken rule, where it was seen.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub rule: Rule,
-    pub severity: Severity,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<String>,
-    pub flow_id: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = if self.severity == Severity::Error {
-            "error"
-        } else {
-            "warning"
-        };
-        write!(
-            f,
-            "{level}[{}] partition {} offset {}",
-            self.rule, self.partition, self.offset
-        )?;
-        if let Some(k) = &self.key {
-            write!(f, " key {k}")?;
-        }
-        if let Some(id) = &self.flow_id {
-            write!(f, " flow {id}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
 }
 
 /// Options a run may change.
@@ -154,27 +45,6 @@ impl Default for CheckOptions {
             time_scale: 1.0,
             max_findings: 10_000,
         }
-    }
-}
-
-/// What a check saw.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Report {
-    pub messages: u64,
-    pub flows_started: u64,
-    /// Flows that reached an end state, by the named path they took
-    /// (`other` when none matches).
-    pub complete_by_path: BTreeMap<String, u64>,
-    pub findings: Vec<Finding>,
-    /// Every finding counted by rule, including those past `max_findings`.
-    pub counts: BTreeMap<Rule, u64>,
-    pub errors: u64,
-    pub warnings: u64,
-}
-
-impl Report {
-    pub fn has(&self, rule: Rule) -> bool {
-        self.counts.get(&rule).is_some_and(|n| *n > 0)
     }
 }
 
@@ -222,7 +92,10 @@ impl fmt::Debug for Checker<'_> {
 
 fn hash_of(v: &Value) -> u64 {
     let mut h = DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    match v {
+        Value::String(s) => s.hash(&mut h),
+        other => other.to_string().hash(&mut h),
+    }
     h.finish()
 }
 
@@ -357,10 +230,10 @@ impl<'s> Checker<'s> {
             }
             self.recent_set.insert(h);
             self.recent_ids.push_back(h);
-            if self.recent_ids.len() > self.options.dedupe_window {
-                if let Some(old) = self.recent_ids.pop_front() {
-                    self.recent_set.remove(&old);
-                }
+            if self.recent_ids.len() > self.options.dedupe_window
+                && let Some(old) = self.recent_ids.pop_front()
+            {
+                self.recent_set.remove(&old);
             }
         }
     }
@@ -529,36 +402,36 @@ impl<'s> Checker<'s> {
         }
         let scale = self.options.time_scale.max(f64::MIN_POSITIVE);
         let scaled = |ms: i64| (ms as f64 / scale) as i64;
-        if let Some(st) = &timing.states[state] {
-            if let Some(t) = get_i64(body, &st.field) {
-                if let Some(before) = flow.last_time.filter(|b| t < *b) {
+        if let Some(st) = &timing.states[state]
+            && let Some(t) = get_i64(body, &st.field)
+        {
+            if let Some(before) = flow.last_time.filter(|b| t < *b) {
+                found.push((
+                    Rule::TimeBackwards,
+                    format!("{} {t} is before the previous event's time {before}", st.field),
+                ));
+            }
+            flow.last_time = Some(t);
+            if let Some(t0) = flow.t0 {
+                let (ok, expected) = match st.rule {
+                    TimeRule::At { offset, within } => (
+                        (t - (t0 + scaled(offset))).abs() <= scaled(within),
+                        format!("T0{:+}ms ± {}ms", scaled(offset), scaled(within)),
+                    ),
+                    TimeRule::Before(b) => (t < t0 + scaled(b), format!("before T0{:+}ms", scaled(b))),
+                    TimeRule::After(a) => (t >= t0 + scaled(a), format!("after T0{:+}ms", scaled(a))),
+                };
+                if !ok {
+                    let name = &spec.states[state].name;
                     found.push((
-                        Rule::TimeBackwards,
-                        format!("{} {t} is before the previous event's time {before}", st.field),
-                    ));
-                }
-                flow.last_time = Some(t);
-                if let Some(t0) = flow.t0 {
-                    let (ok, expected) = match st.rule {
-                        TimeRule::At { offset, within } => (
-                            (t - (t0 + scaled(offset))).abs() <= scaled(within),
-                            format!("T0{:+}ms ± {}ms", scaled(offset), scaled(within)),
+                        Rule::Timing,
+                        format!(
+                            "{name}.{} is T0{:+}ms, expected {expected} (T0 = {})",
+                            st.field,
+                            t - t0,
+                            timing.anchor
                         ),
-                        TimeRule::Before(b) => (t < t0 + scaled(b), format!("before T0{:+}ms", scaled(b))),
-                        TimeRule::After(a) => (t >= t0 + scaled(a), format!("after T0{:+}ms", scaled(a))),
-                    };
-                    if !ok {
-                        let name = &spec.states[state].name;
-                        found.push((
-                            Rule::Timing,
-                            format!(
-                                "{name}.{} is T0{:+}ms, expected {expected} (T0 = {})",
-                                st.field,
-                                t - t0,
-                                timing.anchor
-                            ),
-                        ));
-                    }
+                    ));
                 }
             }
         }

@@ -64,3 +64,28 @@ pub fn to_fixture(schema: &Schema, topic: &str, messages: &[Keyed]) -> Fixture {
     }
     Fixture { entries }
 }
+
+/// Messages as a consumer of a topic with `partitions` partitions would
+/// observe them: keys spread by a stable hash, offsets per partition.
+pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    messages
+        .iter()
+        .map(|m| {
+            let hash = m
+                .key
+                .bytes()
+                .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+            let partition = (hash % partitions.max(1) as u32) as i32;
+            let offset = next.entry(partition).or_insert(0);
+            let observed = Observed {
+                partition,
+                offset: *offset,
+                key: Some(m.key.clone()),
+                value: Ok(m.value.clone()),
+            };
+            *offset += 1;
+            observed
+        })
+        .collect()
+}

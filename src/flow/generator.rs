@@ -112,7 +112,7 @@ pub fn shapes(spec: &FlowSpec, options: &FlowOptions) -> BoxedStrategy<FlowSetSh
         * 2;
     let n = options.flows;
     (
-        proptest::collection::vec(stream, 1.max(n / 4).min(n)..=n),
+        proptest::collection::vec(stream, 1.min(n)..=n),
         proptest::collection::vec(any::<u32>(), 0..=n * most_events),
         any::<u64>(),
     )
@@ -124,39 +124,85 @@ pub fn shapes(spec: &FlowSpec, options: &FlowOptions) -> BoxedStrategy<FlowSetSh
         .boxed()
 }
 
-/// Exactly `options.flows` streams from `seed`: what `generate` writes.
-pub fn generate(spec: &FlowSpec, options: &FlowOptions, seed: u64) -> Result<Vec<Keyed>> {
-    let strategy = shapes(spec, &FlowOptions { ..options.clone() });
-    let mut runner = seeded_runner(seed);
-    let mut shape = strategy
-        .new_tree(&mut runner)
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .current();
-    // The strategy may draw fewer streams (so sets shrink); a run asks for all.
-    let mut rng = Rng::seed_from_u64(seed);
-    while shape.streams.len() < options.flows {
-        let total: u32 = options.mix.0.iter().map(|(_, w)| *w).sum();
-        let mut pick = rng.random_range(0..total.max(1));
-        let path = options
-            .mix
-            .0
-            .iter()
-            .find(|(_, w)| {
-                if pick < *w {
-                    true
-                } else {
-                    pick -= w;
-                    false
-                }
-            })
-            .map_or(0, |(p, _)| *p);
-        shape.streams.push(StreamShape {
-            path,
-            alternative: rng.random(),
-        });
+/// A generator for one flow spec: the value strategies of its states are
+/// built once and reused for every flow set.
+pub struct FlowGenerator<'s> {
+    spec: &'s FlowSpec,
+    options: FlowOptions,
+    strategies: Vec<BoxedStrategy<Value>>,
+}
+
+impl std::fmt::Debug for FlowGenerator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowGenerator")
+            .field("flow", &self.spec.name)
+            .field("options", &self.options)
+            .finish()
     }
-    shape.streams.truncate(options.flows);
-    materialize(spec, options, &shape)
+}
+
+impl<'s> FlowGenerator<'s> {
+    pub fn new(spec: &'s FlowSpec, options: FlowOptions) -> Result<Self> {
+        let strategies = (0..spec.states.len())
+            .map(|s| state_strategy(spec, &options.hints, s))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FlowGenerator {
+            spec,
+            options,
+            strategies,
+        })
+    }
+
+    /// Shapes of flow sets; see [`shapes`].
+    pub fn shapes(&self) -> BoxedStrategy<FlowSetShape> {
+        shapes(self.spec, &self.options)
+    }
+
+    /// The messages of a shape, in produce order.
+    pub fn materialize(&self, shape: &FlowSetShape) -> Result<Vec<Keyed>> {
+        materialize(self.spec, &self.options, &self.strategies, shape)
+    }
+
+    /// Exactly `options.flows` streams from `seed`: what `generate` writes.
+    pub fn generate(&self, seed: u64) -> Result<Vec<Keyed>> {
+        let options = &self.options;
+        let mut runner = seeded_runner(seed);
+        let mut shape = self
+            .shapes()
+            .new_tree(&mut runner)
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .current();
+        // The strategy may draw fewer streams (so sets shrink); a run asks for all.
+        let mut rng = Rng::seed_from_u64(seed);
+        let total: u32 = options.mix.0.iter().map(|(_, w)| *w).sum();
+        while shape.streams.len() < options.flows {
+            let mut pick = rng.random_range(0..total.max(1));
+            let path = options
+                .mix
+                .0
+                .iter()
+                .find(|(_, w)| {
+                    if pick < *w {
+                        true
+                    } else {
+                        pick -= w;
+                        false
+                    }
+                })
+                .map_or(0, |(p, _)| *p);
+            shape.streams.push(StreamShape {
+                path,
+                alternative: rng.random(),
+            });
+        }
+        shape.streams.truncate(options.flows);
+        self.materialize(&shape)
+    }
+}
+
+/// Generates `options.flows` streams of `spec` from `seed`.
+pub fn generate(spec: &FlowSpec, options: &FlowOptions, seed: u64) -> Result<Vec<Keyed>> {
+    FlowGenerator::new(spec, options.clone())?.generate(seed)
 }
 
 struct FlowCtx {
@@ -174,8 +220,12 @@ struct Stream {
     flows: Vec<Option<FlowCtx>>,
 }
 
-/// The messages of a shape, in produce order.
-pub fn materialize(spec: &FlowSpec, options: &FlowOptions, shape: &FlowSetShape) -> Result<Vec<Keyed>> {
+fn materialize(
+    spec: &FlowSpec,
+    options: &FlowOptions,
+    strategies: &[BoxedStrategy<Value>],
+    shape: &FlowSetShape,
+) -> Result<Vec<Keyed>> {
     let mut rng = Rng::seed_from_u64(shape.values_seed);
     let mut streams: Vec<Stream> = shape
         .streams
@@ -208,7 +258,6 @@ pub fn materialize(spec: &FlowSpec, options: &FlowOptions, shape: &FlowSetShape)
     let mut published: Vec<Vec<String>> = vec![Vec::new(); spec.references.len()];
     let mut used_keys = HashSet::new();
     let mut used_ids = HashSet::new();
-    let mut strategies: Vec<Option<BoxedStrategy<Value>>> = vec![None; spec.states.len()];
     let mut out = Vec::with_capacity(total);
     for step in 0..total {
         let ready: Vec<usize> = (0..streams.len())
@@ -228,18 +277,10 @@ pub fn materialize(spec: &FlowSpec, options: &FlowOptions, shape: &FlowSetShape)
         let i = ready[choice];
         let (state, flow_no) = streams[i].events[streams[i].next];
         streams[i].next += 1;
-        let strategy = match &strategies[state] {
-            Some(s) => s.clone(),
-            None => {
-                let s = state_strategy(spec, &options.hints, state)?;
-                strategies[state] = Some(s.clone());
-                s
-            }
-        };
         let value = event(
             spec,
             options,
-            &strategy,
+            &strategies[state],
             state,
             &mut streams[i],
             flow_no,
@@ -251,7 +292,11 @@ pub fn materialize(spec: &FlowSpec, options: &FlowOptions, shape: &FlowSetShape)
         let (_, body) = spec.classify(&value).map_err(Error::Usage)?;
         for (r, reference) in spec.references.iter().enumerate() {
             if reference.target_state == state {
-                published[r].extend(fields::get_all(body, &reference.target_field).into_iter().map(text));
+                for code in fields::get_all(body, &reference.target_field).into_iter().map(text) {
+                    if !published[r].contains(&code) {
+                        published[r].push(code);
+                    }
+                }
             }
         }
         if let Some(v) = spec.schema.validate(&value).into_iter().next() {
@@ -375,25 +420,25 @@ fn event(
             None => flow.invariants[i] = Some(current),
         }
     }
-    if let Some(timing) = &spec.timing {
-        if let Some(t0) = flow.t0 {
-            fields::set(body, &timing.anchor, Value::from(t0));
-            let t0_ms = t0 * timing.anchor_unit_ms;
-            let t = event_time(
-                timing.states[state].as_ref().map(|s| s.rule),
-                t0_ms,
-                flow.last,
-                options,
-                rng,
-            );
-            flow.last = Some(t);
-            if let Some(st) = &timing.states[state] {
-                fields::set(body, &st.field, Value::from(t));
-            }
-            for field in &timing.monotonic {
-                if get(body, field).is_some() {
-                    fields::set(body, field, Value::from(t));
-                }
+    if let Some(timing) = &spec.timing
+        && let Some(t0) = flow.t0
+    {
+        fields::set(body, &timing.anchor, Value::from(t0));
+        let t0_ms = t0 * timing.anchor_unit_ms;
+        let t = event_time(
+            timing.states[state].as_ref().map(|s| s.rule),
+            t0_ms,
+            flow.last,
+            options,
+            rng,
+        );
+        flow.last = Some(t);
+        if let Some(st) = &timing.states[state] {
+            fields::set(body, &st.field, Value::from(t));
+        }
+        for field in &timing.monotonic {
+            if get(body, field).is_some() {
+                fields::set(body, field, Value::from(t));
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod checker;
 pub mod fields;
+pub mod findings;
 pub mod fixture_io;
 pub mod generator;
 mod schema_paths;

@@ -196,10 +196,10 @@ fn json_has(root: &Value, schema: &Value, path: &[(&str, bool)]) -> bool {
         if seen > 512 {
             return false;
         }
-        if let Some(Value::String(r)) = s.get("$ref") {
-            if let Some(target) = r.strip_prefix('#').and_then(|ptr| root.pointer(ptr)) {
-                stack.push(target);
-            }
+        if let Some(Value::String(r)) = s.get("$ref")
+            && let Some(target) = r.strip_prefix('#').and_then(|ptr| root.pointer(ptr))
+        {
+            stack.push(target);
         }
         for key in ["allOf", "anyOf", "oneOf"] {
             stack.extend(s.get(key).and_then(Value::as_array).into_iter().flatten());

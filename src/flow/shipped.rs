@@ -49,10 +49,8 @@ pub fn shipped(name: &str) -> Option<Result<FlowSpec>> {
 /// or a file `flows/NAME.toml` in the current folder.
 pub fn resolve(arg: &str) -> Result<FlowSpec> {
     let looks_like_path = arg.contains('/') || arg.ends_with(".toml");
-    if !looks_like_path {
-        if let Some(spec) = shipped(arg) {
-            return spec;
-        }
+    if !looks_like_path && let Some(spec) = shipped(arg) {
+        return spec;
     }
     let path = spec_path(arg);
     if looks_like_path || Path::new(&path).exists() {

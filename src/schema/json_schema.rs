@@ -44,6 +44,9 @@ impl JsonSchema {
     /// Every violation of `instance`, each at its instance path, with the
     /// schema path of the keyword that failed.
     pub fn validate(&self, instance: &Value) -> Vec<Violation> {
+        if self.validator.is_valid(instance) {
+            return Vec::new();
+        }
         self.validator
             .iter_errors(instance)
             .map(|e| Violation {

@@ -1,0 +1,138 @@
+//! What the flow checker finds: the rules, one finding per broken rule
+//! with where it was seen, and the report of a whole check.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::spec::Severity;
+
+/// The rules a flow can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    SchemaInvalid,
+    UnknownState,
+    MissingFlowId,
+    TransitionNotAllowed,
+    UnknownFlow,
+    AfterTerminal,
+    RestartReusedFlowId,
+    RestartWhileOpen,
+    BrokenInvariant,
+    TimeBackwards,
+    Timing,
+    DuplicateEventId,
+    KeyMismatch,
+    MissingKey,
+    KeyOnManyPartitions,
+    IncompleteFlow,
+    UnknownReference,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 17] = [
+        Rule::SchemaInvalid,
+        Rule::UnknownState,
+        Rule::MissingFlowId,
+        Rule::TransitionNotAllowed,
+        Rule::UnknownFlow,
+        Rule::AfterTerminal,
+        Rule::RestartReusedFlowId,
+        Rule::RestartWhileOpen,
+        Rule::BrokenInvariant,
+        Rule::TimeBackwards,
+        Rule::Timing,
+        Rule::DuplicateEventId,
+        Rule::KeyMismatch,
+        Rule::MissingKey,
+        Rule::KeyOnManyPartitions,
+        Rule::IncompleteFlow,
+        Rule::UnknownReference,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::SchemaInvalid => "schema-invalid",
+            Rule::UnknownState => "unknown-state",
+            Rule::MissingFlowId => "missing-flow-id",
+            Rule::TransitionNotAllowed => "transition-not-allowed",
+            Rule::UnknownFlow => "unknown-flow",
+            Rule::AfterTerminal => "after-terminal",
+            Rule::RestartReusedFlowId => "restart-reused-flow-id",
+            Rule::RestartWhileOpen => "restart-while-open",
+            Rule::BrokenInvariant => "broken-invariant",
+            Rule::TimeBackwards => "time-backwards",
+            Rule::Timing => "timing",
+            Rule::DuplicateEventId => "duplicate-event-id",
+            Rule::KeyMismatch => "key-mismatch",
+            Rule::MissingKey => "missing-key",
+            Rule::KeyOnManyPartitions => "key-on-many-partitions",
+            Rule::IncompleteFlow => "incomplete-flow",
+            Rule::UnknownReference => "unknown-reference",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One broken rule, where it was seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub flow_id: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = if self.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        write!(
+            f,
+            "{level}[{}] partition {} offset {}",
+            self.rule, self.partition, self.offset
+        )?;
+        if let Some(k) = &self.key {
+            write!(f, " key {k}")?;
+        }
+        if let Some(id) = &self.flow_id {
+            write!(f, " flow {id}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What a check saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub messages: u64,
+    pub flows_started: u64,
+    /// Flows that reached an end state, by the named path they took
+    /// (`other` when none matches).
+    pub complete_by_path: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    /// Every finding counted by rule, including those past `max_findings`.
+    pub counts: BTreeMap<Rule, u64>,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+impl Report {
+    pub fn has(&self, rule: Rule) -> bool {
+        self.counts.get(&rule).is_some_and(|n| *n > 0)
+    }
+}
