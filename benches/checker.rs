@@ -42,10 +42,8 @@ fn relabel(o: &mut Observed, c: usize) {
     if let Ok(v) = &mut o.value {
         let b = body(v);
         b["accountId"] = Value::String(key.clone());
-        for f in ["enrollmentId"] {
-            let id = format!("{}-{c}", b[f].as_str().unwrap_or(""));
-            b[f] = Value::String(id);
-        }
+        let id = format!("{}-{c}", b["enrollmentId"].as_str().unwrap_or(""));
+        b["enrollmentId"] = Value::String(id);
         let id = format!("{}-{c}", b["metadata"]["eventId"].as_str().unwrap_or(""));
         b["metadata"]["eventId"] = Value::String(id);
     }
