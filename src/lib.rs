@@ -10,6 +10,10 @@ pub mod error;
 pub mod fixture;
 pub mod flow;
 pub mod generate;
+pub mod kafka;
+pub mod registry;
+pub mod report;
 pub mod schema;
+pub mod verify;
 
 pub use error::{Diagnostic, Error, Result};

@@ -23,7 +23,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Fixture(FixtureCommand::Check { files }) => fixture_check(&files, out, err),
         Command::Sample(args) => super::sample::run(&args, out, err),
         Command::Generate(args) => super::flows::generate(&args, out, err),
-        Command::Verify(args) => super::flows::verify(&args, out),
+        Command::Verify(args) => match &args.file {
+            Some(_) => super::flows::verify(&args, out),
+            None => super::kafka::verify_topic(&args, out),
+        },
+        Command::Up(args) => super::kafka::up(&args, out),
+        Command::Produce(args) => super::kafka::produce(&args, out, err),
     };
     match result {
         Ok(code) => code,

@@ -71,7 +71,10 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
 
 pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     let spec = shipped::resolve(&args.flow)?;
-    let fixture = Fixture::load(&args.file)?;
+    let Some(file) = &args.file else {
+        return Err(Error::Usage("verify needs --file or --topic".into()));
+    };
+    let fixture = Fixture::load(file)?;
     let options = CheckOptions {
         incomplete: args.incomplete.map(|l| {
             if l == IncompleteLevel::Error {
@@ -89,6 +92,13 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     }
     let report = checker.finish();
     write_report(&report, out)?;
+    if let Some(path) = &args.junit {
+        crate::report::junit::write(
+            path,
+            &format!("verify {} against {}", file.display(), spec.name),
+            &report,
+        )?;
+    }
     Ok(if report.errors > 0 { FINDINGS } else { OK })
 }
 

@@ -3,6 +3,7 @@
 
 mod commands;
 mod flows;
+mod kafka;
 mod sample;
 
 use std::path::PathBuf;
@@ -31,8 +32,95 @@ pub enum Command {
     Sample(SampleArgs),
     /// Generate interleaved flows of a flow spec into a fixture file.
     Generate(GenerateArgs),
-    /// Check messages against a flow contract. Exit 0 clean, 1 violations, 2 bad input.
+    /// Check messages against a flow contract: a fixture file offline, or
+    /// a topic on a broker. Exit 0 clean, 1 violations, 2 bad input or connection.
     Verify(VerifyArgs),
+    /// Start the embedded broker and schema registry and keep them up.
+    Up(UpArgs),
+    /// Produce generated flows (or a fixture file), read them back, and check
+    /// them. Exit 1 on failures, violations, lost or duplicated messages.
+    Produce(ProduceArgs),
+}
+
+/// Where the broker and registry are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// External Kafka brokers, host:port[,...]; default: the embedded broker.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: Option<String>,
+    /// A librdkafka property, key=value (repeat), e.g. -X security.protocol=SASL_SSL.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+    /// A file of librdkafka properties, one key=value a line.
+    #[arg(long)]
+    pub properties: Option<PathBuf>,
+    /// External schema registry URL; default: the embedded registry.
+    #[arg(long, env = "SCHEMA_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+    /// Registry basic auth, user:password.
+    #[arg(long, env = "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", hide_env_values = true)]
+    pub registry_auth: Option<String>,
+    /// Bound on connecting and on each request.
+    #[arg(long, default_value = "10s")]
+    pub connect_timeout: String,
+    /// Address the embedded broker and registry listen on (default 127.0.0.1).
+    #[arg(long)]
+    pub listen: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Topics to create, NAME or NAME:PARTITIONS (repeat).
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long = "for")]
+    pub run_for: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProduceArgs {
+    /// A shipped flow or a spec file: generate its flows (and check against it).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Produce this fixture file as it is instead of generating.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub flows: usize,
+    /// Path weights, e.g. happy=80,cancel=15,rollback=5.
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// Topic (default: the flow's, or the fixture entries').
+    #[arg(long)]
+    pub topic: Option<String>,
+    #[arg(long, default_value_t = 3)]
+    pub partitions: i32,
+    /// How long to wait to observe every message.
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Turn off the idempotent producer (for load-like runs).
+    #[arg(long)]
+    pub no_idempotence: bool,
+    #[arg(long, default_value = "all")]
+    pub acks: String,
+    #[arg(long, default_value_t = 5)]
+    pub linger_ms: u32,
+    /// none, gzip, snappy, lz4 or zstd.
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+    /// Subject naming: topic, record or topic-record.
+    #[arg(long, default_value = "topic")]
+    pub subject_strategy: String,
+    /// Write the check as JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub generate: GenerateOptions,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,8 +156,22 @@ pub enum IncompleteLevel {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// A fixture file to check offline, without a broker.
+    #[arg(long, conflicts_with = "topic", required_unless_present = "topic")]
+    pub file: Option<PathBuf>,
+    /// A topic to read and check.
     #[arg(long)]
-    pub file: PathBuf,
+    pub topic: Option<String>,
+    /// Read the topic from the beginning, up to its end when reading began.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// How long to read (without --from-beginning: how long to watch).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Write the check as JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// A shipped flow or a spec file.
     #[arg(long)]
     pub flow: String,

@@ -1,0 +1,264 @@
+//! `flowharness up`, `produce` and `verify --topic`: the commands that talk
+//! to a broker (the embedded one unless told otherwise).
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::commands::{FINDINGS, OK, stdio};
+use super::flows::write_report;
+use super::{ConnectArgs, ProduceArgs, UpArgs, VerifyArgs};
+use crate::error::{Error, Result};
+use crate::fixture::Fixture;
+use crate::flow::checker::{CheckOptions, Checker};
+use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
+use crate::flow::{FlowSpec, shipped};
+use crate::generate::time::parse_duration_ms;
+use crate::kafka::observer::{self, Decoder, ObserveOptions};
+use crate::kafka::producer::ProducerOptions;
+use crate::kafka::{Connect, Environment};
+use crate::verify::{Message, ProduceRun, RunReport, produce_and_check};
+
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    let ms = parse_duration_ms(text).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+    u64::try_from(ms)
+        .map(Duration::from_millis)
+        .map_err(|_| Error::Usage(format!("{flag}: must not be negative")))
+}
+
+fn connect(args: &ConnectArgs) -> Result<Environment> {
+    let mut properties = args.property.clone();
+    if let Some(path) = &args.properties {
+        properties.extend(crate::error::read_to_string(path)?.lines().map(str::to_string));
+    }
+    let listen = args.listen.filter(|ip| !ip.is_loopback());
+    let c = Connect {
+        bootstrap: args.bootstrap_servers.clone(),
+        properties,
+        registry_url: args.registry_url.clone(),
+        registry_auth: args.registry_auth.clone(),
+        timeout: Some(duration("--connect-timeout", &args.connect_timeout)?),
+        listen: args.listen,
+    };
+    if let Some(ip) = listen {
+        tracing::warn!("the embedded broker and registry listen on {ip}, not only on this machine's loopback");
+        eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
+    }
+    Environment::connect(&c)
+}
+
+pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
+    let env = connect(&args.connect)?;
+    for t in &args.topics {
+        let (name, partitions) = match t.split_once(':') {
+            Some((n, p)) => (
+                n,
+                p.parse::<i32>()
+                    .map_err(|_| Error::Usage(format!("--topic {t}: partitions must be a number")))?,
+            ),
+            None => (t.as_str(), 3),
+        };
+        env.cluster.create_topic(name, partitions)?;
+    }
+    writeln!(out, "broker:   {}", env.cluster.bootstrap).map_err(stdio)?;
+    writeln!(out, "registry: {}", env.registry_url()).map_err(stdio)?;
+    writeln!(out, "export KAFKA_BOOTSTRAP_SERVERS={}", env.cluster.bootstrap).map_err(stdio)?;
+    writeln!(out, "export SCHEMA_REGISTRY_URL={}", env.registry_url()).map_err(stdio)?;
+    out.flush().map_err(stdio)?;
+    match &args.run_for {
+        Some(d) => std::thread::sleep(duration("--for", d)?),
+        None => loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        },
+    }
+    Ok(OK)
+}
+
+fn fixture_messages(path: &std::path::Path) -> Result<(Fixture, Vec<Message>)> {
+    let fixture = Fixture::load(path)?;
+    let mut messages = Vec::new();
+    for entry in &fixture.entries {
+        let key = match &entry.key {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
+        for m in &entry.messages {
+            messages.push(Message {
+                key: key.clone(),
+                partition: entry.partition,
+                value: m.clone(),
+                flow_id: None,
+            });
+        }
+    }
+    Ok((fixture, messages))
+}
+
+pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let spec: Option<FlowSpec> = args.flow.as_deref().map(shipped::resolve).transpose()?;
+    let producer = ProducerOptions {
+        idempotent: !args.no_idempotence,
+        acks: args.acks.clone(),
+        linger_ms: args.linger_ms,
+        compression: args.compression.clone(),
+        ..ProducerOptions::default()
+    };
+    let strategy = args.subject_strategy.parse().map_err(Error::Usage)?;
+    let timeout = duration("--timeout", &args.timeout)?;
+    let (schema, topic, messages, seed, partitions) = match (&args.file, &spec) {
+        (Some(file), _) => {
+            let (fixture, messages) = fixture_messages(file)?;
+            let first = fixture
+                .entries
+                .first()
+                .ok_or_else(|| Error::Usage(format!("{}: no entries", file.display())))?;
+            let topic = args.topic.clone().unwrap_or_else(|| first.topic.clone());
+            let highest = fixture.entries.iter().filter_map(|e| e.partition).max().unwrap_or(0);
+            (
+                first.schema.clone(),
+                topic,
+                messages,
+                None,
+                args.partitions.max(highest + 1),
+            )
+        }
+        (None, Some(spec)) => {
+            let mix = match &args.mix {
+                Some(m) => Mix::parse(spec, m)?,
+                None => Mix::uniform(spec),
+            };
+            let (hints, seed) = super::sample::setup(&args.generate, err)?;
+            let options = FlowOptions {
+                flows: args.flows,
+                mix,
+                hints,
+                jitter: 0.5,
+                time_scale: 1.0,
+            };
+            let generated = FlowGenerator::new(spec, options)?.generate(seed)?;
+            let messages = generated
+                .into_iter()
+                .map(|k| {
+                    let flow_id = spec.classify(&k.value).ok().and_then(|(_, body)| spec.flow_id_of(body));
+                    Message {
+                        key: Some(k.key),
+                        partition: None,
+                        value: k.value,
+                        flow_id,
+                    }
+                })
+                .collect();
+            (
+                spec.schema.clone(),
+                args.topic.clone().unwrap_or_else(|| spec.topic.clone()),
+                messages,
+                Some(seed),
+                args.partitions,
+            )
+        }
+        (None, None) => return Err(Error::Usage("produce needs --flow (to generate) or --file".into())),
+    };
+    if !crate::fixture::valid_topic(&topic) {
+        return Err(Error::Usage(format!("invalid topic name {topic:?}")));
+    }
+    let env = connect(&args.connect)?;
+    let run = ProduceRun {
+        topic: topic.clone(),
+        partitions,
+        schema,
+        messages,
+        seed,
+        strategy,
+        producer,
+        observe_timeout: timeout,
+    };
+    let report = produce_and_check(&env, &run, spec.as_ref(), CheckOptions::default())?;
+    write_run(&report, &topic, out)?;
+    if let Some(path) = &args.junit {
+        crate::report::junit::write(path, &format!("produce {topic}"), &report.check)?;
+    }
+    Ok(if report.failed() { FINDINGS } else { OK })
+}
+
+fn write_run(r: &RunReport, topic: &str, out: &mut dyn Write) -> Result<()> {
+    let d = &r.delivery;
+    writeln!(
+        out,
+        "produced {} to {topic} (acknowledged {}, failed {}), schema id {}",
+        d.produced, d.acknowledged, d.failed, r.schema_id
+    )
+    .map_err(stdio)?;
+    for f in &d.failures {
+        writeln!(out, "delivery failure: {f}").map_err(stdio)?;
+    }
+    let parts: Vec<String> = r
+        .observation
+        .per_partition
+        .iter()
+        .map(|(p, n)| format!("{p}: {n}"))
+        .collect();
+    let timed_out = if r.observation.timed_out { ", timed out" } else { "" };
+    writeln!(
+        out,
+        "observed {} ({}){timed_out}",
+        r.observation.messages,
+        parts.join(", ")
+    )
+    .map_err(stdio)?;
+    write_report(&r.check, out)?;
+    writeln!(out, "lost: {}", r.lost).map_err(stdio)?;
+    writeln!(out, "duplicated: {}", r.duplicated).map_err(stdio)?;
+    Ok(())
+}
+
+pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
+    let Some(topic) = &args.topic else {
+        return Err(Error::Usage("verify needs --file or --topic".into()));
+    };
+    let spec = shipped::resolve(&args.flow)?;
+    let timeout = duration("--timeout", &args.timeout)?;
+    let env = connect(&args.connect)?;
+    let start = if args.from_beginning {
+        None
+    } else {
+        Some(observer::end_offsets(&env.cluster, topic)?)
+    };
+    let options = ObserveOptions {
+        start,
+        expected: None,
+        until_end: args.from_beginning,
+        timeout,
+        run_id: None,
+    };
+    let decoder = Decoder {
+        registry: env.registry.clone(),
+    };
+    let incomplete = args.incomplete.map(|l| {
+        if l == super::IncompleteLevel::Error {
+            crate::flow::Severity::Error
+        } else {
+            crate::flow::Severity::Warning
+        }
+    });
+    let mut checker = Checker::new(
+        &spec,
+        CheckOptions {
+            incomplete,
+            time_scale: args.time_scale,
+            ..CheckOptions::default()
+        },
+    );
+    let observation = observer::observe(&env.cluster, topic, &decoder, &options, &mut |o, _| checker.observe(&o))?;
+    let report = checker.finish();
+    let parts: Vec<String> = observation
+        .per_partition
+        .iter()
+        .map(|(p, n)| format!("{p}: {n}"))
+        .collect();
+    writeln!(out, "read {} from {topic} ({})", observation.messages, parts.join(", ")).map_err(stdio)?;
+    write_report(&report, out)?;
+    if let Some(path) = &args.junit {
+        crate::report::junit::write(path, &format!("verify {topic} against {}", spec.name), &report)?;
+    }
+    Ok(if report.errors > 0 { FINDINGS } else { OK })
+}

@@ -1,0 +1,12 @@
+//! The Kafka runtime: the embedded broker, how to reach any cluster, the
+//! producer with delivery accounting, and the observer.
+
+pub mod cluster;
+pub mod embedded;
+pub mod environment;
+pub mod observer;
+pub mod producer;
+
+pub use cluster::Cluster;
+pub use embedded::EmbeddedBroker;
+pub use environment::{Connect, Environment};

@@ -1,0 +1,208 @@
+//! The observer: reads a topic the way any consumer would (its own group,
+//! from the run's start offsets or the beginning), decodes through the
+//! registry by schema id, and hands every message on as an [`Observed`],
+//! bad ones included, with their partition and offset.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+use super::cluster::Cluster;
+use crate::codec::{binary, confluent};
+use crate::error::Result;
+use crate::flow::checker::Observed;
+use crate::registry::RegistryClient;
+use crate::schema::Schema;
+
+/// The header that carries a produced message's sequence number.
+pub const SEQUENCE_HEADER: &str = "flowharness-seq";
+/// The header that carries the flow id.
+pub const FLOW_HEADER: &str = "flowharness-flow";
+/// The header that carries the generator's seed.
+pub const SEED_HEADER: &str = "flowharness-seed";
+
+/// Decodes message values: Confluent-framed Avro or JSON through the
+/// registry, or plain JSON.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    pub registry: RegistryClient,
+}
+
+impl Decoder {
+    pub fn decode(&self, payload: Option<&[u8]>) -> std::result::Result<Value, String> {
+        let Some(bytes) = payload else {
+            return Err("tombstone: the value is null".into());
+        };
+        match confluent::unframe(bytes) {
+            Ok((id, rest)) => {
+                let schema = self.registry.schema(id).map_err(|e| format!("schema id {id}: {e}"))?;
+                match schema.as_ref() {
+                    Schema::Avro(avro) => {
+                        binary::decode(avro, rest).map_err(|e| format!("Avro datum with schema id {id}: {e}"))
+                    }
+                    Schema::Json(_) => {
+                        serde_json::from_slice(rest).map_err(|e| format!("JSON with schema id {id}: {e}"))
+                    }
+                }
+            }
+            Err(framing) => match std::str::from_utf8(bytes) {
+                Ok(text) => serde_json::from_str(text).map_err(|e| format!("{framing}, and not JSON either: {e}")),
+                Err(_) => Err(format!("{framing}, and not UTF-8 JSON either")),
+            },
+        }
+    }
+}
+
+/// Where to start and when to stop.
+#[derive(Debug, Clone)]
+pub struct ObserveOptions {
+    /// Start offsets per partition; `None` reads from the beginning.
+    pub start: Option<Vec<(i32, i64)>>,
+    /// Stop once this many messages were seen.
+    pub expected: Option<u64>,
+    /// Stop at the end offsets present when reading began.
+    pub until_end: bool,
+    pub timeout: Duration,
+    /// Only messages of this produce run (by their sequence header) count;
+    /// others on the topic are passed over.
+    pub run_id: Option<String>,
+}
+
+/// What was read, besides the messages handed on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    pub messages: u64,
+    pub per_partition: BTreeMap<i32, u64>,
+    pub timed_out: bool,
+}
+
+/// The end offset (high watermark) of each partition of `topic`.
+pub fn end_offsets(cluster: &Cluster, topic: &str) -> Result<Vec<(i32, i64)>> {
+    let consumer: BaseConsumer = cluster
+        .client_config()
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), cluster.timeout)
+        .map_err(|e| cluster.error("metadata", &e))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    partitions
+        .into_iter()
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, cluster.timeout)
+                .map(|(_, high)| (p, high))
+                .map_err(|e| cluster.error(&format!("offsets of {topic}/{p}"), &e))
+        })
+        .collect()
+}
+
+/// The run id and sequence number a produced message carries, if any:
+/// the header's value is `RUN:SEQ`.
+pub fn sequence_of<M: Message>(m: &M) -> Option<(String, u64)> {
+    let headers = m.headers()?;
+    let value = headers
+        .iter()
+        .find(|h| h.key == SEQUENCE_HEADER)
+        .and_then(|h| h.value)?;
+    let (run, seq) = std::str::from_utf8(value).ok()?.split_once(':')?;
+    Some((run.to_string(), seq.parse().ok()?))
+}
+
+/// Reads `topic`, calling `each` with every message and the run id and
+/// sequence number it carries.
+pub fn observe(
+    cluster: &Cluster,
+    topic: &str,
+    decoder: &Decoder,
+    options: &ObserveOptions,
+    each: &mut dyn FnMut(Observed, Option<(String, u64)>),
+) -> Result<Observation> {
+    let mut config = cluster.client_config();
+    config
+        .set("group.id", format!("flowharness-observer-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let ends = end_offsets(cluster, topic)?;
+    let mut assignment = TopicPartitionList::new();
+    for (p, _) in &ends {
+        let start = options
+            .start
+            .as_ref()
+            .and_then(|s| s.iter().find(|(q, _)| q == p).map(|(_, o)| *o));
+        let offset = start.map_or(Offset::Beginning, Offset::Offset);
+        assignment
+            .add_partition_offset(topic, *p, offset)
+            .map_err(|e| cluster.error("assign", &e))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
+    let mut seen = Observation::default();
+    let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
+    let deadline = Instant::now() + options.timeout;
+    let at_end = |positions: &BTreeMap<i32, i64>| {
+        ends.iter().all(|(p, high)| {
+            let start = options
+                .start
+                .as_ref()
+                .and_then(|s| s.iter().find(|(q, _)| q == p).map(|(_, o)| *o))
+                .unwrap_or(0);
+            *high <= start || positions.get(p).is_some_and(|pos| pos + 1 >= *high)
+        })
+    };
+    // End offsets can lag behind what a broker holds (tansu's do), so the
+    // end is reached only once nothing more arrives for a while.
+    let mut last_message = Instant::now();
+    loop {
+        let quiet = last_message.elapsed() >= Duration::from_secs(1);
+        if options.expected.is_some_and(|n| seen.messages >= n) || (options.until_end && quiet && at_end(&positions)) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            seen.timed_out = true;
+            break;
+        }
+        let Some(polled) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = match polled {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("observer: {e}");
+                continue;
+            }
+        };
+        last_message = Instant::now();
+        positions.insert(m.partition(), m.offset());
+        let sequence = sequence_of(&m);
+        if let Some(run) = &options.run_id
+            && sequence.as_ref().is_none_or(|(id, _)| id != run)
+        {
+            continue;
+        }
+        seen.messages += 1;
+        *seen.per_partition.entry(m.partition()).or_default() += 1;
+        let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
+        let value = decoder.decode(m.payload());
+        let observed = Observed {
+            partition: m.partition(),
+            offset: m.offset(),
+            key,
+            value,
+        };
+        each(observed, sequence);
+    }
+    Ok(seen)
+}

@@ -1,0 +1,3 @@
+//! Reports for CI: JUnit XML of a flow check.
+
+pub mod junit;
