@@ -432,11 +432,25 @@ fn flow_commands_refuse_bad_arguments_with_exit_2() {
 
 #[test]
 fn produce_runs_flows_through_the_embedded_broker_and_reports_the_accounting() {
-    let (code, out, err) =
-        flowharness(&["produce", "--flow", "account-migration", "--flows", "6", "--mix", "happy=80,cancel=15,rollback=5", "--seed", "1"]);
+    let (code, out, err) = flowharness(&[
+        "produce",
+        "--flow",
+        "account-migration",
+        "--flows",
+        "6",
+        "--mix",
+        "happy=80,cancel=15,rollback=5",
+        "--seed",
+        "1",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let produced: u64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    assert!(out.starts_with(&format!("produced {produced} to account-migration (acknowledged {produced}, failed 0), schema id 1\n")), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "produced {produced} to account-migration (acknowledged {produced}, failed 0), schema id 1\n"
+        )),
+        "{out}"
+    );
     assert!(out.contains(&format!("observed {produced} (")), "{out}");
     assert!(out.contains("violations: 0 ();"), "{out}");
     assert!(out.ends_with("lost: 0\nduplicated: 0\n"), "{out}");
@@ -446,9 +460,18 @@ fn produce_runs_flows_through_the_embedded_broker_and_reports_the_accounting() {
 fn produce_takes_the_seed_fixture_as_it_is() {
     let (code, out, _) = flowharness(&["produce", "--file", "fixtures/complex.json"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("produced 1 to migration-all-1 (acknowledged 1, failed 0)"), "{out}");
+    assert!(
+        out.starts_with("produced 1 to migration-all-1 (acknowledged 1, failed 0)"),
+        "{out}"
+    );
     // Checked against the migration flow, its Completed has no Scheduled.
-    let (code, out, _) = flowharness(&["produce", "--file", "fixtures/complex.json", "--flow", "account-migration"]);
+    let (code, out, _) = flowharness(&[
+        "produce",
+        "--file",
+        "fixtures/complex.json",
+        "--flow",
+        "account-migration",
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("error[unknown-flow]"), "{out}");
 }
@@ -456,10 +479,21 @@ fn produce_takes_the_seed_fixture_as_it_is() {
 #[test]
 fn verify_topic_against_an_unreachable_broker_exits_2_naming_it() {
     let (code, _, err) = flowharness(&[
-        "verify", "--topic", "t", "--flow", "account-migration", "--bootstrap-servers", "127.0.0.1:1", "--connect-timeout", "1s",
+        "verify",
+        "--topic",
+        "t",
+        "--flow",
+        "account-migration",
+        "--bootstrap-servers",
+        "127.0.0.1:1",
+        "--connect-timeout",
+        "1s",
     ]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("error: kafka 127.0.0.1:1: no answer within 1s"), "{err}");
+    assert!(
+        err.starts_with("error: kafka 127.0.0.1:1: no answer within 1s"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -469,6 +503,12 @@ fn up_prints_where_the_broker_and_registry_are() {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("broker:   127.0.0.1:"), "{out}");
     assert!(lines[1].starts_with("registry: http://127.0.0.1:"), "{out}");
-    assert!(lines[2].starts_with("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"), "{out}");
-    assert!(lines[3].starts_with("export SCHEMA_REGISTRY_URL=http://127.0.0.1:"), "{out}");
+    assert!(
+        lines[2].starts_with("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("export SCHEMA_REGISTRY_URL=http://127.0.0.1:"),
+        "{out}"
+    );
 }

@@ -255,3 +255,49 @@ fn a_third_party_confluent_client_decodes_our_messages_through_our_registry() {
         assert_eq!(line["value"]["event"]["accountId"], line["key"], "{line}");
     }
 }
+
+#[test]
+fn a_consumer_groups_lag_drains_to_zero_once_it_has_read_and_committed() {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let env = Environment::embedded().unwrap();
+    let topic = "lagging";
+    env.cluster.create_topic(topic, 2).unwrap();
+    let mut producer = Producer::new(&env.cluster, &ProducerOptions::default()).unwrap();
+    for i in 0..10u8 {
+        let key = [b'k', i];
+        producer.send(&Outgoing {
+            topic,
+            partition: None,
+            key: Some(&key),
+            payload: Some(b"{}"),
+            headers: &[],
+        });
+    }
+    assert_eq!(producer.finish().acknowledged, 10);
+    let group = "service-under-test";
+    let before: i64 = flowharness::kafka::lag::group_lag(&env.cluster, group, topic)
+        .unwrap()
+        .values()
+        .sum();
+    assert!(before > 0, "nothing consumed yet, so the group lags");
+
+    let mut config = env.cluster.client_config();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer = config.create().unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut read = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read < 10 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            consumer.commit_message(&m, CommitMode::Sync).unwrap();
+            read += 1;
+        }
+    }
+    assert_eq!(read, 10);
+    let drained =
+        flowharness::kafka::lag::wait_for_zero_lag(&env.cluster, group, topic, Duration::from_secs(10)).unwrap();
+    assert_eq!(drained, Ok(()));
+}

@@ -277,3 +277,48 @@ fn an_unreachable_registry_is_a_clear_error_within_the_bound() {
     assert!(err.ends_with("(gave up after 3 attempts)"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+#[test]
+fn schema_references_resolve_on_register_and_on_fetch() {
+    let (registry, http) = start();
+    let base = registry.url().to_string();
+    let metadata =
+        json!({"type": "record", "name": "Meta", "namespace": "com.acme", "fields": [{"name": "at", "type": "long"}]})
+            .to_string();
+    assert_eq!(
+        call(
+            &http,
+            "POST",
+            format!("{base}/subjects/meta/versions"),
+            Some(json!({"schema": metadata}))
+        )
+        .1,
+        json!({"id": 1})
+    );
+    let event = json!({"type": "record", "name": "Event", "namespace": "com.acme", "fields": [{"name": "meta", "type": "com.acme.Meta"}]}).to_string();
+    let refs = json!([{"name": "com.acme.Meta", "subject": "meta", "version": 1}]);
+    let (status, body, _) = call(
+        &http,
+        "POST",
+        format!("{base}/subjects/events-value/versions"),
+        Some(json!({"schema": event, "references": refs})),
+    );
+    assert_eq!((status, &body), (200, &json!({"id": 2})));
+    assert_eq!(
+        call(&http, "GET", format!("{base}/schemas/ids/2"), None).1["references"],
+        refs
+    );
+    // Our client resolves the reference when it fetches the schema by id.
+    let client = RegistryClient::new(RegistryConfig::new(registry.url())).unwrap();
+    let schema = client.schema(2).unwrap();
+    let value = json!({"meta": {"at": 5}});
+    assert!(schema.validate(&value).is_empty());
+    // Without the reference the schema does not parse: 42201.
+    let (status, body, _) = call(
+        &http,
+        "POST",
+        format!("{base}/subjects/broken/versions"),
+        Some(json!({"schema": event})),
+    );
+    assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)));
+}

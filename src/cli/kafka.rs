@@ -101,6 +101,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
         acks: args.acks.clone(),
         linger_ms: args.linger_ms,
         compression: args.compression.clone(),
+        batch_size: args.batch_size,
         ..ProducerOptions::default()
     };
     let strategy = args.subject_strategy.parse().map_err(Error::Usage)?;

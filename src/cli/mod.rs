@@ -111,6 +111,9 @@ pub struct ProduceArgs {
     /// none, gzip, snappy, lz4 or zstd.
     #[arg(long, default_value = "none")]
     pub compression: String,
+    /// Producer batch size in bytes (librdkafka's batch.size).
+    #[arg(long)]
+    pub batch_size: Option<u32>,
     /// Subject naming: topic, record or topic-record.
     #[arg(long, default_value = "topic")]
     pub subject_strategy: String,

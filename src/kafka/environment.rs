@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::backend::{BrokerBackend, Embedded, External};
 use super::cluster::Cluster;
-use super::embedded::EmbeddedBroker;
 use crate::error::{Error, Result};
 use crate::registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
 
@@ -31,7 +31,7 @@ pub struct Connect {
 pub struct Environment {
     pub cluster: Cluster,
     pub registry: RegistryClient,
-    broker: Option<EmbeddedBroker>,
+    broker: Box<dyn BrokerBackend>,
     embedded_registry: Option<EmbeddedRegistry>,
 }
 
@@ -44,16 +44,13 @@ impl Environment {
     pub fn connect(c: &Connect) -> Result<Environment> {
         let ip = c.listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let timeout = c.timeout.unwrap_or(Duration::from_secs(10));
-        let (bootstrap, broker) = match &c.bootstrap {
-            Some(b) => (b.clone(), None),
-            None => {
-                let broker = EmbeddedBroker::start(SocketAddr::new(ip, 0))?;
-                (broker.bootstrap(), Some(broker))
-            }
+        let broker: Box<dyn BrokerBackend> = match &c.bootstrap {
+            Some(b) => Box::new(External { bootstrap: b.clone() }),
+            None => Box::new(Embedded::start(SocketAddr::new(ip, 0))?),
         };
-        let mut cluster = Cluster::new(&bootstrap).with_properties(&c.properties)?;
+        let mut cluster = Cluster::new(&broker.bootstrap()).with_properties(&c.properties)?;
         cluster.timeout = timeout;
-        if broker.is_none() {
+        if broker.kind() != "embedded" {
             cluster.ping()?;
         }
         let (url, embedded_registry) = match &c.registry_url {
@@ -80,27 +77,19 @@ impl Environment {
         })
     }
 
-    /// The embedded broker, when this environment runs one.
-    pub fn broker(&self) -> Option<&EmbeddedBroker> {
+    /// The broker backend in use.
+    pub fn broker(&self) -> &dyn BrokerBackend {
         self.broker.as_ref()
     }
 
-    /// Stops the embedded broker (tests of broker loss); it can be started
-    /// again on the same port with [`restart_broker`](Self::restart_broker).
-    pub fn stop_broker(&mut self) {
-        if let Some(b) = self.broker.take() {
-            b.stop();
-        }
+    /// Stops the broker (tests of broker loss), where the backend can.
+    pub fn stop_broker(&mut self) -> Result<()> {
+        self.broker.stop()
     }
 
+    /// Starts the broker again on the same address.
     pub fn restart_broker(&mut self) -> Result<()> {
-        let addr = self
-            .cluster
-            .bootstrap
-            .parse::<SocketAddr>()
-            .map_err(|e| Error::Usage(format!("restart: {}: {e}", self.cluster.bootstrap)))?;
-        self.broker = Some(EmbeddedBroker::start(addr)?);
-        Ok(())
+        self.broker.restart()
     }
 
     /// The registry URL as shown to users (no credentials).

@@ -1,9 +1,11 @@
 //! The Kafka runtime: the embedded broker, how to reach any cluster, the
 //! producer with delivery accounting, and the observer.
 
+pub mod backend;
 pub mod cluster;
 pub mod embedded;
 pub mod environment;
+pub mod lag;
 pub mod observer;
 pub mod producer;
 

@@ -60,6 +60,8 @@ pub struct ProducerOptions {
     pub acks: String,
     pub linger_ms: u32,
     pub compression: String,
+    /// `batch.size` in bytes, when set.
+    pub batch_size: Option<u32>,
     /// How long to wait for the last delivery reports.
     pub flush_timeout: Duration,
 }
@@ -71,6 +73,7 @@ impl Default for ProducerOptions {
             acks: "all".into(),
             linger_ms: 5,
             compression: "none".into(),
+            batch_size: None,
             flush_timeout: Duration::from_secs(30),
         }
     }
@@ -111,6 +114,9 @@ impl Producer {
                 "message.timeout.ms",
                 options.flush_timeout.as_millis().max(1000).to_string(),
             );
+        if let Some(b) = options.batch_size {
+            config.set("batch.size", b.to_string());
+        }
         let inner: BaseProducer<Accounting> = config
             .create_with_context(Accounting::default())
             .map_err(|e| cluster.error("cannot create a producer", &e))?;

@@ -216,7 +216,10 @@ impl RegistryClient {
         let json = crate::error::parse_json(text).map_err(|e| e.within(&format!("schema id {id}")))?;
         let schema = match answer.get("schemaType").and_then(Value::as_str) {
             Some("JSON") => Schema::Json(crate::schema::JsonSchema::from_value(json)?),
-            _ => Schema::Avro(crate::schema::avro_parse::parse_value(&json)?),
+            _ => {
+                let references = self.referenced(answer.get("references").unwrap_or(&Value::Null), 0)?;
+                Schema::Avro(crate::schema::avro_parse::parse_with_references(&references, &json)?)
+            }
         };
         let schema = Arc::new(schema);
         self.schemas
@@ -224,6 +227,32 @@ impl RegistryClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, schema.clone());
         Ok(schema)
+    }
+
+    /// The schemas `references` name, depth first, as JSON.
+    fn referenced(&self, references: &Value, depth: u32) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for r in references.as_array().into_iter().flatten() {
+            if depth > 16 {
+                return Err(Error::Usage(format!(
+                    "schema registry {}: references nest deeper than 16",
+                    self.url()
+                )));
+            }
+            let subject = r.get("subject").and_then(Value::as_str).unwrap_or_default();
+            let version = r
+                .get("version")
+                .map_or_else(|| "latest".to_string(), |v| v.to_string().trim_matches('"').to_string());
+            let answer = self.call(
+                reqwest::Method::GET,
+                &format!("/subjects/{subject}/versions/{version}"),
+                None,
+            )?;
+            out.extend(self.referenced(answer.get("references").unwrap_or(&Value::Null), depth + 1)?);
+            let text = answer.get("schema").and_then(Value::as_str).unwrap_or_default();
+            out.push(crate::error::parse_json(text)?);
+        }
+        Ok(out)
     }
 
     /// Sets a subject's compatibility level.

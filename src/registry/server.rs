@@ -104,6 +104,9 @@ async fn by_id(State(s): State<Shared>, Path(id): Path<u32>) -> Response {
             if stored.kind != "AVRO" {
                 body["schemaType"] = json!(stored.kind);
             }
+            if stored.references.as_array().is_some_and(|r| !r.is_empty()) {
+                body["references"] = stored.references.clone();
+            }
             ok(body)
         }
         Err(e) => fail(e),
@@ -131,7 +134,10 @@ async fn compatibility(
             Err(e) => return fail(e),
         },
     };
-    let result = schema_of(&body).and_then(|(text, kind, _)| store.incompatibilities(&subject, &text, &kind, against));
+    let result = schema_of(&body).and_then(|(text, kind, refs)| {
+        let referenced = store.referenced(&refs)?;
+        store.incompatibilities(&subject, &text, &kind, against, &referenced)
+    });
     match result {
         Ok(problems) => {
             let mut body = json!({"is_compatible": problems.is_empty()});

@@ -114,12 +114,12 @@ impl Version {
     }
 }
 
-fn parse(text: &str, kind: &str) -> Result<(Value, Option<AvroSchema>), ApiError> {
+fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Option<AvroSchema>), ApiError> {
     let json: Value =
         serde_json::from_str(text).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))?;
     match kind {
         "AVRO" => {
-            let avro = crate::schema::avro_parse::parse_value(&json)
+            let avro = crate::schema::avro_parse::parse_with_references(references, &json)
                 .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: {e}")))?;
             Ok((json, Some(avro)))
         }
@@ -134,6 +134,23 @@ fn parse(text: &str, kind: &str) -> Result<(Value, Option<AvroSchema>), ApiError
 }
 
 impl Store {
+    /// The schemas a `references` list names (`{name, subject, version}`),
+    /// as JSON, in order.
+    pub fn referenced(&self, references: &Value) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        for r in references.as_array().into_iter().flatten() {
+            let subject = r.get("subject").and_then(Value::as_str).unwrap_or_default();
+            let version = r
+                .get("version")
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .unwrap_or_else(|| "latest".into());
+            let v = self.version(subject, &version)?;
+            out.extend(self.referenced(&v.schema.references)?);
+            out.push(v.schema.json.clone());
+        }
+        Ok(out)
+    }
+
     pub fn global_level(&self) -> Mode {
         self.global.unwrap_or(Mode::Backward)
     }
@@ -208,7 +225,8 @@ impl Store {
             .subjects
             .get(subject)
             .ok_or_else(|| ApiError::subject_not_found(subject))?;
-        let (json, _) = parse(text, kind)?;
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))?;
         let stored = self.find_same(&json, kind).ok_or_else(ApiError::schema_not_found)?;
         let (version, _) = versions
             .iter()
@@ -229,8 +247,9 @@ impl Store {
         text: &str,
         kind: &str,
         against: Option<u32>,
+        references: &[Value],
     ) -> Result<Vec<String>, ApiError> {
-        let (_, avro) = parse(text, kind)?;
+        let (_, avro) = parse_with(text, kind, references)?;
         let Some(avro) = avro else { return Ok(Vec::new()) };
         let mode = self.subject_level(subject).unwrap_or(self.global_level());
         let versions = self.subjects.get(subject).cloned().unwrap_or_default();
@@ -259,11 +278,12 @@ impl Store {
     /// Registers `text` under `subject`: the same schema keeps its id (and
     /// its version in this subject); a new one must be compatible.
     pub fn register(&mut self, subject: &str, text: &str, kind: &str, references: Value) -> Result<u32, ApiError> {
-        let (json, avro) = parse(text, kind)?;
+        let referenced = self.referenced(&references)?;
+        let (json, avro) = parse_with(text, kind, &referenced)?;
         if let Ok(existing) = self.lookup(subject, text, kind) {
             return Ok(existing.schema.id);
         }
-        let problems = self.incompatibilities(subject, text, kind, None)?;
+        let problems = self.incompatibilities(subject, text, kind, None, &referenced)?;
         if !problems.is_empty() {
             return Err(ApiError::incompatible(&problems));
         }

@@ -17,20 +17,30 @@ pub fn parse_str(text: &str) -> Result<AvroSchema> {
 
 /// Parses an already-read schema JSON value.
 pub fn parse_value(json: &Value) -> Result<AvroSchema> {
+    parse_with_references(&[], json)
+}
+
+/// Parses a schema whose named types may come from `references`: other
+/// schemas (a registry's schema references), parsed first, in order.
+pub fn parse_with_references(references: &[Value], json: &Value) -> Result<AvroSchema> {
     let mut parser = Parser {
         nodes: Vec::new(),
         names: HashMap::new(),
     };
+    for (i, reference) in references.iter().enumerate() {
+        parser.parse(reference, None, "").map_err(|(at, message)| {
+            Error::invalid(schema_diagnostic(&at, message).within(format!("references[{i}]")))
+        })?;
+    }
     let root = parser
         .parse(json, None, "")
         .map_err(|(at, message)| Error::invalid(schema_diagnostic(&at, message)))?;
-    let schema = AvroSchema {
+    let mut schema = AvroSchema {
         nodes: parser.nodes,
         root,
         names: parser.names,
         json: json.clone(),
     };
-    let mut schema = schema;
     resolve_defaults(&mut schema)?;
     Ok(schema)
 }

@@ -1,0 +1,84 @@
+//! Broker backends behind one trait: the embedded broker (the default) and
+//! an external cluster. The Docker tier's testcontainers backend plugs in
+//! the same way.
+
+use std::net::SocketAddr;
+
+use super::embedded::EmbeddedBroker;
+use crate::error::{Error, Result};
+
+/// A broker a run can use.
+pub trait BrokerBackend: std::fmt::Debug + Send {
+    /// What it is: `embedded`, `external`, ...
+    fn kind(&self) -> &'static str;
+    /// `host:port[,...]` for `bootstrap.servers`.
+    fn bootstrap(&self) -> String;
+    /// Stops the broker, where this backend can.
+    fn stop(&mut self) -> Result<()>;
+    /// Starts it again on the same address, where this backend can.
+    fn restart(&mut self) -> Result<()>;
+}
+
+/// The in-process broker.
+#[derive(Debug)]
+pub struct Embedded {
+    addr: SocketAddr,
+    broker: Option<EmbeddedBroker>,
+}
+
+impl Embedded {
+    pub fn start(listen: SocketAddr) -> Result<Embedded> {
+        let broker = EmbeddedBroker::start(listen)?;
+        Ok(Embedded {
+            addr: broker.addr(),
+            broker: Some(broker),
+        })
+    }
+}
+
+impl BrokerBackend for Embedded {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+    fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+    fn stop(&mut self) -> Result<()> {
+        if let Some(b) = self.broker.take() {
+            b.stop();
+        }
+        Ok(())
+    }
+    fn restart(&mut self) -> Result<()> {
+        self.stop()?;
+        self.broker = Some(EmbeddedBroker::start(self.addr)?);
+        Ok(())
+    }
+}
+
+/// A cluster someone else runs.
+#[derive(Debug)]
+pub struct External {
+    pub bootstrap: String,
+}
+
+impl BrokerBackend for External {
+    fn kind(&self) -> &'static str {
+        "external"
+    }
+    fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+    fn stop(&mut self) -> Result<()> {
+        Err(Error::Usage(format!(
+            "an external cluster ({}) cannot be stopped from here",
+            self.bootstrap
+        )))
+    }
+    fn restart(&mut self) -> Result<()> {
+        Err(Error::Usage(format!(
+            "an external cluster ({}) cannot be restarted from here",
+            self.bootstrap
+        )))
+    }
+}

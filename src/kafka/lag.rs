@@ -1,0 +1,63 @@
+//! A consumer group's lag on a topic: how far a service under test is from
+//! having processed everything, so "has my service caught up" can be
+//! asserted.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::cluster::Cluster;
+use super::observer::end_offsets;
+use crate::error::Result;
+
+/// Per partition: the end offset minus the group's committed offset (the
+/// whole partition when the group committed nothing), never below zero.
+pub fn group_lag(cluster: &Cluster, group: &str, topic: &str) -> Result<BTreeMap<i32, i64>> {
+    let mut config = cluster.client_config();
+    config.set("group.id", group).set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let ends = end_offsets(cluster, topic)?;
+    let mut partitions = TopicPartitionList::new();
+    for (p, _) in &ends {
+        partitions.add_partition(topic, *p);
+    }
+    let committed = consumer
+        .committed_offsets(partitions, cluster.timeout)
+        .map_err(|e| cluster.error(&format!("committed offsets of group {group}"), &e))?;
+    Ok(ends
+        .iter()
+        .map(|(p, end)| {
+            let at = committed.find_partition(topic, *p).map(|e| e.offset());
+            let done = match at {
+                Some(Offset::Offset(n)) => n,
+                _ => 0,
+            };
+            (*p, (end - done).max(0))
+        })
+        .collect())
+}
+
+/// Waits until the group's total lag on `topic` is zero; the last lag seen
+/// when it is not within `within`.
+pub fn wait_for_zero_lag(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+    within: Duration,
+) -> Result<std::result::Result<(), i64>> {
+    let deadline = Instant::now() + within;
+    loop {
+        let total: i64 = group_lag(cluster, group, topic)?.values().sum();
+        if total == 0 {
+            return Ok(Ok(()));
+        }
+        if Instant::now() >= deadline {
+            return Ok(Err(total));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
