@@ -14,9 +14,11 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use apache_avro::writer::datum::GenericDatumWriter;
 use criterion::{Criterion, Throughput};
@@ -99,18 +101,6 @@ fn apache_path(writer: &GenericDatumWriter<'_>, values: &[apache_avro::types::Va
     bytes
 }
 
-/// Events per second of `f`, which encodes `n` events, over about a second.
-fn rate(n: usize, mut f: impl FnMut() -> usize) -> f64 {
-    f();
-    let start = Instant::now();
-    let mut rounds = 0u32;
-    while start.elapsed() < Duration::from_secs(1) {
-        black_box(f());
-        rounds += 1;
-    }
-    f64::from(rounds) * n as f64 / start.elapsed().as_secs_f64()
-}
-
 fn main() {
     let schema = std::sync::Arc::new(common::migration_schema());
     let apache_schema = apache_avro::Schema::parse(schema.json()).unwrap();
@@ -159,9 +149,9 @@ fn main() {
     let mut results: Vec<Rates> = Vec::new();
     for (name, set) in [("hot", &hot), ("cold", &cold)] {
         let n = set.values.len();
-        let plan = rate(n, || plan_path(&plans, &set.rows, &mut buf));
-        let value = rate(n, || value_path(&schema, &set.values, &mut buf));
-        let apache = rate(n, || apache_path(&writer, &set.apache, &mut buf));
+        let plan = support::rate(n, || plan_path(&plans, &set.rows, &mut buf));
+        let value = support::rate(n, || value_path(&schema, &set.values, &mut buf));
+        let apache = support::rate(n, || apache_path(&writer, &set.apache, &mut buf));
         results.push((name, plan, value, apache));
     }
     let row = |label: &str, pick: &dyn Fn(&Rates) -> f64| {

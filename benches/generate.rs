@@ -9,9 +9,10 @@
 //!
 //! Target: generate + encode in the same order as encode only (ratio ≥ 0.1).
 
-use std::hint::black_box;
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use flowharness::codec::plan::{EncodePlan, OwnedDatum};
 use flowharness::codec::{binary, confluent};
@@ -31,18 +32,6 @@ const BRANCHES: [&str; 7] = [
     "AccountMigrationValidatedEvent",
     "BalanceRetrievedMigrationEvent",
 ];
-
-/// Events per second of `f`, which handles `n` events, over about a second.
-fn rate(n: usize, mut f: impl FnMut() -> usize) -> f64 {
-    f();
-    let start = Instant::now();
-    let mut rounds = 0u32;
-    while start.elapsed() < Duration::from_secs(1) {
-        black_box(f());
-        rounds += 1;
-    }
-    f64::from(rounds) * n as f64 / start.elapsed().as_secs_f64()
-}
 
 fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/account-migration-event.avsc");
@@ -69,7 +58,7 @@ fn main() {
             (k, row)
         })
         .collect();
-    let encode_only = rate(N, || {
+    let encode_only = support::rate(N, || {
         let mut bytes = 0;
         for (k, row) in &rows {
             buf.clear();
@@ -83,7 +72,7 @@ fn main() {
     });
 
     let mut scratch: Vec<Vec<OwnedDatum>> = gens.iter().map(RowGenerator::empty_row).collect();
-    let generate_encode = rate(N, || {
+    let generate_encode = support::rate(N, || {
         let mut bytes = 0;
         for i in 0..N {
             let k = i % BRANCHES.len();
@@ -101,7 +90,7 @@ fn main() {
     let strategy = sample::strategy(&schema, &Arc::new(hints), None).unwrap();
     let mut seed = 0u64;
     const M: usize = 200;
-    let proptest_values = rate(M, || {
+    let proptest_values = support::rate(M, || {
         seed += 1;
         let mut bytes = 0;
         for v in sample::values(&strategy, M, seed).unwrap() {

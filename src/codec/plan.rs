@@ -168,6 +168,11 @@ impl EncodePlan {
         &self.leaves
     }
 
+    fn push_leaf(&mut self, leaf: Leaf) {
+        self.leaves.push(leaf);
+        self.ops.push(Op::Leaf(self.leaves.len() - 1));
+    }
+
     fn push_const(&mut self, bytes: &[u8]) {
         let start = self.consts.len();
         self.consts.extend_from_slice(bytes);
@@ -189,17 +194,16 @@ impl EncodePlan {
             path: path.to_string(),
             message,
         };
-        let kind = match schema.node(id) {
-            Node::Null => return Ok(()),
-            Node::Boolean => LeafKind::Boolean,
-            Node::Int(_) => LeafKind::Int,
-            Node::Long(_) => LeafKind::Long,
-            Node::Float => LeafKind::Float,
-            Node::Double => LeafKind::Double,
-            Node::String(_) => LeafKind::String,
-            Node::Bytes(_) => LeafKind::Bytes,
-            Node::Fixed(f) => LeafKind::Fixed(f.size),
-            Node::Enum(e) => LeafKind::Enum(e.symbols.len()),
+        if let Some(kind) = leaf_kind(schema, id) {
+            self.push_leaf(Leaf {
+                path: path.to_string(),
+                kind,
+                node: id,
+                nullable: None,
+            });
+            return Ok(());
+        }
+        match schema.node(id) {
             Node::Record(record) => {
                 if stack.contains(&id) {
                     return Err(error(
@@ -214,26 +218,23 @@ impl EncodePlan {
                     path.pop();
                 }
                 stack.pop();
-                return Ok(());
+                Ok(())
             }
-            Node::Array(_) | Node::Map(_) => {
-                return Err(error(
-                    path,
-                    format!("{} has no fixed shape; use the value encoder", schema.describe(id)),
-                ));
-            }
+            Node::Array(_) | Node::Map(_) => Err(error(
+                path,
+                format!("{} has no fixed shape; use the value encoder", schema.describe(id)),
+            )),
             Node::Union(union) => {
                 let keys: Vec<&str> = union.keys.iter().map(|k| k.full.as_str()).collect();
                 if let (2, Some(null)) = (keys.len(), union.null_branch()) {
                     let other = 1 - null;
                     if let Some(kind) = leaf_kind(schema, union.branches[other]) {
-                        self.leaves.push(Leaf {
+                        self.push_leaf(Leaf {
                             path: path.to_string(),
                             kind,
                             node: union.branches[other],
                             nullable: Some((null as u8, other as u8)),
                         });
-                        self.ops.push(Op::Leaf(self.leaves.len() - 1));
                         return Ok(());
                     }
                 }
@@ -246,17 +247,11 @@ impl EncodePlan {
                 path.push(Segment::Branch(union.keys[i].short.clone()));
                 self.flatten(schema, union.branches[i], path, choose, stack)?;
                 path.pop();
-                return Ok(());
+                Ok(())
             }
-        };
-        self.leaves.push(Leaf {
-            path: path.to_string(),
-            kind,
-            node: id,
-            nullable: None,
-        });
-        self.ops.push(Op::Leaf(self.leaves.len() - 1));
-        Ok(())
+            // Every other node is a leaf, handled above.
+            _ => Ok(()),
+        }
     }
 
     /// Appends one message, given its leaf values in [`leaves`](Self::leaves)
