@@ -512,3 +512,70 @@ fn up_prints_where_the_broker_and_registry_are() {
         "{out}"
     );
 }
+
+#[test]
+fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
+    use flowharness::kafka::Environment;
+    use flowharness::kafka::producer::{Outgoing, Producer, ProducerOptions};
+    let env = Environment::embedded().unwrap();
+    let spec = flowharness::flow::shipped::resolve("account-migration").unwrap();
+    let topic = "cli-verify";
+    env.cluster.create_topic(topic, 1).unwrap();
+    let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
+    let options = flowharness::flow::generator::FlowOptions {
+        flows: 1,
+        mix: flowharness::flow::generator::Mix::parse(&spec, "happy=1").unwrap(),
+        hints: std::sync::Arc::new(flowharness::generate::hints::Hints::builtin(1_790_000_000_000)),
+        jitter: 0.5,
+        time_scale: 1.0,
+    };
+    let flow = flowharness::flow::generator::generate(&spec, &options, 3).unwrap();
+    let mut producer = Producer::new(&env.cluster, &ProducerOptions::default()).unwrap();
+    // Validated is left out: BalanceRetrieved → Completed.
+    for m in flow
+        .iter()
+        .filter(|m| !m.value.to_string().contains("AccountMigrationValidatedEvent"))
+    {
+        let payload = flowharness::verify::encode(&spec.schema, id, &m.value).unwrap();
+        producer.send(&Outgoing {
+            topic,
+            partition: None,
+            key: Some(m.key.as_bytes()),
+            payload: Some(&payload),
+            headers: &[],
+        });
+    }
+    assert_eq!(producer.finish().failed, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("verify.xml");
+    let registry = env.registry_url();
+    let (code, out, err) = flowharness(&[
+        "verify",
+        "--topic",
+        topic,
+        "--flow",
+        "account-migration",
+        "--from-beginning",
+        "--timeout",
+        "20s",
+        "--bootstrap-servers",
+        &env.cluster.bootstrap,
+        "--registry-url",
+        &registry,
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.starts_with("read 3 from cli-verify (0: 3)\n"), "{out}");
+    assert!(
+        out.contains("error[transition-not-allowed] partition 0 offset 2 "),
+        "{out}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase classname=\"flowharness.rules\" name=\"transition-not-allowed\">\n      <failure type=\"transition-not-allowed\" message=\"1 found\">"), "{xml}");
+    assert!(
+        xml.contains("<testcase classname=\"flowharness.rules\" name=\"schema-invalid\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("tests=\"17\" failures=\"1\""), "{xml}");
+}
