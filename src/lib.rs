@@ -4,6 +4,7 @@
 //! Each later stage (generate, flow, registry, kafka, bdd, load, verify,
 //! report) builds on these.
 
+pub mod bdd;
 pub mod cli;
 pub mod codec;
 pub mod error;

@@ -29,6 +29,17 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         },
         Command::Up(args) => super::kafka::up(&args, out),
         Command::Produce(args) => super::kafka::produce(&args, out, err),
+        Command::Test(args) => {
+            let options = crate::bdd::TestOptions {
+                paths: args.paths,
+                junit: args.junit,
+                json: args.json,
+            };
+            crate::bdd::run(&options)
+                .map(|passed| if passed { OK } else { FINDINGS })
+                .map_err(|e| Error::Usage(e.to_string()))
+        }
+        Command::Steps => crate::bdd::write_catalogue(out).map(|()| OK).map_err(stdio),
     };
     match result {
         Ok(code) => code,

@@ -40,6 +40,23 @@ pub enum Command {
     /// Produce generated flows (or a fixture file), read them back, and check
     /// them. Exit 1 on failures, violations, lost or duplicated messages.
     Produce(ProduceArgs),
+    /// Run Gherkin feature files with the built-in step library.
+    Test(TestArgs),
+    /// Print the step library, one step and an example a line.
+    Steps,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Feature files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write Cucumber JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Where the broker and registry are.

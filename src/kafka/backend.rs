@@ -8,7 +8,7 @@ use super::embedded::EmbeddedBroker;
 use crate::error::{Error, Result};
 
 /// A broker a run can use.
-pub trait BrokerBackend: std::fmt::Debug + Send {
+pub trait BrokerBackend: std::fmt::Debug + Send + Sync {
     /// What it is: `embedded`, `external`, ...
     fn kind(&self) -> &'static str;
     /// `host:port[,...]` for `bootstrap.servers`.
