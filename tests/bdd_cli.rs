@@ -63,3 +63,21 @@ fn a_feature_file_from_elsewhere_runs_and_an_unknown_step_fails() {
     let (code, out) = flowharness(&["test", bad.to_str().unwrap()]);
     assert_eq!(code, 1, "an unknown step fails the run: {out}");
 }
+
+#[test]
+fn the_readme_lists_the_same_steps() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter(|l| l.starts_with("| Given ") || l.starts_with("| When ") || l.starts_with("| Then "))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect();
+    let catalogue: Vec<(String, String)> = flowharness::bdd::CATALOGUE
+        .iter()
+        .map(|(k, p, e)| (format!("{k} {p}"), e.to_string()))
+        .collect();
+    assert_eq!(rows, catalogue, "README's step table and `flowharness steps` differ");
+}
