@@ -81,3 +81,24 @@ fn the_readme_lists_the_same_steps() {
         .collect();
     assert_eq!(rows, catalogue, "README's step table and `flowharness steps` differ");
 }
+
+#[test]
+fn tags_select_scenarios_and_a_bad_expression_is_refused() {
+    let (code, out) = flowharness(&[
+        "test",
+        "features/account_migration_rollback.feature",
+        "--tags",
+        "not @rollback",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 scenarios"), "{out}");
+    let (code, out) = flowharness(&[
+        "test",
+        "features/account_migration_rollback.feature",
+        "--tags",
+        "@rollback and",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(code, 2, "{out}");
+}

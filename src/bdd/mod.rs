@@ -95,6 +95,10 @@ pub struct TestOptions {
     pub paths: Vec<PathBuf>,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    /// A tag expression: `@happy and not @slow`.
+    pub tags: Option<String>,
+    /// The seed of the first scenario; the next ones count up from it.
+    pub seed: Option<u64>,
 }
 
 fn sink(path: &Option<PathBuf>) -> std::io::Result<Box<dyn Write>> {
@@ -107,6 +111,16 @@ fn sink(path: &Option<PathBuf>) -> std::io::Result<Box<dyn Write>> {
 /// Runs feature files; returns whether everything passed (skipped steps,
 /// such as unknown ones, fail).
 pub fn run(options: &TestOptions) -> std::io::Result<bool> {
+    let tags = match &options.tags {
+        Some(t) => Some(
+            t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--tags {t:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(seed) = options.seed {
+        world::set_first_seed(seed);
+    }
     let mut passed = true;
     for path in &options.paths {
         let path = path
@@ -122,8 +136,10 @@ pub fn run(options: &TestOptions) -> std::io::Result<bool> {
                     .tee::<FlowWorld, _>(writer::Json::for_tee(json))
                     .normalized(),
             )
-            .fail_on_skipped()
-            .with_default_cli();
+            .fail_on_skipped();
+        let mut cli = cucumber::cli::Opts::default();
+        cli.tags_filter = tags.clone();
+        let cucumber = cucumber.with_cli::<cucumber::cli::Empty>(cli);
         // A plain executor: steps block (rdkafka, the registry client), and a
         // blocking HTTP client must not run inside a tokio runtime.
         let result = futures::executor::block_on(cucumber.run(path));

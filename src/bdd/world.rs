@@ -10,6 +10,12 @@ use crate::verify::{Message, RunReport};
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 static SCENARIOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FIRST_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Scenario seeds count up from this one (`flowharness test --seed`).
+pub fn set_first_seed(seed: u64) {
+    FIRST_SEED.store(seed, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// The run's broker and registry: the embedded pair, or the external ones
 /// `KAFKA_BOOTSTRAP_SERVERS` and `SCHEMA_REGISTRY_URL` name. Started once.

@@ -34,6 +34,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 paths: args.paths,
                 junit: args.junit,
                 json: args.json,
+                tags: args.tags,
+                seed: args.seed,
             };
             crate::bdd::run(&options)
                 .map(|passed| if passed { OK } else { FINDINGS })

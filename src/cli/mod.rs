@@ -57,6 +57,12 @@ pub struct TestArgs {
     /// Write Cucumber JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Only scenarios whose tags match, e.g. "@happy and not @negative".
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Seed of the first scenario (each scenario prints its own).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Where the broker and registry are.
