@@ -137,8 +137,10 @@ pub fn run(options: &TestOptions) -> std::io::Result<bool> {
                     .normalized(),
             )
             .fail_on_skipped();
-        let mut cli = cucumber::cli::Opts::default();
-        cli.tags_filter = tags.clone();
+        let cli = cucumber::cli::Opts {
+            tags_filter: tags.clone(),
+            ..Default::default()
+        };
         let cucumber = cucumber.with_cli::<cucumber::cli::Empty>(cli);
         // A plain executor: steps block (rdkafka, the registry client), and a
         // blocking HTTP client must not run inside a tokio runtime.
