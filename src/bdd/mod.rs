@@ -79,6 +79,26 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "the events of each key are observed in flow order",
         "Then the events of each key are observed in flow order",
     ),
+    (
+        "When",
+        "the subscription {string} is published with its options",
+        "When the subscription \"INVOICE_NOTIFICATION\" is published with its options",
+    ),
+    (
+        "When",
+        "the group {string} is published listing {string}",
+        "When the group \"BILLING\" is published listing \"INVOICE_NOTIFICATION,PAYMENT_REMINDER\"",
+    ),
+    (
+        "When",
+        "the subscription {string} is updated to {word}",
+        "When the subscription \"INVOICE_NOTIFICATION\" is updated to INACTIVE",
+    ),
+    (
+        "When",
+        "the published events are produced",
+        "When the published events are produced",
+    ),
 ];
 
 /// Prints the catalogue, one step and its example a line.

@@ -244,3 +244,58 @@ fn events_in_flow_order(w: &mut FlowWorld) {
         }
     }
 }
+
+/// One realistic catalog event of `kind` (SUBSCRIPTION or
+/// SUBSCRIPTION_GROUP) with the given code, drawn from the JSON Schema.
+fn catalog_event(w: &FlowWorld, kind: &str, code: &str) -> serde_json::Value {
+    let spec = w.flow();
+    let hints = Arc::new(Hints::today());
+    let strategy =
+        crate::generate::sample::strategy(&spec.schema, &hints, None).unwrap_or_else(|e| step_failed(&e.to_string()));
+    let values = crate::generate::sample::values(&strategy, 64, w.seed).unwrap_or_else(|e| step_failed(&e.to_string()));
+    let mut value = values
+        .into_iter()
+        .find(|v| v["data"]["type"] == kind)
+        .unwrap_or_else(|| step_failed(&format!("no {kind} event could be drawn from the schema")));
+    value["data"]["code"] = serde_json::Value::String(code.to_string());
+    value
+}
+
+fn queue_catalog(w: &mut FlowWorld, value: serde_json::Value) {
+    let key = value["data"]["code"].as_str().unwrap_or_default().to_string();
+    w.pending.push(Message {
+        key: Some(key),
+        partition: None,
+        value,
+        flow_id: None,
+    });
+}
+
+#[when(expr = "the subscription {string} is published with its options")]
+fn a_subscription_is_published(w: &mut FlowWorld, code: String) {
+    let value = catalog_event(w, "SUBSCRIPTION", &code);
+    queue_catalog(w, value);
+}
+
+#[when(expr = "the group {string} is published listing {string}")]
+fn a_group_is_published(w: &mut FlowWorld, code: String, members: String) {
+    let mut value = catalog_event(w, "SUBSCRIPTION_GROUP", &code);
+    let list: Vec<serde_json::Value> = members
+        .split(',')
+        .map(|m| serde_json::Value::String(m.trim().to_string()))
+        .collect();
+    value["data"]["subscriptions"] = serde_json::Value::Array(list);
+    queue_catalog(w, value);
+}
+
+#[when(expr = "the subscription {string} is updated to {word}")]
+fn a_subscription_is_updated(w: &mut FlowWorld, code: String, status: String) {
+    let mut value = catalog_event(w, "SUBSCRIPTION", &code);
+    value["data"]["status"] = serde_json::Value::String(status);
+    queue_catalog(w, value);
+}
+
+#[when("the published events are produced")]
+fn the_published_events_are_produced(w: &mut FlowWorld) {
+    produce(w);
+}
