@@ -105,15 +105,7 @@ fn main() {
     let schema = std::sync::Arc::new(common::migration_schema());
     let apache_schema = apache_avro::Schema::parse(schema.json()).unwrap();
     let writer = GenericDatumWriter::builder(&apache_schema).build().unwrap();
-    let names = [
-        "AccountMigrationCancelledEvent",
-        "AccountMigrationCompletedEvent",
-        "AccountMigrationRollBackInitiatedEvent",
-        "AccountMigrationRolledBackEvent",
-        "AccountMigrationScheduledEvent",
-        "AccountMigrationValidatedEvent",
-        "BalanceRetrievedMigrationEvent",
-    ];
+    let names = common::MIGRATION_BRANCHES;
     let plans: Vec<EncodePlan> = names
         .iter()
         .map(|b| EncodePlan::for_branch(&schema, b).unwrap())

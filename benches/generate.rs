@@ -9,6 +9,8 @@
 //!
 //! Target: generate + encode in the same order as encode only (ratio ≥ 0.1).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -23,15 +25,7 @@ use flowharness::generate::sample;
 use flowharness::schema::Schema;
 use rand::SeedableRng;
 
-const BRANCHES: [&str; 7] = [
-    "AccountMigrationCancelledEvent",
-    "AccountMigrationCompletedEvent",
-    "AccountMigrationRollBackInitiatedEvent",
-    "AccountMigrationRolledBackEvent",
-    "AccountMigrationScheduledEvent",
-    "AccountMigrationValidatedEvent",
-    "BalanceRetrievedMigrationEvent",
-];
+use common::MIGRATION_BRANCHES as BRANCHES;
 
 fn main() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/account-migration-event.avsc");

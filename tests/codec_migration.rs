@@ -12,15 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
-const BRANCHES: [&str; 7] = [
-    "AccountMigrationCancelledEvent",
-    "AccountMigrationCompletedEvent",
-    "AccountMigrationRollBackInitiatedEvent",
-    "AccountMigrationRolledBackEvent",
-    "AccountMigrationScheduledEvent",
-    "AccountMigrationValidatedEvent",
-    "BalanceRetrievedMigrationEvent",
-];
+use common::MIGRATION_BRANCHES as BRANCHES;
 const NS: &str = "uk.co.boostpower.support.kafka.messages";
 
 fn scheduled() -> Value {

@@ -8,6 +8,17 @@ use flowharness::schema::avro_parse;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// The short names of the seven branches of the migration event union.
+pub const MIGRATION_BRANCHES: [&str; 7] = [
+    "AccountMigrationCancelledEvent",
+    "AccountMigrationCompletedEvent",
+    "AccountMigrationRollBackInitiatedEvent",
+    "AccountMigrationRolledBackEvent",
+    "AccountMigrationScheduledEvent",
+    "AccountMigrationValidatedEvent",
+    "BalanceRetrievedMigrationEvent",
+];
+
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
