@@ -46,7 +46,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "error: {}", e.to_string().replace('\n', "\nerror: "));
+            let _ = report_errors(&e, err);
             BAD_INPUT
         }
     }

@@ -40,7 +40,6 @@ fn connect(args: &ConnectArgs) -> Result<Environment> {
         listen: args.listen,
     };
     if let Some(ip) = listen {
-        tracing::warn!("the embedded broker and registry listen on {ip}, not only on this machine's loopback");
         eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
     }
     Environment::connect(&c)
