@@ -15,5 +15,5 @@ Feature: Account migration cancel
 
   Scenario: a flow whose Scheduled carries another flow id is caught
     When a cancel flow is produced with enrollmentId of its Scheduled event set to "another-flow-id"
-    Then a unknown-flow violation is reported
+    Then an unknown-flow violation is reported
     And a restart-while-open violation is reported

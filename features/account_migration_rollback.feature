@@ -15,3 +15,10 @@ Feature: Account migration rollback
   Scenario: a rollback before completion is caught
     When a rollback flow is produced with its Completed event dropped
     Then a transition-not-allowed violation is reported
+
+  Scenario: an account rolls back and restarts with a new flow id
+    When a rollback flow is produced for the account "2000001"
+    Then 1 complete rollback flows are observed
+    And 1 complete happy flows are observed
+    And the RolledBack event of the account "2000001" has accountId equal to "2000001"
+    And no violations are reported

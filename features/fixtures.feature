@@ -6,4 +6,4 @@ Feature: The seed fixture
     When the fixture "fixtures/complex.json" is produced
     Then every message decodes with the registered schema
     And nothing is lost or duplicated
-    And a unknown-flow violation is reported
+    And an unknown-flow violation is reported

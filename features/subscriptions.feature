@@ -21,4 +21,25 @@ Feature: Subscription catalog
     When the subscription "INVOICE_NOTIFICATION" is published with its options
     And the group "BILLING" is published listing "INVOICE_NOTIFICATION,NEVER_PUBLISHED"
     And the published events are produced
-    Then a unknown-reference violation is reported
+    Then an unknown-reference violation is reported
+
+  @negative
+  Scenario Outline: the if/then/else rules: a <type> without its <field>
+    When the <kind> "<code>" is published without its <field>
+    And the published events are produced
+    Then a schema-invalid violation is reported
+
+    Examples:
+      | type               | kind         | code                 | field         |
+      | SUBSCRIPTION       | subscription | INVOICE_NOTIFICATION | options       |
+      | SUBSCRIPTION       | subscription | PAYMENT_REMINDER     | status        |
+      | SUBSCRIPTION_GROUP | group        | BILLING              | subscriptions |
+
+  Scenario: one event against the schema alone
+    Given the schema "subscription-event"
+    When an event is produced with these fields:
+      | field     | value                |
+      | key       | INVOICE_NOTIFICATION |
+      | data.code | INVOICE_NOTIFICATION |
+    Then every message decodes with the registered schema
+    And no violations are reported

@@ -12,6 +12,7 @@ pub mod fixture;
 pub mod flow;
 pub mod generate;
 pub mod kafka;
+pub mod load;
 pub mod registry;
 pub mod report;
 pub mod schema;

@@ -11,7 +11,11 @@ fn flowharness(args: &[&str]) -> (i32, String) {
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     )
 }
 
@@ -19,27 +23,40 @@ fn flowharness(args: &[&str]) -> (i32, String) {
 fn steps_lists_every_step_the_library_defines() {
     let (code, out) = flowharness(&["steps"]);
     assert_eq!(code, 0);
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bdd/steps.rs")).unwrap();
-    let mut defined = Vec::new();
-    for line in source.lines().map(str::trim) {
-        for keyword in ["given", "when", "then"] {
-            let Some(rest) = line.strip_prefix(&format!("#[{keyword}(")) else {
-                continue;
-            };
-            let pattern = rest
-                .trim_start_matches("expr = ")
-                .trim_end_matches(")]")
-                .trim_matches('"')
-                .replace("\\\"", "\"");
-            defined.push(format!("{}{} {pattern}", keyword[..1].to_uppercase(), &keyword[1..]));
-        }
+    let mut catalogue = Vec::new();
+    for (keyword, pattern, example) in flowharness::bdd::CATALOGUE {
+        catalogue.push(format!("{keyword} {pattern}"));
+        catalogue.push(format!("    e.g. {example}"));
     }
-    let listed: Vec<&str> = out.lines().filter(|l| !l.starts_with("    e.g. ")).collect();
-    assert_eq!(listed, defined, "the catalogue and the step definitions differ");
     assert_eq!(
-        out.lines().filter(|l| l.starts_with("    e.g. ")).count(),
-        defined.len(),
-        "every step has an example"
+        out.lines().collect::<Vec<_>>(),
+        catalogue.join("\n").lines().collect::<Vec<_>>()
+    );
+
+    // Every example runs into exactly one step, each into a different one,
+    // and the library defines no step the catalogue leaves out.
+    let matched =
+        flowharness::bdd::preflight::matched_steps(flowharness::bdd::CATALOGUE.iter().map(|(_, _, example)| *example))
+            .unwrap();
+    let distinct: std::collections::BTreeSet<_> = matched.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        flowharness::bdd::CATALOGUE.len(),
+        "two examples ran into one step"
+    );
+    let mut defined = 0;
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bdd/steps")).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        defined += source
+            .lines()
+            .map(str::trim)
+            .filter(|l| ["#[given(", "#[when(", "#[then("].iter().any(|k| l.starts_with(k)))
+            .count();
+    }
+    assert_eq!(
+        defined,
+        flowharness::bdd::CATALOGUE.len(),
+        "a step is missing from the catalogue"
     );
 }
 
@@ -61,7 +78,23 @@ fn a_feature_file_from_elsewhere_runs_and_an_unknown_step_fails() {
     let bad = dir.path().join("typo.feature");
     std::fs::write(&bad, "Feature: typo\n  Scenario: a step nobody defined\n    Given the \"account-migration\" flow\n    When 3 happy flows are sent\n").unwrap();
     let (code, out) = flowharness(&["test", bad.to_str().unwrap()]);
-    assert_eq!(code, 1, "an unknown step fails the run: {out}");
+    assert_eq!(code, 2, "an unknown step is bad input: {out}");
+    assert!(
+        out.contains("typo.feature:4: unknown step")
+            && out.contains("did you mean")
+            && out.contains("{int} {word} flows are produced"),
+        "{out}"
+    );
+
+    let broken = dir.path().join("broken.feature");
+    std::fs::write(
+        &broken,
+        "Feature: broken\n  Scenario: a table row cut short\n    Given the \"account-migration\" flow\n    | a | b\n",
+    )
+    .unwrap();
+    let (code, out) = flowharness(&["test", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "a syntax error is bad input: {out}");
+    assert!(out.contains("broken.feature: not valid Gherkin: Error at "), "{out}");
 }
 
 #[test]
@@ -71,13 +104,18 @@ fn the_readme_lists_the_same_steps() {
         .lines()
         .filter(|l| l.starts_with("| Given ") || l.starts_with("| When ") || l.starts_with("| Then "))
         .map(|l| {
-            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
-            (cells[0].to_string(), cells[1].to_string())
+            let cells: Vec<String> = l
+                .replace("\\|", "\u{1}")
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().replace('\u{1}', "\\|"))
+                .collect();
+            (cells[0].clone(), cells[1].clone())
         })
         .collect();
     let catalogue: Vec<(String, String)> = flowharness::bdd::CATALOGUE
         .iter()
-        .map(|(k, p, e)| (format!("{k} {p}"), e.to_string()))
+        .map(|(k, p, e)| (format!("{k} {p}"), e.replace('|', "\\|").replace('\n', "<br>")))
         .collect();
     assert_eq!(rows, catalogue, "README's step table and `flowharness steps` differ");
 }

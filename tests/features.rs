@@ -9,10 +9,11 @@ fn main() {
         ))],
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     match flowharness::bdd::run(&options) {
-        Ok(true) => println!("features: 1 passed, 0 failed"),
+        Ok(true) => println!("features: passed in {:.1}s", started.elapsed().as_secs_f64()),
         Ok(false) => {
-            println!("features: 0 passed, 1 failed");
+            println!("features: failed");
             std::process::exit(1);
         }
         Err(e) => {

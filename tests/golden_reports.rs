@@ -47,3 +47,45 @@ fn the_junit_xml_is_well_formed_and_escapes_text() {
     // Every test case is closed, by itself or by its end tag.
     assert_eq!(xml.matches("\"/>").count() + xml.matches("</testcase>").count(), 17);
 }
+
+/// Runs the pinned feature file through `flowharness test`, and returns
+/// its JUnit XML and Cucumber JSON with timestamps and durations stripped.
+fn bdd_reports() -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (dir.path().join("out.xml"), dir.path().join("out.json"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowharness"))
+        .args([
+            "test",
+            "tests/golden/bdd-report.feature",
+            "--concurrency",
+            "2",
+            "--junit",
+        ])
+        .arg(&junit)
+        .arg("--json")
+        .arg(&json)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one scenario fails: {out:?}");
+    let times = regex::Regex::new(r#" (timestamp|time)="[^"]*""#).unwrap();
+    let xml = times
+        .replace_all(&std::fs::read_to_string(&junit).unwrap(), "")
+        .into_owned();
+    // Where a step is defined moves as the library is edited.
+    let matched = regex::Regex::new(r"(Matched: [^:\n]+):[0-9]+:[0-9]+").unwrap();
+    let xml = matched.replace_all(&xml, "$1").into_owned();
+    let durations = regex::Regex::new(r#","duration":[0-9]+"#).unwrap();
+    let json = std::fs::read_to_string(&json).unwrap();
+    let json = durations.replace_all(&json, "");
+    let json: serde_json::Value = serde_json::from_str(&matched.replace_all(&json, "$1")).unwrap();
+    (xml, serde_json::to_string_pretty(&json).unwrap() + "\n")
+}
+
+#[test]
+fn bdd_reports_keep_their_shape() {
+    let (xml, json) = bdd_reports();
+    golden("bdd-report.junit.xml", &xml);
+    golden("bdd-report.cucumber.json", &json);
+    assert!(xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""), "{xml}");
+}

@@ -32,12 +32,7 @@ fn run(env: &Environment, spec: &FlowSpec, topic: &str, flows: usize, mix: &str,
         .generate(seed)
         .unwrap()
         .into_iter()
-        .map(|k| Message {
-            key: Some(k.key),
-            partition: None,
-            value: k.value,
-            flow_id: None,
-        })
+        .map(|k| Message::keyed(k.key, k.value))
         .collect();
     let run = ProduceRun {
         topic: topic.into(),
@@ -48,6 +43,7 @@ fn run(env: &Environment, spec: &FlowSpec, topic: &str, flows: usize, mix: &str,
         strategy: SubjectStrategy::Topic,
         producer: ProducerOptions::default(),
         observe_timeout: Duration::from_secs(30),
+        keep_observed: false,
     };
     produce_and_check(env, &run, Some(spec), CheckOptions::default()).unwrap()
 }
@@ -100,16 +96,16 @@ fn the_seed_fixture_is_produced_as_it_is() {
             .messages
             .iter()
             .map(|m| Message {
-                key: None,
                 partition: entry.partition,
                 value: m.clone(),
-                flow_id: None,
+                ..Message::default()
             })
             .collect(),
         seed: None,
         strategy: SubjectStrategy::Topic,
         producer: ProducerOptions::default(),
         observe_timeout: Duration::from_secs(30),
+        keep_observed: false,
     };
     let spec = shipped::resolve("account-migration").unwrap();
     let r = produce_and_check(&env, &run, Some(&spec), CheckOptions::default()).unwrap();

@@ -1,20 +1,49 @@
-//! The World of a scenario: the flow in use, the scenario's own topic, the
-//! messages it queued, and what the last run observed. The broker and
+//! The World of a scenario: the contract in use, the scenario's own topic,
+//! the messages it queued, and what the last run observed. The broker and
 //! registry are shared by every scenario of a run.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::flow::FlowSpec;
 use crate::kafka::{Connect, Environment};
+use crate::schema::Schema;
 use crate::verify::{Message, RunReport};
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
-static SCENARIOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-static FIRST_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static SCENARIOS: AtomicU64 = AtomicU64::new(0);
+static RUN_SEED: AtomicU64 = AtomicU64::new(1);
 
-/// Scenario seeds count up from this one (`flowharness test --seed`).
-pub fn set_first_seed(seed: u64) {
-    FIRST_SEED.store(seed, std::sync::atomic::Ordering::Relaxed);
+/// The run's seed (`flowharness test --seed`): each scenario's seed is
+/// derived from it and the scenario's place, so it does not depend on the
+/// order concurrent scenarios start in.
+pub fn set_run_seed(seed: u64) {
+    RUN_SEED.store(seed, Ordering::Relaxed);
+}
+
+pub fn run_seed() -> u64 {
+    RUN_SEED.load(Ordering::Relaxed)
+}
+
+/// A scenario's seed: the run seed mixed with where the scenario is.
+pub fn scenario_seed(feature: &str, scenario: &str, line: usize) -> u64 {
+    // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in feature
+        .bytes()
+        .chain([0])
+        .chain(scenario.bytes())
+        .chain(line.to_le_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ run_seed()) % 1_000_000_000
+}
+
+/// Whether the run's broker and registry come from the environment.
+pub fn external_from_env() -> bool {
+    std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_some()
 }
 
 /// The run's broker and registry: the embedded pair, or the external ones
@@ -25,6 +54,14 @@ pub fn environment() -> &'static Environment {
             bootstrap: std::env::var("KAFKA_BOOTSTRAP_SERVERS").ok(),
             registry_url: std::env::var("SCHEMA_REGISTRY_URL").ok(),
             registry_auth: std::env::var("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO").ok(),
+            properties: std::env::var("KAFKA_PROPERTIES")
+                .map(|p| {
+                    p.split(';')
+                        .filter(|l| !l.trim().is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             ..Connect::default()
         };
         Environment::connect(&c).map_err(|e| e.to_string())
@@ -41,38 +78,121 @@ pub fn step_failed(message: &str) -> ! {
     panic!("{message}")
 }
 
-#[derive(Debug, cucumber::World)]
+/// The contract a scenario works against: a flow (which names its schema),
+/// or a schema alone.
+#[derive(Debug, Clone)]
+pub enum Contract {
+    Flow(Arc<FlowSpec>),
+    Schema(Arc<Schema>),
+}
+
+#[derive(Debug, Default, cucumber::World)]
 #[world(init = Self::new)]
 pub struct FlowWorld {
-    pub flow: Option<Arc<FlowSpec>>,
+    pub contract: Option<Contract>,
     /// This scenario's own topic, so scenarios never see each other's messages.
     pub topic: String,
     pub seed: u64,
+    /// The scenario's name, for what it prints.
+    pub scenario: String,
+    /// The seed the scenario last generated data with; printed with failures.
+    pub generated_with: Option<u64>,
     pub pending: Vec<Message>,
     pub run: Option<RunReport>,
+    /// Processes the scenario started; stopped when it ends.
+    pub processes: Processes,
+}
+
+/// Processes a scenario started, killed when dropped.
+#[derive(Debug, Default)]
+pub struct Processes(pub Vec<std::process::Child>);
+
+impl Processes {
+    /// Kills and reaps every process.
+    pub fn stop(&mut self) {
+        for mut child in self.0.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl FlowWorld {
     fn new() -> Self {
-        let n = SCENARIOS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = SCENARIOS.fetch_add(1, Ordering::Relaxed);
         FlowWorld {
-            flow: None,
             topic: format!("scenario-{}-{n}", std::process::id()),
-            seed: n,
-            pending: Vec::new(),
-            run: None,
+            seed: run_seed().wrapping_add(n),
+            ..FlowWorld::default()
         }
     }
 
     pub fn flow(&self) -> &Arc<FlowSpec> {
-        self.flow
-            .as_ref()
-            .unwrap_or_else(|| step_failed("no flow chosen: start with Given the \"NAME\" flow"))
+        match &self.contract {
+            Some(Contract::Flow(f)) => f,
+            Some(Contract::Schema(_)) => step_failed("this step needs a flow, and the scenario chose a schema alone"),
+            None => step_failed("no flow chosen: start with Given the \"NAME\" flow"),
+        }
+    }
+
+    /// The schema of the contract.
+    pub fn schema(&self) -> &Schema {
+        match &self.contract {
+            Some(Contract::Flow(f)) => &f.schema,
+            Some(Contract::Schema(s)) => s,
+            None => step_failed("no contract chosen: start with Given the \"NAME\" flow or Given the schema \"FILE\""),
+        }
     }
 
     pub fn run(&self) -> &RunReport {
         self.run
             .as_ref()
             .unwrap_or_else(|| step_failed("nothing was produced yet"))
+    }
+
+    /// Fails the step, naming the seed when the scenario generated data.
+    pub fn fail(&self, message: &str) -> ! {
+        if let Some(seed) = self.generated_with {
+            step_failed(&format!(
+                "{message}\n(generated with seed {seed}; replay the run with --seed {})",
+                run_seed()
+            ))
+        }
+        step_failed(message)
+    }
+
+    /// Stops what the scenario started.
+    pub fn stop_processes(&mut self) {
+        self.processes.stop();
+    }
+}
+
+/// Runs a blocking step body on its own thread, so concurrent scenarios
+/// are not held up by one another's broker round trips. A panic (a failed
+/// step) is carried back to cucumber as it was.
+pub async fn off_thread<F>(w: &mut FlowWorld, body: F)
+where
+    F: FnOnce(&mut FlowWorld) + Send + 'static,
+{
+    let mut world = std::mem::take(w);
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut world)));
+        let _ = tx.send((world, outcome));
+    });
+    match rx.await {
+        Ok((world, outcome)) => {
+            *w = world;
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(_) => step_failed("the step's thread ended without an answer"),
     }
 }

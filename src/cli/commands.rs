@@ -36,11 +36,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 json: args.json,
                 tags: args.tags,
                 seed: args.seed,
+                concurrency: usize::from(args.concurrency),
             };
-            crate::bdd::run(&options)
-                .map(|passed| if passed { OK } else { FINDINGS })
-                .map_err(|e| Error::Usage(e.to_string()))
+            crate::bdd::run(&options).map(|passed| if passed { OK } else { FINDINGS })
         }
+        Command::Load(args) => super::load::load(&args, out),
+        Command::Bench(args) => super::load::bench(&args, out),
+        Command::Report(command) => super::load::report_command(&command, out),
         Command::Steps => crate::bdd::write_catalogue(out).map(|()| OK).map_err(stdio),
     };
     match result {

@@ -18,14 +18,14 @@ use crate::kafka::producer::ProducerOptions;
 use crate::kafka::{Connect, Environment};
 use crate::verify::{Message, ProduceRun, RunReport, produce_and_check};
 
-fn duration(flag: &str, text: &str) -> Result<Duration> {
+pub(super) fn duration(flag: &str, text: &str) -> Result<Duration> {
     let ms = parse_duration_ms(text).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
     u64::try_from(ms)
         .map(Duration::from_millis)
         .map_err(|_| Error::Usage(format!("{flag}: must not be negative")))
 }
 
-fn connect(args: &ConnectArgs) -> Result<Environment> {
+pub(super) fn connect(args: &ConnectArgs) -> Result<Environment> {
     let mut properties = args.property.clone();
     if let Some(path) = &args.properties {
         properties.extend(crate::error::read_to_string(path)?.lines().map(str::to_string));
@@ -86,7 +86,7 @@ fn fixture_messages(path: &std::path::Path) -> Result<(Fixture, Vec<Message>)> {
                 key: key.clone(),
                 partition: entry.partition,
                 value: m.clone(),
-                flow_id: None,
+                ..Message::default()
             });
         }
     }
@@ -145,6 +145,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
                         partition: None,
                         value: k.value,
                         flow_id,
+                        raw: None,
                     }
                 })
                 .collect();
@@ -171,6 +172,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
         strategy,
         producer,
         observe_timeout: timeout,
+        keep_observed: false,
     };
     let report = produce_and_check(&env, &run, spec.as_ref(), CheckOptions::default())?;
     write_run(&report, &topic, out)?;

@@ -4,6 +4,7 @@
 mod commands;
 mod flows;
 mod kafka;
+mod load;
 mod sample;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use commands::run;
+pub use load::{BenchArgs, LoadArgs, ReportCommand};
 
 /// Contract-testing harness and fake producer for Kafka event flows.
 #[derive(Debug, Parser)]
@@ -40,6 +42,16 @@ pub enum Command {
     /// Produce generated flows (or a fixture file), read them back, and check
     /// them. Exit 1 on failures, violations, lost or duplicated messages.
     Produce(ProduceArgs),
+    /// Synthetic flows at a controlled rate, with latency figures and a
+    /// report. Exit 1 on failures, loss, violations or a breached SLO, 130
+    /// when interrupted.
+    Load(Box<LoadArgs>),
+    /// Is the harness ever the bottleneck? Raw rdkafka against `load` on
+    /// the same broker, the harness alone, and memory per account in flight.
+    Bench(BenchArgs),
+    /// Work with load reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Run Gherkin feature files with the built-in step library.
     Test(TestArgs),
     /// Print the step library, one step and an example a line.
@@ -60,9 +72,13 @@ pub struct TestArgs {
     /// Only scenarios whose tags match, e.g. "@happy and not @negative".
     #[arg(long)]
     pub tags: Option<String>,
-    /// Seed of the first scenario (each scenario prints its own).
+    /// The run's seed; each scenario's seed derives from it and the
+    /// scenario's place, and is printed with what it generated.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Scenarios run at once (each has its own topic).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
 }
 
 /// Where the broker and registry are.

@@ -76,7 +76,13 @@ pub struct Checker<'s> {
     keys: HashMap<String, KeyInfo>,
     recent_ids: VecDeque<u64>,
     recent_set: HashSet<u64>,
-    references: Vec<HashSet<String>>,
+    /// Per reference: the values published, with the partition each was
+    /// first seen on.
+    references: Vec<HashMap<String, i32>>,
+    /// References to values not seen yet. Kafka orders a partition, not a
+    /// topic: a value published on another partition may be read later
+    /// and still have been published first, so these wait for the end.
+    pending_references: Vec<PendingReference>,
     missing_key_reported: bool,
     report: Report,
 }
@@ -99,6 +105,15 @@ fn hash_of(v: &Value) -> u64 {
     h.finish()
 }
 
+struct PendingReference {
+    reference: usize,
+    value: String,
+    partition: i32,
+    offset: i64,
+    key: Option<String>,
+    flow: Option<String>,
+}
+
 struct At<'a> {
     partition: i32,
     offset: i64,
@@ -115,7 +130,8 @@ impl<'s> Checker<'s> {
             keys: HashMap::new(),
             recent_ids: VecDeque::new(),
             recent_set: HashSet::new(),
-            references: vec![HashSet::new(); spec.references.len()],
+            references: vec![HashMap::new(); spec.references.len()],
+            pending_references: Vec::new(),
             missing_key_reported: false,
             report: Report::default(),
         }
@@ -242,24 +258,53 @@ impl<'s> Checker<'s> {
         for (i, r) in self.spec.references.iter().enumerate() {
             if r.target_state == state {
                 for v in fields::get_all(body, &r.target_field) {
-                    self.references[i].insert(text(v));
+                    let v = text(v);
+                    // Published on another partition: it may have come first.
+                    self.pending_references
+                        .retain(|p| p.reference != i || p.value != v || p.partition == at.partition);
+                    self.references[i].entry(v).or_insert(at.partition);
                 }
             }
             if r.state == state {
                 let missing: Vec<String> = fields::get_all(body, &r.field)
                     .into_iter()
                     .map(text)
-                    .filter(|v| !self.references[i].contains(v))
+                    .filter(|v| !self.references[i].contains_key(v))
                     .collect();
-                for v in missing {
-                    let target = &self.spec.states[r.target_state].name;
-                    let message = format!(
-                        "{} references {v:?}, which no earlier {target} has as {}",
-                        r.field, r.target_field
-                    );
-                    self.find(Rule::UnknownReference, Severity::Error, at, message);
+                for value in missing {
+                    self.pending_references.push(PendingReference {
+                        reference: i,
+                        value,
+                        partition: at.partition,
+                        offset: at.offset,
+                        key: at.key.map(str::to_string),
+                        flow: at.flow.map(str::to_string),
+                    });
                 }
             }
+        }
+    }
+
+    fn report_pending_references(&mut self) {
+        for p in std::mem::take(&mut self.pending_references) {
+            let r = &self.spec.references[p.reference];
+            let target = &self.spec.states[r.target_state].name;
+            let later = if self.references[p.reference].contains_key(&p.value) {
+                " (one came later on the same partition)"
+            } else {
+                ""
+            };
+            let message = format!(
+                "{} references {:?}, which no earlier {target} has as {}{later}",
+                r.field, p.value, r.target_field
+            );
+            let at = At {
+                partition: p.partition,
+                offset: p.offset,
+                key: p.key.as_deref(),
+                flow: p.flow.as_deref(),
+            };
+            self.find(Rule::UnknownReference, Severity::Error, &at, message);
         }
     }
 
@@ -464,6 +509,7 @@ impl<'s> Checker<'s> {
     /// Ends the stream: flows still open and not in an end state are
     /// incomplete.
     pub fn finish(mut self) -> Report {
+        self.report_pending_references();
         let severity = self.options.incomplete.unwrap_or(self.spec.incomplete);
         let mut open: Vec<(String, OpenFlow)> = self.flows.drain().collect();
         open.sort_by_key(|(_, f)| f.at);

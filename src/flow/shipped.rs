@@ -61,3 +61,30 @@ pub fn resolve(arg: &str) -> Result<FlowSpec> {
         names().join(", ")
     )))
 }
+
+/// Names of the shipped schemas: their file names without the extension.
+pub fn schema_names() -> Vec<&'static str> {
+    SCHEMAS.iter().map(|(p, _)| stem(p)).collect()
+}
+
+fn stem(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.trim_end_matches(".avsc").trim_end_matches(".schema.json")
+}
+
+/// The schema an argument names: a file path, or a shipped schema by name
+/// (`account-migration-event`).
+pub fn resolve_schema(arg: &str) -> Result<Schema> {
+    let looks_like_path = arg.contains('/') || arg.ends_with(".avsc") || arg.ends_with(".json");
+    if !looks_like_path && let Some((path, text)) = SCHEMAS.iter().find(|(p, _)| stem(p) == arg) {
+        let json = crate::error::parse_json(text).map_err(|e| e.within(path.trim_start_matches("../")))?;
+        return Schema::from_value(&json).map_err(|e| e.within(path.trim_start_matches("../")));
+    }
+    if looks_like_path {
+        return Schema::load(Path::new(arg));
+    }
+    Err(Error::Usage(format!(
+        "unknown schema {arg:?}: give a schema file path or one of {}",
+        schema_names().join(", ")
+    )))
+}

@@ -61,3 +61,39 @@ pub fn wait_for_zero_lag(
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Reads `topic` in consumer group `group` and commits what it read, until
+/// nothing more arrives for a second (or `within` passes): a stand-in for
+/// a service that keeps up. Returns how many messages it read.
+pub fn consume_and_commit(cluster: &Cluster, group: &str, topic: &str, within: Duration) -> Result<u64> {
+    let mut config = cluster.client_config();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;
+    let deadline = Instant::now() + within;
+    let mut read = 0;
+    let mut last = Instant::now();
+    while Instant::now() < deadline && (read == 0 || last.elapsed() < Duration::from_secs(1)) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => {
+                read += 1;
+                last = Instant::now();
+            }
+            Some(Err(e)) => tracing::warn!("group {group}: {e}"),
+            None => {}
+        }
+    }
+    if read > 0 {
+        consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+            .map_err(|e| cluster.error(&format!("group {group}: commit"), &e))?;
+    }
+    Ok(read)
+}

@@ -206,3 +206,46 @@ pub fn observe(
     }
     Ok(seen)
 }
+
+/// Reads `topic` from the beginning until a message satisfies `wanted`,
+/// for at most `within`; the topic may not exist yet when reading begins
+/// (a service under test creates its output topic when it first writes).
+/// Returns the message, or how many were read without a match.
+pub fn first_match(
+    cluster: &Cluster,
+    topic: &str,
+    decoder: &Decoder,
+    within: Duration,
+    wanted: &mut dyn FnMut(&Observed) -> bool,
+) -> Result<std::result::Result<Observed, u64>> {
+    let mut config = cluster.client_config();
+    config
+        .set("group.id", format!("flowharness-watch-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("topic.metadata.refresh.interval.ms", "500");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    consumer
+        .subscribe(&[topic])
+        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;
+    let deadline = Instant::now() + within;
+    let mut read = 0;
+    while Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        read += 1;
+        let observed = Observed {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            value: decoder.decode(m.payload()),
+        };
+        if wanted(&observed) {
+            return Ok(Ok(observed));
+        }
+    }
+    Ok(Err(read))
+}

@@ -16,12 +16,26 @@ use crate::registry::SubjectStrategy;
 use crate::schema::Schema;
 
 /// One message to produce.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Message {
     pub key: Option<String>,
     pub partition: Option<i32>,
     pub value: serde_json::Value,
     pub flow_id: Option<String>,
+    /// Bytes sent as they are instead of the encoded `value`: a foreign
+    /// producer, or a deliberately broken message.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Message {
+    /// A message with a key and a value to encode.
+    pub fn keyed(key: impl Into<String>, value: serde_json::Value) -> Message {
+        Message {
+            key: Some(key.into()),
+            value,
+            ..Message::default()
+        }
+    }
 }
 
 /// What to produce and how.
@@ -35,6 +49,8 @@ pub struct ProduceRun {
     pub strategy: SubjectStrategy,
     pub producer: ProducerOptions,
     pub observe_timeout: Duration,
+    /// Keep every observed message in the report, for assertions on fields.
+    pub keep_observed: bool,
 }
 
 /// What a run delivered, observed and found.
@@ -46,6 +62,8 @@ pub struct RunReport {
     pub lost: u64,
     pub duplicated: u64,
     pub check: Report,
+    /// What was observed, in the order it was read (when the run asked).
+    pub observed: Vec<Observed>,
 }
 
 impl RunReport {
@@ -91,7 +109,10 @@ pub fn produce_and_check(
     let seed = run.seed.map(|s| s.to_string());
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     for (seq, m) in run.messages.iter().enumerate() {
-        let payload = encode(&run.schema, schema_id, &m.value).map_err(|e| e.within(&format!("message {seq}")))?;
+        let payload = match &m.raw {
+            Some(raw) => raw.clone(),
+            None => encode(&run.schema, schema_id, &m.value).map_err(|e| e.within(&format!("message {seq}")))?,
+        };
         let seq_text = format!("{run_id}:{seq}");
         let mut headers: Vec<(&str, &[u8])> = vec![(SEQUENCE_HEADER, seq_text.as_bytes())];
         if let Some(f) = &m.flow_id {
@@ -122,6 +143,7 @@ pub fn produce_and_check(
     let mut checker = flow.map(|f| Checker::new(f, check));
     let mut schema_only = Report::default();
     let mut seen: HashMap<u64, u32> = HashMap::new();
+    let mut kept = Vec::new();
     let observation = observer::observe(cluster, &run.topic, &decoder, &options, &mut |o, seq| {
         if let Some((_, s)) = seq {
             *seen.entry(s).or_default() += 1;
@@ -129,6 +151,9 @@ pub fn produce_and_check(
         match checker.as_mut() {
             Some(c) => c.observe(&o),
             None => judge_schema(&run.schema, &o, &mut schema_only),
+        }
+        if run.keep_observed {
+            kept.push(o);
         }
     })?;
     let check_report = match checker {
@@ -146,6 +171,7 @@ pub fn produce_and_check(
         lost,
         duplicated,
         check: check_report,
+        observed: kept,
     })
 }
 

@@ -1,0 +1,152 @@
+//! `flowharness bench`: is the harness ever the bottleneck? In one process,
+//! against the same broker and topic settings:
+//!
+//! - A: raw rdkafka producing pre-encoded 200-byte payloads flat out;
+//! - B: the load engine at unlimited rate, with template stamping, Confluent
+//!   framing, account bookkeeping and flow state;
+//!
+//! then B/A, the harness's own events per second on one core with no
+//! broker, and the resident memory with a million accounts in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+
+use super::engine::{self, EngineOptions};
+use super::rate::Schedule;
+use super::sink::{Acks, KafkaSink, NullSink};
+use super::templates::Pool;
+use super::{LoadOptions, pool};
+use crate::error::Result;
+use crate::kafka::Environment;
+
+/// What the benchmark measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    pub raw_events_per_second: f64,
+    pub harness_events_per_second: f64,
+    pub harness_alone_events_per_second: f64,
+    pub accounts_in_flight: u64,
+    pub rss_mb_in_flight: f64,
+    pub rss_mb_before: f64,
+}
+
+impl BenchResult {
+    pub fn ratio(&self) -> f64 {
+        self.harness_events_per_second / self.raw_events_per_second.max(1e-9)
+    }
+}
+
+/// Resident memory now, in MB (Linux; 0 elsewhere).
+pub fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn unlimited(options: &LoadOptions, max_flows: u64, time_scale: f64) -> EngineOptions {
+    EngineOptions {
+        schedule: Schedule::Unlimited,
+        duration: Duration::from_secs(600),
+        max_flows: Some(max_flows),
+        time_scale,
+        ..options.engine.clone()
+    }
+}
+
+fn events_per_flow(pool: &Pool) -> f64 {
+    let n = pool.templates.len().max(1);
+    pool.templates.iter().map(|t| t.events.len()).sum::<usize>() as f64 / n as f64
+}
+
+/// Memory with `accounts` flows in flight: every flow started, none
+/// finished (their second events are a day away).
+pub fn in_flight_memory(pool: &Pool, options: &LoadOptions, accounts: u64) -> (f64, f64) {
+    let before = rss_mb();
+    let acks = Arc::new(Acks::new(Instant::now()));
+    let mut sink = NullSink(acks.clone());
+    let mut engine = unlimited(options, accounts, 1.0);
+    engine.accounts = accounts;
+    engine.max_in_flight = accounts;
+    let stop = AtomicBool::new(false);
+    let mut peak = before;
+    let mut tick = |t: &super::metrics::Tick| {
+        peak = peak.max(rss_mb());
+        if t.flows_in_flight >= accounts {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let result = engine::run(pool, &engine, &mut sink, &acks, &stop, &mut tick);
+    std::hint::black_box(&result);
+    (before, peak.max(rss_mb()))
+}
+
+/// Runs the benchmark: `events` messages for A and about as many for B.
+pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64) -> Result<BenchResult> {
+    let pool = pool(env, options, options.engine.seed)?;
+    let (rss_before, rss_in_flight) = in_flight_memory(&pool, options, accounts);
+    let per_flow = events_per_flow(&pool);
+    let flows = ((events as f64) / per_flow).ceil() as u64;
+
+    // The harness alone, no broker.
+    let acks = Arc::new(Acks::new(Instant::now()));
+    let mut sink = NullSink(acks.clone());
+    let stop = AtomicBool::new(false);
+    let alone = engine::run(&pool, &unlimited(options, flows * 4, 0.0), &mut sink, &acks, &stop, &mut |_| ());
+    let harness_alone = alone.events_sent as f64 / alone.seconds.max(1e-9);
+
+    // A: raw rdkafka, pre-encoded 200-byte payloads.
+    let raw_topic = format!("{}-bench-raw", options.topic);
+    env.cluster.create_topic(&raw_topic, options.partitions)?;
+    let mut config = env.cluster.client_config();
+    config
+        .set("enable.idempotence", "false")
+        .set("acks", &options.producer.acks)
+        .set("linger.ms", options.producer.linger_ms.to_string())
+        .set("compression.type", &options.producer.compression)
+        .set("queue.buffering.max.messages", "1000000");
+    let producer: BaseProducer = config
+        .create()
+        .map_err(|e| env.cluster.error("cannot create a producer", &e))?;
+    let payload = vec![0x5a_u8; 200];
+    let keys: Vec<String> = (0..1000).map(|i| format!("{}", 1_000_000 + i)).collect();
+    let began = Instant::now();
+    for i in 0..events {
+        let key = &keys[(i % 1000) as usize];
+        loop {
+            match producer.send(BaseRecord::<str, [u8]>::to(&raw_topic).key(key).payload(&payload)) {
+                Ok(()) => break,
+                Err(_) => {
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    let _ = producer.flush(Duration::from_secs(60));
+    let raw = events as f64 / began.elapsed().as_secs_f64();
+
+    // B: the load engine, unlimited, through the same broker.
+    let topic = format!("{}-bench-harness", options.topic);
+    env.cluster.create_topic(&topic, options.partitions)?;
+    let acks = Arc::new(Acks::new(Instant::now()));
+    let mut sink = KafkaSink::new(&env.cluster, &options.producer, &topic, acks.clone())?;
+    let harness = engine::run(&pool, &unlimited(options, flows, 0.0), &mut sink, &acks, &stop, &mut |_| ());
+    let acknowledged = acks.acknowledged.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(BenchResult {
+        raw_events_per_second: raw,
+        harness_events_per_second: acknowledged as f64 / harness.seconds.max(1e-9),
+        harness_alone_events_per_second: harness_alone,
+        accounts_in_flight: accounts,
+        rss_mb_in_flight: rss_in_flight,
+        rss_mb_before: rss_before,
+    })
+}

@@ -1,0 +1,136 @@
+//! `load --observe`: a consumer beside the producer reads the topic from
+//! where the run began, runs the flow checker on everything, and measures
+//! end-to-end latency per event type, from the time a message was meant
+//! to be sent (its timestamp) to the time it was read.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{Latency, histogram, record};
+use crate::error::Result;
+use crate::flow::FlowSpec;
+use crate::flow::checker::{CheckOptions, Checker, Observed};
+use crate::kafka::cluster::Cluster;
+use crate::kafka::observer::Decoder;
+
+/// What the observer saw.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedSummary {
+    pub messages: u64,
+    /// Acknowledged but never read.
+    pub lost: u64,
+    pub violations: u64,
+    pub warnings: u64,
+    /// Findings by rule.
+    pub by_rule: BTreeMap<String, u64>,
+    /// The first findings, as text.
+    pub findings: Vec<String>,
+    pub complete_by_path: BTreeMap<String, u64>,
+    /// End-to-end latency by event type.
+    pub end_to_end: BTreeMap<String, Latency>,
+    pub timed_out: bool,
+}
+
+/// Tells the observer when the producer is done and how many it should see.
+#[derive(Debug, Default)]
+pub struct Expect {
+    pub producer_done: AtomicBool,
+    pub acknowledged: AtomicU64,
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Observes `topic` from `start` until the producer is done and everything
+/// acknowledged was read (or nothing arrived for `quiet`).
+pub fn observe(
+    cluster: &Cluster,
+    topic: &str,
+    start: &[(i32, i64)],
+    decoder: &Decoder,
+    spec: &Arc<FlowSpec>,
+    expect: &Expect,
+    quiet: Duration,
+) -> Result<ObservedSummary> {
+    let mut config = cluster.client_config();
+    config
+        .set(
+            "group.id",
+            format!("flowharness-load-observer-{}", uuid::Uuid::new_v4()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let mut assignment = TopicPartitionList::new();
+    for (p, offset) in start {
+        assignment
+            .add_partition_offset(topic, *p, Offset::Offset(*offset))
+            .map_err(|e| cluster.error("assign", &e))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
+    let mut checker = Checker::new(spec, CheckOptions::default());
+    let mut latencies: BTreeMap<usize, Histogram<u64>> = BTreeMap::new();
+    let mut summary = ObservedSummary::default();
+    let mut last = Instant::now();
+    loop {
+        let done = expect.producer_done.load(Ordering::Relaxed);
+        if done && summary.messages >= expect.acknowledged.load(Ordering::Relaxed) {
+            break;
+        }
+        if done && last.elapsed() >= quiet {
+            summary.timed_out = true;
+            break;
+        }
+        let Some(polled) = consumer.poll(Duration::from_millis(50)) else {
+            continue;
+        };
+        let Ok(m) = polled else { continue };
+        last = Instant::now();
+        summary.messages += 1;
+        let value = decoder.decode(m.payload());
+        if let Ok(v) = &value
+            && let Ok((state, _)) = spec.classify(v)
+            && let Some(sent) = m.timestamp().to_millis()
+        {
+            let h = latencies.entry(state).or_insert_with(histogram);
+            record(h, (wall_ms() - sent).max(0) as u64 * 1000);
+        }
+        checker.observe(&Observed {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            value,
+        });
+    }
+    let report = checker.finish();
+    summary.lost = expect
+        .acknowledged
+        .load(Ordering::Relaxed)
+        .saturating_sub(summary.messages);
+    summary.violations = report.errors;
+    summary.warnings = report.warnings;
+    summary.by_rule = report.counts.iter().map(|(r, n)| (r.name().to_string(), *n)).collect();
+    summary.findings = report.findings.iter().take(20).map(ToString::to_string).collect();
+    summary.complete_by_path = report.complete_by_path.clone();
+    summary.end_to_end = latencies
+        .iter()
+        .map(|(s, h)| (spec.states[*s].name.clone(), Latency::of(h)))
+        .collect();
+    Ok(summary)
+}
