@@ -319,8 +319,20 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
     let env = connect(&args.connect)?;
     let r = crate::load::bench::run(&env, &options, args.events, args.accounts)?;
     let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(stdio);
-    w(out, format!("A raw rdkafka, pre-encoded 200-byte payloads: {:.0} events/s", r.raw_events_per_second))?;
-    w(out, format!("B flowharness load, unlimited rate:           {:.0} events/s", r.harness_events_per_second))?;
+    w(
+        out,
+        format!(
+            "A raw rdkafka, pre-encoded 200-byte payloads: {:.0} events/s",
+            r.raw_events_per_second
+        ),
+    )?;
+    w(
+        out,
+        format!(
+            "B flowharness load, unlimited rate:           {:.0} events/s",
+            r.harness_events_per_second
+        ),
+    )?;
     w(out, format!("B/A: {:.2} (target >= 0.9)", r.ratio()))?;
     w(
         out,

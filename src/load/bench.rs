@@ -100,7 +100,14 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
     let acks = Arc::new(Acks::new(Instant::now()));
     let mut sink = NullSink(acks.clone());
     let stop = AtomicBool::new(false);
-    let alone = engine::run(&pool, &unlimited(options, flows * 4, 0.0), &mut sink, &acks, &stop, &mut |_| ());
+    let alone = engine::run(
+        &pool,
+        &unlimited(options, flows * 4, 0.0),
+        &mut sink,
+        &acks,
+        &stop,
+        &mut |_| (),
+    );
     let harness_alone = alone.events_sent as f64 / alone.seconds.max(1e-9);
 
     // A: raw rdkafka, pre-encoded 200-byte payloads.
@@ -139,7 +146,14 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
     env.cluster.create_topic(&topic, options.partitions)?;
     let acks = Arc::new(Acks::new(Instant::now()));
     let mut sink = KafkaSink::new(&env.cluster, &options.producer, &topic, acks.clone())?;
-    let harness = engine::run(&pool, &unlimited(options, flows, 0.0), &mut sink, &acks, &stop, &mut |_| ());
+    let harness = engine::run(
+        &pool,
+        &unlimited(options, flows, 0.0),
+        &mut sink,
+        &acks,
+        &stop,
+        &mut |_| (),
+    );
     let acknowledged = acks.acknowledged.load(std::sync::atomic::Ordering::Relaxed);
     Ok(BenchResult {
         raw_events_per_second: raw,

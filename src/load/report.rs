@@ -46,6 +46,21 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport> {
             first.flow, first.topic, other.flow, other.topic
         )));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    for shard in reports.iter().flat_map(|r| &r.shards) {
+        if shard.count != first.shards.first().map_or(shard.count, |s| s.count) {
+            return Err(Error::Usage(format!(
+                "report merge: shards of different splits ({}/{} beside {}/{})",
+                shard.index, shard.count, first.shards[0].index, first.shards[0].count
+            )));
+        }
+        if !seen.insert(shard.index) {
+            return Err(Error::Usage(format!(
+                "report merge: shard {}/{} given twice",
+                shard.index, shard.count
+            )));
+        }
+    }
     let seconds = reports.iter().map(|r| r.seconds).fold(0.0, f64::max);
     let sum = |f: &dyn Fn(&LoadReport) -> u64| reports.iter().map(f).sum::<u64>();
     let mut by_path = std::collections::BTreeMap::new();
@@ -178,8 +193,11 @@ pub fn write_summary(r: &LoadReport, out: &mut dyn Write) -> std::io::Result<()>
     Ok(())
 }
 
+/// One line of a plot: its name, its colour and its (x, y) points.
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 /// A polyline plot: one line per series, time on x.
-fn plot(title: &str, unit: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+fn plot(title: &str, unit: &str, series: &[Series<'_>]) -> String {
     let (w, h, left, bottom) = (720.0, 260.0, 60.0, 30.0);
     let max_x = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0, f64::max);
     let max_y = series

@@ -394,7 +394,7 @@ fn template(
     let path = spec
         .paths
         .iter()
-        .position(|p| p.alternatives.iter().any(|a| *a == first_flow_states))
+        .position(|p| p.alternatives.contains(&first_flow_states))
         .unwrap_or(0);
     Ok(Template {
         events,
