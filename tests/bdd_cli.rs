@@ -140,3 +140,44 @@ fn tags_select_scenarios_and_a_bad_expression_is_refused() {
     ]);
     assert_eq!(code, 2, "{out}");
 }
+
+#[test]
+fn an_expected_failure_passes_only_when_its_last_step_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, steps: &str| {
+        let path = dir.path().join(format!("{name}.feature"));
+        let text = format!(
+            "Feature: {name}\n  @expected-failure\n  Scenario: {name}\n    Given the \"account-migration\" flow\n{steps}"
+        );
+        std::fs::write(&path, text).unwrap();
+        let junit = dir.path().join(format!("{name}.xml"));
+        let (code, out) = flowharness(&["test", path.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+        (code, out, std::fs::read_to_string(junit).unwrap())
+    };
+    // The last step fails: what the scenario is for, so it passes, and the
+    // console and JUnit say so.
+    let (code, out, xml) = run(
+        "caught",
+        "    When 2 happy flows are produced\n    Then 3 complete happy flows are observed\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("expected failure, caught:") && out.contains("1 passed"),
+        "{out}"
+    );
+    assert!(!xml.contains("<failure"), "{xml}");
+    // Every step passes: the planted bug went unnoticed.
+    let (code, out, xml) = run(
+        "unnoticed",
+        "    When 2 happy flows are produced\n    Then 2 complete happy flows are observed\n",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("went unnoticed"), "{out}");
+    assert!(xml.contains("<failure"), "{xml}");
+    // A step before the last fails: that is not the failure expected.
+    let (code, out, _) = run(
+        "too-early",
+        "    When 2 happy flows are produced\n    Then 3 complete happy flows are observed\n    And no violations are reported\n",
+    );
+    assert_eq!(code, 1, "{out}");
+}

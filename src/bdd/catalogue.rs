@@ -181,6 +181,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "the topic {string} receives a message with {word} equal to {string} within {int} seconds",
         "Then the topic \"{topic}-status\" receives a message with accountId equal to \"1000001\" within 10 seconds",
     ),
+    (
+        "Then",
+        "within {int} seconds the topic {string} shows each account's events as:",
+        "Then within 30 seconds the topic \"{topic}-status\" shows each account's events as:\n      | event | state | flowId |\n      | Completed | MIGRATED | {flow id} |\n      | Cancelled | - | - |",
+    ),
 ];
 
 /// Prints the catalogue, one step and its example a line.

@@ -9,6 +9,7 @@
 //! console and write JUnit XML and Cucumber JSON.
 
 mod catalogue;
+pub mod expect_failure;
 pub mod preflight;
 mod steps;
 pub mod world;
@@ -101,11 +102,13 @@ pub fn run(options: &TestOptions) -> Result<bool> {
     let cucumber = FlowWorld::cucumber::<PathBuf>()
         .with_parser(Prepared)
         .with_writer(
-            writer::Basic::stdout()
-                .summarized()
-                .tee::<FlowWorld, _>(writer::JUnit::for_tee(junit, 0))
-                .tee::<FlowWorld, _>(writer::Json::for_tee(json))
-                .normalized(),
+            expect_failure::ExpectFailure::new(
+                writer::Basic::stdout()
+                    .summarized()
+                    .tee::<FlowWorld, _>(writer::JUnit::for_tee(junit, 0))
+                    .tee::<FlowWorld, _>(writer::Json::for_tee(json)),
+            )
+            .normalized(),
         )
         .fail_on_skipped()
         .max_concurrent_scenarios(options.concurrency.max(1))

@@ -7,6 +7,7 @@ mod catalog;
 mod contract;
 mod faults;
 mod observe;
+mod output;
 mod produce;
 mod service;
 

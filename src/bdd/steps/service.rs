@@ -1,6 +1,7 @@
 //! A service under test: start it with the run's broker and registry,
 //! wait for its consumer group to catch up, and watch its output topic.
-//! `{topic}` in a step's text stands for the scenario's own topic.
+//! `{topic}` in a command, topic or group name stands for the scenario's
+//! own topic.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -50,6 +51,7 @@ async fn a_command_is_started(w: &mut FlowWorld, command: String) {
 
 #[when(expr = "the consumer group {string} reads the topic")]
 async fn a_group_reads_the_topic(w: &mut FlowWorld, group: String) {
+    let group = with_topic(w, &group);
     off_thread(w, move |w| {
         let read = lag::consume_and_commit(&environment().cluster, &group, &w.topic, Duration::from_secs(30))
             .unwrap_or_else(|e| step_failed(&e.to_string()));
@@ -63,6 +65,7 @@ async fn a_group_reads_the_topic(w: &mut FlowWorld, group: String) {
 #[then(expr = "the consumer group {string} has caught up within {int} seconds")]
 async fn a_group_has_caught_up(w: &mut FlowWorld, group: String, within: i64) {
     let within = seconds(within);
+    let group = with_topic(w, &group);
     off_thread(w, move |w| {
         let lag = lag::wait_for_zero_lag(&environment().cluster, &group, &w.topic, within)
             .unwrap_or_else(|e| step_failed(&e.to_string()));
