@@ -579,3 +579,42 @@ fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
     );
     assert!(xml.contains("tests=\"17\" failures=\"1\""), "{xml}");
 }
+
+#[test]
+fn load_writes_its_reports_and_a_breached_slo_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html) = (dir.path().join("load.json"), dir.path().join("load.html"));
+    let (code, out, err) = flowharness(&[
+        "load",
+        "--flow",
+        "account-migration",
+        "--rate",
+        "50/s",
+        "--duration",
+        "1s",
+        "--time-scale",
+        "0",
+        "--observe",
+        "--report",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--max-p99",
+        "0ms",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("SLO breached: ack p99") && out.contains("0 lost, 0 violations"),
+        "{out}"
+    );
+    let report = flowharness::load::report::load(&json).unwrap();
+    assert_eq!(report.flows.started, 50);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+
+    let (code, _, err) = flowharness(&["load", "--flow", "account-migration", "--rate", "fast"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--rate"), "{err}");
+    let (code, _, err) = flowharness(&["load", "--flow", "account-migration", "--mix", "happy=1,sideways=2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sideways"), "{err}");
+}

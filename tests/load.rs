@@ -240,3 +240,47 @@ fn shards_take_disjoint_accounts_and_their_reports_merge() {
     let twice = report::merge(&[shards[0].clone(), shards[0].clone()]).unwrap_err();
     assert_eq!(twice.to_string(), "report merge: shard 0/2 given twice");
 }
+
+#[test]
+fn a_stopped_run_says_so_and_keeps_what_it_did() {
+    let env = Environment::embedded().unwrap();
+    let o = options("load-stopped", "100/s", 30.0, (0, 1));
+    let stop = AtomicBool::new(false);
+    let mut tick = |t: &flowharness::load::metrics::Tick| {
+        if t.t >= 1 {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let began = Instant::now();
+    let r = flowharness::load::run(&env, &o, &stop, &mut tick).unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "stopping took {:?}",
+        began.elapsed()
+    );
+    assert!(r.interrupted && r.failed(), "{r:#?}");
+    assert!(r.flows.started > 0 && r.flows.started < 3000, "{}", r.flows.started);
+    // What was sent before the stop is accounted for, none of it lost.
+    assert_eq!(r.events.acknowledged + r.events.failed, r.events.sent);
+    assert_eq!(r.observed.as_ref().unwrap().lost, 0);
+}
+
+#[test]
+fn the_lag_of_a_consumer_group_is_followed_until_it_drains() {
+    let env = Environment::embedded().unwrap();
+    let mut o = options("load-lag", "50/s", 1.0, (0, 1));
+    o.observe = false;
+    o.consumer_group = Some("service-under-test".into());
+    o.drain_timeout = Duration::from_secs(30);
+    env.cluster.create_topic(&o.topic, o.partitions).unwrap();
+    let (cluster, topic) = (env.cluster.clone(), o.topic.clone());
+    let service = std::thread::spawn(move || {
+        flowharness::kafka::lag::consume_and_commit(&cluster, "service-under-test", &topic, Duration::from_secs(30))
+            .unwrap()
+    });
+    let r = load(&env, &o);
+    let read = service.join().unwrap();
+    let group = r.consumer_group.as_ref().unwrap();
+    assert!(group.drained && group.remaining == 0, "{group:?}");
+    assert_eq!(read, r.events.sent);
+}
