@@ -181,3 +181,25 @@ fn an_expected_failure_passes_only_when_its_last_step_fails() {
     );
     assert_eq!(code, 1, "{out}");
 }
+
+#[test]
+fn a_step_with_a_bad_argument_is_bad_input_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("args.feature");
+    std::fs::write(
+        &path,
+        "Feature: args\n  Scenario: s\n    Given the \"account-migration\" flow\n    When -3 happy flows are produced\n    And 2 sideways flows are produced\n",
+    )
+    .unwrap();
+    let (code, out) = flowharness(&["test", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("args.feature:4: ") && out.contains("-3 flows: give a positive number"),
+        "{out}"
+    );
+    assert!(
+        out.contains("args.feature:5: ") && out.contains("no path \"sideways\""),
+        "{out}"
+    );
+    assert!(!out.contains("run seed"), "nothing ran: {out}");
+}

@@ -618,3 +618,41 @@ fn load_writes_its_reports_and_a_breached_slo_exits_1() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("sideways"), "{err}");
 }
+
+#[test]
+fn bad_load_and_file_input_is_exit_2_naming_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreadable = dir.path().to_str().unwrap().to_string();
+    for (args, expected) in [
+        (vec!["load", "--flow", "account-migration", "--rate=-5/s"], "--rate"),
+        (
+            vec!["load", "--flow", "account-migration", "--duration", "soon"],
+            "--duration",
+        ),
+        (
+            vec!["load", "--flow", "account-migration", "--duration", "0s"],
+            "--duration",
+        ),
+        (
+            vec!["load", "--flow", "account-migration", "--shard", "3/2"],
+            "--shard: expected i/n",
+        ),
+        (
+            vec!["load", "--flow", "account-migration", "--max-error-rate", "lots"],
+            "--max-error-rate",
+        ),
+        (
+            vec!["load", "--flow", "account-migration", "--mix", "happy=0,cancel=0"],
+            "--mix: the weights sum to zero",
+        ),
+        (
+            vec!["load", "--flow", "subscription-catalog"],
+            "references between flows",
+        ),
+        (vec!["fixture", "check", unreadable.as_str()], unreadable.as_str()),
+    ] {
+        let (code, _, err) = flowharness(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}

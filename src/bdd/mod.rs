@@ -8,6 +8,7 @@
 //! concurrently on one broker and registry, and the writers print to the
 //! console and write JUnit XML and Cucumber JSON.
 
+mod arguments;
 mod catalogue;
 pub mod expect_failure;
 pub mod preflight;

@@ -63,7 +63,8 @@ fn steps_of(feature: &Feature) -> Vec<&Step> {
     steps
 }
 
-/// Checks that every step matches exactly one step of the library.
+/// Checks that every step matches exactly one step of the library, then
+/// that its arguments fit the scenario's flow ([`super::arguments`]).
 pub fn check_steps(features: &[Feature]) -> Result<()> {
     let collection = FlowWorld::collection();
     let mut problems = Vec::new();
@@ -92,6 +93,12 @@ pub fn check_steps(features: &[Feature]) -> Result<()> {
                     .within(&at),
                 ),
             }
+        }
+    }
+    if problems.is_empty() {
+        for feature in features {
+            let file = feature.path.as_deref().map_or_else(|| feature.name.clone(), shown);
+            problems.extend(super::arguments::check(feature, &file));
         }
     }
     if problems.is_empty() {

@@ -93,8 +93,9 @@ pub struct ConnectArgs {
     /// A file of librdkafka properties, one key=value a line.
     #[arg(long)]
     pub properties: Option<PathBuf>,
-    /// External schema registry URL; default: the embedded registry.
-    #[arg(long, env = "SCHEMA_REGISTRY_URL")]
+    /// External schema registry URL; default: the embedded registry. Its
+    /// value is never shown: the URL may carry credentials.
+    #[arg(long, env = "SCHEMA_REGISTRY_URL", hide_env_values = true)]
     pub registry_url: Option<String>,
     /// Registry basic auth, user:password.
     #[arg(long, env = "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", hide_env_values = true)]

@@ -25,6 +25,10 @@ pub const FLOW_HEADER: &str = "flowharness-flow";
 /// The header that carries the generator's seed.
 pub const SEED_HEADER: &str = "flowharness-seed";
 
+/// The largest message value expected: Kafka's default `max.message.bytes`.
+/// A bigger one is reported rather than decoded.
+pub const MAX_MESSAGE_BYTES: usize = 1_048_588;
+
 /// Decodes message values: Confluent-framed Avro or JSON through the
 /// registry, or plain JSON.
 #[derive(Debug, Clone)]
@@ -37,6 +41,12 @@ impl Decoder {
         let Some(bytes) = payload else {
             return Err("tombstone: the value is null".into());
         };
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(format!(
+                "a value of {} bytes, larger than expected (at most {MAX_MESSAGE_BYTES}, Kafka's default max.message.bytes)",
+                bytes.len()
+            ));
+        }
         match confluent::unframe(bytes) {
             Ok((id, rest)) => {
                 let schema = self.registry.schema(id).map_err(|e| format!("schema id {id}: {e}"))?;
