@@ -64,12 +64,14 @@ impl Fixture {
             )
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Fixture::from_value(&json, &base).map_err(|e| e.within(&place))
+        Fixture::from_value(json, &base).map_err(|e| e.within(&place))
     }
 
-    /// Builds a fixture from its JSON; schema paths are resolved against `base`.
-    pub fn from_value(json: &Value, base: &Path) -> Result<Fixture> {
-        let Some(object) = json.as_object() else {
+    /// Builds a fixture from its JSON; schema paths are resolved against
+    /// `base`. The JSON is consumed message by message as it is checked,
+    /// so a large fixture is never held twice.
+    pub fn from_value(json: Value, base: &Path) -> Result<Fixture> {
+        let Value::Object(object) = json else {
             return Err(Error::invalid(Diagnostic::new(
                 "a fixture must be an object of entries: {\"0\": {\"schema\", \"topic\", \"messages\", ...}}",
             )));
@@ -78,7 +80,7 @@ impl Fixture {
         let mut entries = Vec::new();
         for (id, entry) in object {
             let place = format!("entry {id:?}");
-            match read_entry(id, entry, base) {
+            match read_entry(&id, entry, base) {
                 Ok(entry) => entries.push(entry),
                 Err(list) => problems.extend(list.into_iter().map(|d| d.within(place.clone()))),
             }
@@ -124,8 +126,8 @@ impl Fixture {
     }
 }
 
-fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry, Vec<Diagnostic>> {
-    let Some(obj) = json.as_object() else {
+fn read_entry(id: &str, json: Value, base: &Path) -> std::result::Result<Entry, Vec<Diagnostic>> {
+    let Value::Object(mut obj) = json else {
         return Err(vec![Diagnostic::new(
             "an entry must be an object with \"schema\", \"topic\" and \"messages\"",
         )]);
@@ -165,9 +167,9 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
             }
         },
     };
-    let key = obj.get("key").cloned().unwrap_or(Value::Null);
+    let key = obj.remove("key").unwrap_or(Value::Null);
     let schema = read_schema(obj.get("schema"), base);
-    let messages = match obj.get("messages") {
+    let messages = match obj.remove("messages") {
         Some(Value::Array(list)) => Some(list),
         Some(_) => {
             problems.push(Diagnostic::new("expected an array of messages").within("messages"));
@@ -189,11 +191,11 @@ fn read_entry(id: &str, json: &Value, base: &Path) -> std::result::Result<Entry,
     for (i, message) in messages.into_iter().flatten().enumerate() {
         let place = format!("messages[{i}]");
         let checked = match &schema {
-            Schema::Avro(avro) => avro_json::normalize(avro, message),
+            Schema::Avro(avro) => avro_json::normalize(avro, &message),
             Schema::Json(json) => {
-                let violations = json.validate(message);
+                let violations = json.validate(&message);
                 if violations.is_empty() {
-                    Ok(message.clone())
+                    Ok(message)
                 } else {
                     Err(violations)
                 }
