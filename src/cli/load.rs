@@ -329,8 +329,15 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
     w(
         out,
         format!(
-            "B flowharness load, unlimited rate:           {:.0} events/s",
-            r.harness_events_per_second
+            "B flowharness load, unlimited rate:           {:.0} events/s ({:.0}-byte values on average)",
+            r.harness_events_per_second, r.harness_event_bytes
+        ),
+    )?;
+    w(
+        out,
+        format!(
+            "(medians of {} turns each, taken alternately)",
+            crate::load::bench::ROUNDS
         ),
     )?;
     w(out, format!("B/A: {:.2} (target >= 0.9)", r.ratio()))?;

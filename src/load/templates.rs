@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use rand::RngExt;
+use rand::{Rng as _, RngExt};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -28,7 +28,27 @@ enum Slot {
         field: usize,
     },
     /// A fresh value per event, shaped like the template's.
-    Unique,
+    Unique(Shape),
+}
+
+/// The shape of a value to draw afresh, worked out once per template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Uuid {
+        upper: bool,
+    },
+    /// Digits stay digits, letters letters of their case.
+    Chars,
+}
+
+fn shape_of(template: &[u8]) -> Shape {
+    if is_uuid(template) {
+        Shape::Uuid {
+            upper: template.iter().any(u8::is_ascii_uppercase),
+        }
+    } else {
+        Shape::Chars
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +61,7 @@ struct Patch {
 /// One event of a template.
 #[derive(Debug, Clone)]
 pub struct TemplateEvent {
+    // The framed bytes, and where a flow's own values are stamped in.
     bytes: Vec<u8>,
     patches: Vec<Patch>,
     /// The state's index in the spec.
@@ -64,7 +85,8 @@ pub struct Template {
 #[derive(Debug)]
 pub struct Pool {
     pub templates: Vec<Template>,
-    by_path: Vec<(usize, u32)>,
+    /// Per path of the mix: its weight and the templates that took it.
+    by_path: Vec<(u32, Vec<usize>)>,
     by_path_total: u64,
     key_shape: Vec<u8>,
 }
@@ -73,29 +95,56 @@ pub struct Pool {
 /// digit a random digit and each letter a random letter of its case.
 pub fn fresh_like(template: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
     out.clear();
-    if is_uuid(template) {
-        let mut bytes: [u8; 16] = rng.random();
+    out.extend_from_slice(template);
+    fresh_in_place(shape_of(template), template, rng, out);
+}
+
+/// [`fresh_like`] written over `target`, which is as long as `template`:
+/// no allocation, for the stamping loop.
+fn fresh_in_place(shape: Shape, template: &[u8], rng: &mut Rng, target: &mut [u8]) {
+    if let Shape::Uuid { upper } = shape {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let upper = template.iter().any(u8::is_ascii_uppercase);
+        let letters = if upper { b'A' } else { b'a' };
+        let mut at = 0;
         for (i, b) in bytes.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
-                out.push(b'-');
+                target[at] = b'-';
+                at += 1;
             }
             for nibble in [b >> 4, b & 0x0f] {
-                let c = if nibble < 10 { b'0' + nibble } else { b'a' + nibble - 10 };
-                out.push(if upper { c.to_ascii_uppercase() } else { c });
+                target[at] = if nibble < 10 {
+                    b'0' + nibble
+                } else {
+                    letters + nibble - 10
+                };
+                at += 1;
             }
         }
         return;
     }
-    for &c in template {
-        out.push(match c {
-            b'0'..=b'9' => b'0' + rng.random_range(0..10u8),
-            b'a'..=b'z' => b'a' + rng.random_range(0..26u8),
-            b'A'..=b'Z' => b'A' + rng.random_range(0..26u8),
+    // One 64-bit draw gives many characters: take digits (or letters) off
+    // it until it runs low, then draw again.
+    let (mut bits, mut left) = (0u64, 0u64);
+    let mut take = |n: u64| {
+        if left < n {
+            (bits, left) = (rng.next_u64(), u64::MAX);
+        }
+        let c = bits % n;
+        bits /= n;
+        left /= n;
+        c as u8
+    };
+    for (t, &c) in target.iter_mut().zip(template) {
+        *t = match c {
+            b'0'..=b'9' => b'0' + take(10),
+            b'a'..=b'z' => b'a' + take(26),
+            b'A'..=b'Z' => b'A' + take(26),
             other => other,
-        });
+        };
     }
 }
 
@@ -223,14 +272,35 @@ impl Pool {
                 spec.name
             )));
         }
-        let by_path = mix.0.clone();
-        let by_path_total = by_path.iter().map(|(_, w)| u64::from(*w)).sum();
+        let by_path: Vec<(u32, Vec<usize>)> = mix
+            .0
+            .iter()
+            .map(|(path, weight)| {
+                let took = templates
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.path == *path)
+                    .map(|(i, _)| i);
+                (*weight, took.collect())
+            })
+            .collect();
+        let by_path_total = by_path.iter().map(|(w, _)| u64::from(*w)).sum();
         Ok(Pool {
             templates,
             by_path,
             by_path_total,
             key_shape,
         })
+    }
+
+    /// The mean size of an event's framed value, in bytes.
+    pub fn mean_event_bytes(&self) -> f64 {
+        let (bytes, events) = self
+            .templates
+            .iter()
+            .flat_map(|t| &t.events)
+            .fold((0usize, 0usize), |(b, n), e| (b + e.bytes.len(), n + 1));
+        bytes as f64 / events.max(1) as f64
     }
 
     /// How many accounts keys of this flow's shape can tell apart.
@@ -246,25 +316,18 @@ impl Pool {
     /// A template for the next flow, in the mix's proportions.
     pub fn pick(&self, rng: &mut Rng) -> usize {
         let mut r = rng.random_range(0..self.by_path_total);
-        let mut path = self.by_path[0].0;
-        for (p, w) in &self.by_path {
+        let mut took = &self.by_path[0].1;
+        for (w, t) in &self.by_path {
             if r < u64::from(*w) {
-                path = *p;
+                took = t;
                 break;
             }
             r -= u64::from(*w);
         }
-        let matching = self.templates.iter().filter(|t| t.path == path).count();
-        if matching == 0 {
+        if took.is_empty() {
             return rng.random_range(0..self.templates.len());
         }
-        let nth = rng.random_range(0..matching);
-        self.templates
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.path == path)
-            .nth(nth)
-            .map_or(0, |(i, _)| i)
+        took[rng.random_range(0..took.len())]
     }
 }
 
@@ -272,11 +335,11 @@ impl Template {
     /// Fresh flow ids for one stamping of this template, concatenated.
     pub fn fresh_ids(&self, rng: &mut Rng, out: &mut Vec<u8>) {
         out.clear();
-        let mut one = Vec::new();
         for flow in &self.flow_ids {
             for id in flow {
-                fresh_like(id, rng, &mut one);
-                out.extend_from_slice(&one);
+                let start = out.len();
+                out.extend_from_slice(id);
+                fresh_in_place(shape_of(id), id, rng, &mut out[start..]);
             }
         }
     }
@@ -287,7 +350,6 @@ impl Template {
         let e = &self.events[i];
         out.clear();
         out.extend_from_slice(&e.bytes);
-        let mut fresh = Vec::new();
         for p in &e.patches {
             let target = &mut out[p.offset..p.offset + p.len];
             match p.slot {
@@ -297,10 +359,7 @@ impl Template {
                         + self.flow_ids[flow][..field].iter().map(Vec::len).sum::<usize>();
                     target.copy_from_slice(&ids[start..start + p.len]);
                 }
-                Slot::Unique => {
-                    fresh_like(&e.bytes[p.offset..p.offset + p.len], rng, &mut fresh);
-                    target.copy_from_slice(&fresh);
-                }
+                Slot::Unique(shape) => fresh_in_place(shape, &e.bytes[p.offset..p.offset + p.len], rng, target),
             }
         }
     }
@@ -361,7 +420,11 @@ fn template(
         }
         for field in &spec.unique {
             let unique = string_at(spec, body, field, "unique field")?;
-            add(unique.as_bytes(), Slot::Unique, "unique field")?;
+            add(
+                unique.as_bytes(),
+                Slot::Unique(shape_of(unique.as_bytes())),
+                "unique field",
+            )?;
         }
         patches.sort_by_key(|p| p.offset);
         patches.dedup_by_key(|p| p.offset);
