@@ -8,9 +8,11 @@
 //! Reading reports one diagnostic per problem, each naming the file, the
 //! entry, the message index and the field path.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -30,7 +32,8 @@ pub enum SchemaSource {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
-    pub schema: Schema,
+    /// Shared by every entry that names the same schema.
+    pub schema: Arc<Schema>,
     pub schema_source: SchemaSource,
     pub topic: String,
     pub partition: Option<i32>,
@@ -57,38 +60,57 @@ impl Fixture {
     pub fn load(path: &Path) -> Result<Fixture> {
         let place = path.display().to_string();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let json: Value = serde_json::from_reader(BufReader::new(file)).map_err(|e| {
-            let kind = if e.is_io() { "cannot read" } else { "invalid JSON" };
-            Error::invalid(
-                Diagnostic::new(format!("line {} column {}: {kind}: {}", e.line(), e.column(), e)).within(&place),
-            )
-        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Fixture::from_value(json, &base).map_err(|e| e.within(&place))
+        // Entry by entry: each is parsed, checked and kept in its checked
+        // form before the next is read, so a large fixture is never held
+        // twice, and entries naming the same schema share one.
+        let mut reader = EntryReader {
+            base: &base,
+            schemas: Schemas::default(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        };
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+        let parsed = serde::Deserializer::deserialize_map(&mut de, &mut reader).and_then(|()| de.end());
+        if let Err(e) = parsed {
+            let kind = if e.is_io() { "cannot read" } else { "invalid JSON" };
+            let message = if e.to_string().contains(NOT_AN_OBJECT) {
+                NOT_AN_OBJECT.to_string()
+            } else {
+                format!("line {} column {}: {kind}: {e}", e.line(), e.column())
+            };
+            return Err(Error::invalid(Diagnostic::new(message).within(&place)));
+        }
+        if reader.problems.is_empty() {
+            Ok(Fixture {
+                entries: reader.entries,
+            })
+        } else {
+            Err(Error::Invalid(reader.problems).within(&place))
+        }
     }
 
     /// Builds a fixture from its JSON; schema paths are resolved against
-    /// `base`. The JSON is consumed message by message as it is checked,
-    /// so a large fixture is never held twice.
+    /// `base`.
     pub fn from_value(json: Value, base: &Path) -> Result<Fixture> {
         let Value::Object(object) = json else {
-            return Err(Error::invalid(Diagnostic::new(
-                "a fixture must be an object of entries: {\"0\": {\"schema\", \"topic\", \"messages\", ...}}",
-            )));
+            return Err(Error::invalid(Diagnostic::new(NOT_AN_OBJECT)));
         };
-        let mut problems = Vec::new();
-        let mut entries = Vec::new();
+        let mut reader = EntryReader {
+            base,
+            schemas: Schemas::default(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        };
         for (id, entry) in object {
-            let place = format!("entry {id:?}");
-            match read_entry(&id, entry, base) {
-                Ok(entry) => entries.push(entry),
-                Err(list) => problems.extend(list.into_iter().map(|d| d.within(place.clone()))),
-            }
+            reader.add(&id, entry);
         }
-        if problems.is_empty() {
-            Ok(Fixture { entries })
+        if reader.problems.is_empty() {
+            Ok(Fixture {
+                entries: reader.entries,
+            })
         } else {
-            Err(Error::Invalid(problems))
+            Err(Error::Invalid(reader.problems))
         }
     }
 
@@ -126,7 +148,55 @@ impl Fixture {
     }
 }
 
-fn read_entry(id: &str, json: Value, base: &Path) -> std::result::Result<Entry, Vec<Diagnostic>> {
+const NOT_AN_OBJECT: &str =
+    "a fixture must be an object of entries: {\"0\": {\"schema\", \"topic\", \"messages\", ...}}";
+
+/// Schemas read so far, by how the entry named them.
+#[derive(Default)]
+struct Schemas(HashMap<String, Arc<Schema>>);
+
+/// Reads entries one at a time, as the JSON parser hands them over.
+struct EntryReader<'a> {
+    base: &'a Path,
+    schemas: Schemas,
+    entries: Vec<Entry>,
+    problems: Vec<Diagnostic>,
+}
+
+impl EntryReader<'_> {
+    fn add(&mut self, id: &str, entry: Value) {
+        match read_entry(id, entry, self.base, &mut self.schemas) {
+            Ok(entry) => self.entries.push(entry),
+            Err(list) => {
+                let place = format!("entry {id:?}");
+                self.problems.extend(list.into_iter().map(|d| d.within(place.clone())));
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut EntryReader<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(NOT_AN_OBJECT)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(id) = map.next_key::<String>()? {
+            let entry: Value = map.next_value()?;
+            self.add(&id, entry);
+        }
+        Ok(())
+    }
+}
+
+fn read_entry(
+    id: &str,
+    json: Value,
+    base: &Path,
+    schemas: &mut Schemas,
+) -> std::result::Result<Entry, Vec<Diagnostic>> {
     let Value::Object(mut obj) = json else {
         return Err(vec![Diagnostic::new(
             "an entry must be an object with \"schema\", \"topic\" and \"messages\"",
@@ -168,7 +238,7 @@ fn read_entry(id: &str, json: Value, base: &Path) -> std::result::Result<Entry, 
         },
     };
     let key = obj.remove("key").unwrap_or(Value::Null);
-    let schema = read_schema(obj.get("schema"), base);
+    let schema = read_schema(obj.get("schema"), base, schemas);
     let messages = match obj.remove("messages") {
         Some(Value::Array(list)) => Some(list),
         Some(_) => {
@@ -190,7 +260,7 @@ fn read_entry(id: &str, json: Value, base: &Path) -> std::result::Result<Entry, 
     let mut normalized = Vec::new();
     for (i, message) in messages.into_iter().flatten().enumerate() {
         let place = format!("messages[{i}]");
-        let checked = match &schema {
+        let checked = match schema.as_ref() {
             Schema::Avro(avro) => avro_json::normalize(avro, &message),
             Schema::Json(json) => {
                 let violations = json.validate(&message);
@@ -220,25 +290,34 @@ fn read_entry(id: &str, json: Value, base: &Path) -> std::result::Result<Entry, 
     })
 }
 
-fn read_schema(json: Option<&Value>, base: &Path) -> std::result::Result<(Schema, SchemaSource), Vec<Diagnostic>> {
+fn read_schema(
+    json: Option<&Value>,
+    base: &Path,
+    schemas: &mut Schemas,
+) -> std::result::Result<(Arc<Schema>, SchemaSource), Vec<Diagnostic>> {
     let in_schema = |e: Error| {
         e.diagnostics()
             .into_iter()
             .map(|d| d.within("schema"))
             .collect::<Vec<_>>()
     };
-    match json {
-        None => Err(vec![Diagnostic::new("missing \"schema\"")]),
-        Some(Value::String(p)) if looks_like_path(p) => {
-            let path: PathBuf = base.join(p);
-            Schema::load(&path)
-                .map(|s| (s, SchemaSource::Path(p.clone())))
-                .map_err(in_schema)
-        }
-        Some(inline) => Schema::from_value(inline)
-            .map(|s| (s, SchemaSource::Inline))
-            .map_err(in_schema),
+    let (name, source) = match json {
+        None => return Err(vec![Diagnostic::new("missing \"schema\"")]),
+        Some(Value::String(p)) if looks_like_path(p) => (format!("path:{p}"), SchemaSource::Path(p.clone())),
+        Some(inline) => (format!("inline:{inline}"), SchemaSource::Inline),
+    };
+    if let Some(known) = schemas.0.get(&name) {
+        return Ok((known.clone(), source));
     }
+    let schema = match (&source, json) {
+        (SchemaSource::Path(p), _) => Schema::load(&base.join(p)),
+        (SchemaSource::Inline, Some(inline)) => Schema::from_value(inline),
+        (SchemaSource::Inline, None) => return Err(vec![Diagnostic::new("missing \"schema\"")]),
+    }
+    .map_err(in_schema)?;
+    let schema = Arc::new(schema);
+    schemas.0.insert(name, schema.clone());
+    Ok((schema, source))
 }
 
 /// A schema string is a file path when it has a folder or a schema file

@@ -91,7 +91,7 @@ fn the_seed_fixture_is_produced_as_it_is() {
     let run = ProduceRun {
         topic: entry.topic.clone(),
         partitions: 1,
-        schema: entry.schema.clone(),
+        schema: (*entry.schema).clone(),
         messages: entry
             .messages
             .iter()

@@ -115,7 +115,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
             let topic = args.topic.clone().unwrap_or_else(|| first.topic.clone());
             let highest = fixture.entries.iter().filter_map(|e| e.partition).max().unwrap_or(0);
             (
-                first.schema.clone(),
+                (*first.schema).clone(),
                 topic,
                 messages,
                 None,

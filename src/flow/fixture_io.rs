@@ -48,6 +48,7 @@ pub struct Keyed {
 /// are left to the producer's partitioner (`null`).
 pub fn to_fixture(schema: &Schema, topic: &str, messages: &[Keyed]) -> Fixture {
     let mut entries: Vec<Entry> = Vec::new();
+    let schema = std::sync::Arc::new(schema.clone());
     for m in messages {
         match entries.last_mut() {
             Some(e) if e.key == Value::String(m.key.clone()) => e.messages.push(m.value.clone()),

@@ -138,7 +138,7 @@ async fn the_fixture_is_produced(w: &mut FlowWorld, path: String) {
             .first()
             .map(|e| e.schema.clone())
             .unwrap_or_else(|| step_failed(&format!("{path}: the fixture has no entries")));
-        w.contract = Some(super::Contract::Schema(Arc::new(schema)));
+        w.contract = Some(super::Contract::Schema(schema));
     }
     off_thread(w, produce).await;
 }
