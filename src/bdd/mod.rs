@@ -40,6 +40,8 @@ pub struct TestOptions {
     pub seed: Option<u64>,
     /// Scenarios run at once.
     pub concurrency: usize,
+    /// Run against a broker in a container (testcontainers) instead.
+    pub containers: Option<crate::kafka::containers::ContainerOptions>,
 }
 
 impl Default for TestOptions {
@@ -51,6 +53,7 @@ impl Default for TestOptions {
             tags: None,
             seed: None,
             concurrency: 8,
+            containers: None,
         }
     }
 }
@@ -93,6 +96,14 @@ pub fn run(options: &TestOptions) -> Result<bool> {
     if let Some(seed) = options.seed {
         world::set_run_seed(seed);
     }
+    if let Some(containers) = &options.containers {
+        let env = crate::kafka::Environment::connect(&crate::kafka::Connect {
+            containers: Some(containers.clone()),
+            ..Default::default()
+        })?;
+        println!("broker: {} ({})", env.cluster.bootstrap, env.broker().kind());
+        world::use_environment(env);
+    }
     println!(
         "run seed: {} (replay with --seed {})",
         world::run_seed(),
@@ -132,5 +143,9 @@ pub fn run(options: &TestOptions) -> Result<bool> {
     // (`world::off_thread`), and a blocking HTTP client must not run inside
     // a tokio runtime.
     let result = futures::executor::block_on(cucumber.run(features));
+    if options.containers.is_some() {
+        // The run's environment lives in a static, which is never dropped.
+        crate::kafka::containers::remove_all();
+    }
     Ok(!result.execution_has_failed() && result.parsing_errors() == 0)
 }

@@ -41,6 +41,12 @@ pub fn scenario_seed(feature: &str, scenario: &str, line: usize) -> u64 {
     (h ^ run_seed()) % 1_000_000_000
 }
 
+/// Makes `env` the run's broker and registry (a broker in a container,
+/// say), unless the run already has them.
+pub fn use_environment(env: Environment) {
+    let _ = ENVIRONMENT.set(Ok(env));
+}
+
 /// Whether the run's broker and registry come from the environment.
 pub fn external_from_env() -> bool {
     std::env::var_os("KAFKA_BOOTSTRAP_SERVERS").is_some()

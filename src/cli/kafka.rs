@@ -2,17 +2,19 @@
 //! to a broker (the embedded one unless told otherwise).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::commands::{FINDINGS, OK, stdio};
 use super::flows::write_report;
-use super::{ConnectArgs, ProduceArgs, UpArgs, VerifyArgs};
+use super::{BrokerArgs, BrokerKind, ConnectArgs, ProduceArgs, UpArgs, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::fixture::Fixture;
 use crate::flow::checker::{CheckOptions, Checker};
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
 use crate::flow::{FlowSpec, shipped};
 use crate::generate::time::parse_duration_ms;
+use crate::kafka::containers::ContainerOptions;
 use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
 use crate::kafka::{Connect, Environment};
@@ -26,6 +28,12 @@ pub(super) fn duration(flag: &str, text: &str) -> Result<Duration> {
 }
 
 pub(super) fn connect(args: &ConnectArgs) -> Result<Environment> {
+    Environment::connect(&connection(args)?)
+}
+
+/// What `args` ask to connect to; warns when the embedded pair will be
+/// reachable from other machines.
+fn connection(args: &ConnectArgs) -> Result<Connect> {
     let mut properties = args.property.clone();
     if let Some(path) = &args.properties {
         properties.extend(crate::error::read_to_string(path)?.lines().map(str::to_string));
@@ -38,15 +46,81 @@ pub(super) fn connect(args: &ConnectArgs) -> Result<Environment> {
         registry_auth: args.registry_auth.clone(),
         timeout: Some(duration("--connect-timeout", &args.connect_timeout)?),
         listen: args.listen,
+        containers: (args.broker == BrokerKind::Testcontainers).then(|| ContainerOptions {
+            broker_image: args.broker_image.clone(),
+            registry_image: args.registry_image.clone(),
+            embedded_registry: args.embedded_registry,
+            timeout: None,
+        }),
+        ..Connect::default()
     };
+    if c.containers.is_some() {
+        remove_containers_on_ctrl_c();
+    }
     if let Some(ip) = listen {
         eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
     }
-    Environment::connect(&c)
+    Ok(c)
+}
+
+/// Set by commands that handle Ctrl-C themselves (load writes its partial
+/// report first): containers are then removed by the normal exit.
+pub(super) static HANDLES_CTRL_C: AtomicBool = AtomicBool::new(false);
+
+/// Containers must not outlive an interrupted run: on Ctrl-C they are
+/// removed and the process exits 130, unless the command handles Ctrl-C
+/// itself, in which case this waits for it to finish (or a second Ctrl-C).
+pub(super) fn remove_containers_on_ctrl_c() {
+    std::thread::spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                if HANDLES_CTRL_C.load(Ordering::Relaxed) {
+                    let _ = tokio::time::timeout(Duration::from_secs(60), tokio::signal::ctrl_c()).await;
+                }
+                crate::kafka::containers::remove_all();
+                std::process::exit(super::load::INTERRUPTED);
+            }
+        });
+    });
+}
+
+/// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
+pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
+    let broker =
+        crate::kafka::embedded::EmbeddedBroker::start_advertising(args.listen, args.advertised_listener.as_deref())?;
+    eprintln!(
+        "broker listening on {}, advertised as {}",
+        args.listen,
+        args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap())
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("broker: {e}")))?;
+    rt.block_on(async {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    });
+    eprintln!("broker stopping");
+    broker.stop();
+    Ok(OK)
 }
 
 pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
-    let env = connect(&args.connect)?;
+    let mut c = connection(&args.connect)?;
+    c.broker_port = args.broker_port;
+    c.registry_port = args.registry_port;
+    c.advertised_host.clone_from(&args.advertised_host);
+    let env = Environment::connect(&c)?;
     for t in &args.topics {
         let (name, partitions) = match t.split_once(':') {
             Some((n, p)) => (
@@ -58,10 +132,20 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
         };
         env.cluster.create_topic(name, partitions)?;
     }
+    let registry = match &args.advertised_host {
+        Some(host) => {
+            let mut url =
+                url::Url::parse(&env.registry_url()).map_err(|e| Error::Usage(format!("registry url: {e}")))?;
+            url.set_host(Some(host))
+                .map_err(|e| Error::Usage(format!("--advertised-host {host}: {e}")))?;
+            url.to_string().trim_end_matches('/').to_string()
+        }
+        None => env.registry_url(),
+    };
     writeln!(out, "broker:   {}", env.cluster.bootstrap).map_err(stdio)?;
-    writeln!(out, "registry: {}", env.registry_url()).map_err(stdio)?;
+    writeln!(out, "registry: {registry}").map_err(stdio)?;
     writeln!(out, "export KAFKA_BOOTSTRAP_SERVERS={}", env.cluster.bootstrap).map_err(stdio)?;
-    writeln!(out, "export SCHEMA_REGISTRY_URL={}", env.registry_url()).map_err(stdio)?;
+    writeln!(out, "export SCHEMA_REGISTRY_URL={registry}").map_err(stdio)?;
     out.flush().map_err(stdio)?;
     match &args.run_for {
         Some(d) => std::thread::sleep(duration("--for", d)?),

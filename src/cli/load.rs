@@ -141,6 +141,7 @@ fn percent(flag: &str, text: &str) -> Result<f64> {
 
 /// Sets `stop` on the first Ctrl-C; a second one exits at once.
 fn on_ctrl_c(stop: Arc<AtomicBool>) {
+    super::kafka::HANDLES_CTRL_C.store(true, Ordering::Relaxed);
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return;

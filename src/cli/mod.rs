@@ -39,6 +39,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Start the embedded broker and schema registry and keep them up.
     Up(UpArgs),
+    /// Run the embedded Kafka-protocol broker alone (for a container).
+    Broker(BrokerArgs),
     /// Produce generated flows (or a fixture file), read them back, and check
     /// them. Exit 1 on failures, violations, lost or duplicated messages.
     Produce(ProduceArgs),
@@ -79,6 +81,19 @@ pub struct TestArgs {
     /// Scenarios run at once (each has its own topic).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Where the broker runs: in process, or in a container (Docker).
+    /// KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL name external ones.
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub broker: BrokerKind,
+    /// With --broker testcontainers: the broker image, NAME:TAG.
+    #[arg(long)]
+    pub broker_image: Option<String>,
+    /// With --broker testcontainers: the registry image, NAME:TAG.
+    #[arg(long)]
+    pub registry_image: Option<String>,
+    /// With --broker testcontainers: keep the embedded registry.
+    #[arg(long)]
+    pub embedded_registry: bool,
 }
 
 /// Where the broker and registry are.
@@ -106,6 +121,40 @@ pub struct ConnectArgs {
     /// Address the embedded broker and registry listen on (default 127.0.0.1).
     #[arg(long)]
     pub listen: Option<std::net::IpAddr>,
+    /// Where the broker runs when no --bootstrap-servers is given: in
+    /// process, or in a container (Docker).
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub broker: BrokerKind,
+    /// With --broker testcontainers: the broker image, NAME:TAG (default
+    /// apache/kafka:3.8.0; an image named flowharness runs `flowharness broker`).
+    #[arg(long)]
+    pub broker_image: Option<String>,
+    /// With --broker testcontainers: the registry image (default
+    /// confluentinc/cp-schema-registry:7.7.1).
+    #[arg(long)]
+    pub registry_image: Option<String>,
+    /// With --broker testcontainers: keep the embedded registry.
+    #[arg(long)]
+    pub embedded_registry: bool,
+}
+
+/// Where the broker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BrokerKind {
+    #[default]
+    Embedded,
+    Testcontainers,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BrokerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub listen: std::net::SocketAddr,
+    /// host:port clients are told to connect to (default: the listening
+    /// address; in a container, the address its port is mapped to).
+    #[arg(long)]
+    pub advertised_listener: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,6 +165,16 @@ pub struct UpArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long = "for")]
     pub run_for: Option<String>,
+    /// A fixed port for the broker (default: a free one).
+    #[arg(long)]
+    pub broker_port: Option<u16>,
+    /// A fixed port for the registry (default: a free one).
+    #[arg(long)]
+    pub registry_port: Option<u16>,
+    /// The host clients are told to reach the broker and registry at (with
+    /// --listen 0.0.0.0 in a container: the host's name for it).
+    #[arg(long)]
+    pub advertised_host: Option<String>,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

@@ -23,14 +23,31 @@ pub trait BrokerBackend: std::fmt::Debug + Send + Sync {
 #[derive(Debug)]
 pub struct Embedded {
     addr: SocketAddr,
+    listen: SocketAddr,
+    /// The host clients are told to connect to, when not the listening one.
+    advertised_host: Option<String>,
     broker: Option<EmbeddedBroker>,
 }
 
 impl Embedded {
     pub fn start(listen: SocketAddr) -> Result<Embedded> {
-        let broker = EmbeddedBroker::start(listen)?;
+        Embedded::start_advertising(listen, None)
+    }
+
+    /// Starts on `listen`, advertising `advertised_host` with its port.
+    pub fn start_advertising(listen: SocketAddr, advertised_host: Option<String>) -> Result<Embedded> {
+        let port = if listen.port() == 0 {
+            super::embedded::free_port(listen.ip())?
+        } else {
+            listen.port()
+        };
+        let listen = SocketAddr::new(listen.ip(), port);
+        let advertised = advertised_host.as_ref().map(|h| format!("{h}:{port}"));
+        let broker = EmbeddedBroker::start_advertising(listen, advertised.as_deref())?;
         Ok(Embedded {
             addr: broker.addr(),
+            listen,
+            advertised_host,
             broker: Some(broker),
         })
     }
@@ -41,7 +58,10 @@ impl BrokerBackend for Embedded {
         "embedded"
     }
     fn bootstrap(&self) -> String {
-        self.addr.to_string()
+        match &self.advertised_host {
+            Some(host) => format!("{host}:{}", self.addr.port()),
+            None => self.addr.to_string(),
+        }
     }
     fn stop(&mut self) -> Result<()> {
         if let Some(b) = self.broker.take() {
@@ -51,7 +71,11 @@ impl BrokerBackend for Embedded {
     }
     fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        self.broker = Some(EmbeddedBroker::start(self.addr)?);
+        let advertised = self
+            .advertised_host
+            .as_ref()
+            .map(|h| format!("{h}:{}", self.listen.port()));
+        self.broker = Some(EmbeddedBroker::start_advertising(self.listen, advertised.as_deref())?);
         Ok(())
     }
 }

@@ -22,7 +22,7 @@ pub struct EmbeddedBroker {
     thread: Option<JoinHandle<()>>,
 }
 
-fn free_port(ip: std::net::IpAddr) -> Result<u16> {
+pub(super) fn free_port(ip: std::net::IpAddr) -> Result<u16> {
     let probe =
         TcpListener::bind((ip, 0)).map_err(|e| Error::Usage(format!("embedded broker: no free port on {ip}: {e}")))?;
     probe
@@ -34,6 +34,14 @@ fn free_port(ip: std::net::IpAddr) -> Result<u16> {
 impl EmbeddedBroker {
     /// Starts on `listen`; port 0 picks a free one.
     pub fn start(listen: SocketAddr) -> Result<EmbeddedBroker> {
+        EmbeddedBroker::start_advertising(listen, None)
+    }
+
+    /// Starts on `listen`, telling clients to connect to `advertised`
+    /// (`host:port`; default: the listening address, 127.0.0.1 for an
+    /// unspecified one). A broker in a container listens on 0.0.0.0 and
+    /// advertises the address its port is mapped to.
+    pub fn start_advertising(listen: SocketAddr, advertised: Option<&str>) -> Result<EmbeddedBroker> {
         let port = if listen.port() == 0 {
             free_port(listen.ip())?
         } else {
@@ -47,8 +55,9 @@ impl EmbeddedBroker {
         };
         let listener =
             url::Url::parse(&format!("tcp://{addr}")).map_err(|e| Error::Usage(format!("embedded broker: {e}")))?;
-        let advertised = url::Url::parse(&format!("tcp://{advertised_ip}:{port}"))
-            .map_err(|e| Error::Usage(format!("embedded broker: {e}")))?;
+        let advertised_at = advertised.map_or_else(|| format!("{advertised_ip}:{port}"), str::to_string);
+        let advertised = url::Url::parse(&format!("tcp://{advertised_at}"))
+            .map_err(|e| Error::Usage(format!("embedded broker: --advertised-listener {advertised_at:?}: {e}")))?;
         let storage = url::Url::parse("memory://tansu/").map_err(|e| Error::Usage(format!("embedded broker: {e}")))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, started) = std::sync::mpsc::channel::<std::result::Result<(), String>>();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::backend::{BrokerBackend, Embedded, External};
 use super::cluster::Cluster;
+use super::containers::{ContainerOptions, Containers};
 use crate::error::{Error, Result};
 use crate::registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
 
@@ -24,6 +25,14 @@ pub struct Connect {
     pub timeout: Option<Duration>,
     /// Address the embedded broker and registry bind to (default 127.0.0.1).
     pub listen: Option<IpAddr>,
+    /// A broker (and registry) in containers instead of the embedded pair.
+    pub containers: Option<ContainerOptions>,
+    /// Fixed ports for the embedded broker and registry (default: free ones).
+    pub broker_port: Option<u16>,
+    pub registry_port: Option<u16>,
+    /// The host the embedded broker tells clients to connect to (default:
+    /// the listening address).
+    pub advertised_host: Option<String>,
 }
 
 /// A broker and a registry to run against.
@@ -44,19 +53,30 @@ impl Environment {
     pub fn connect(c: &Connect) -> Result<Environment> {
         let ip = c.listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let timeout = c.timeout.unwrap_or(Duration::from_secs(10));
-        let broker: Box<dyn BrokerBackend> = match &c.bootstrap {
-            Some(b) => Box::new(External { bootstrap: b.clone() }),
-            None => Box::new(Embedded::start(SocketAddr::new(ip, 0))?),
+        let mut registry_url = c.registry_url.clone();
+        let broker: Box<dyn BrokerBackend> = match (&c.bootstrap, &c.containers) {
+            (Some(b), _) => Box::new(External { bootstrap: b.clone() }),
+            (None, Some(options)) => {
+                let containers = Containers::start(options)?;
+                if registry_url.is_none() {
+                    registry_url = containers.registry_url();
+                }
+                Box::new(containers)
+            }
+            (None, None) => {
+                let listen = SocketAddr::new(ip, c.broker_port.unwrap_or(0));
+                Box::new(Embedded::start_advertising(listen, c.advertised_host.clone())?)
+            }
         };
         let mut cluster = Cluster::new(&broker.bootstrap()).with_properties(&c.properties)?;
         cluster.timeout = timeout;
         if broker.kind() != "embedded" {
             cluster.ping()?;
         }
-        let (url, embedded_registry) = match &c.registry_url {
+        let (url, embedded_registry) = match &registry_url {
             Some(u) => (u.clone(), None),
             None => {
-                let r = EmbeddedRegistry::start(SocketAddr::new(ip, 0))?;
+                let r = EmbeddedRegistry::start(SocketAddr::new(ip, c.registry_port.unwrap_or(0)))?;
                 (r.url().to_string(), Some(r))
             }
         };

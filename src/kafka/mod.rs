@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod cluster;
+pub mod containers;
 pub mod embedded;
 pub mod environment;
 pub mod lag;

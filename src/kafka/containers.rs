@@ -1,0 +1,267 @@
+//! The testcontainers backend (`--broker testcontainers`): a broker in a
+//! container, and optionally a Confluent schema registry beside it on a
+//! shared network. By default the broker is the apache/kafka KRaft image
+//! (testcontainers-modules' `kafka::apache`); `--broker-image` names
+//! another, and a flowharness image (`flowharness broker` inside) is
+//! recognised and started with its port mapped one to one. Readiness is a
+//! metadata request that succeeds, never a fixed sleep. Containers are
+//! removed when dropped, and by [`remove_all`] on Ctrl-C.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use testcontainers_modules::kafka::apache::{KAFKA_PORT, Kafka};
+use testcontainers_modules::testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers_modules::testcontainers::runners::SyncRunner;
+use testcontainers_modules::testcontainers::{Container, GenericImage, ImageExt};
+
+use super::backend::BrokerBackend;
+use super::cluster::Cluster;
+use crate::error::{Error, Result};
+
+/// The default registry image, beside a containerised broker.
+pub const REGISTRY_IMAGE: &str = "confluentinc/cp-schema-registry:7.7.1";
+
+/// Ids of the containers this process started, for Ctrl-C.
+static STARTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// What to start.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerOptions {
+    /// `name:tag` of the broker image; default apache/kafka (KRaft).
+    pub broker_image: Option<String>,
+    /// `name:tag` of the registry image; default [`REGISTRY_IMAGE`].
+    pub registry_image: Option<String>,
+    /// Keep the embedded registry instead of a registry container.
+    pub embedded_registry: bool,
+    pub timeout: Option<Duration>,
+}
+
+fn split_image(image: &str) -> (String, String) {
+    match image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+        Some((name, tag)) => (name.to_string(), tag.to_string()),
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+fn failed(what: &str, image: &str, e: impl std::fmt::Display) -> Error {
+    Error::Usage(format!(
+        "testcontainers: cannot start {what} {image}: {e} (is the image present or pullable, and does `docker info` answer?)"
+    ))
+}
+
+enum Running {
+    Kafka(Container<Kafka>),
+    Generic(Container<GenericImage>),
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Running::Kafka(_) => "kafka container",
+            Running::Generic(_) => "broker container",
+        })
+    }
+}
+
+impl Running {
+    fn id(&self) -> &str {
+        match self {
+            Running::Kafka(c) => c.id(),
+            Running::Generic(c) => c.id(),
+        }
+    }
+}
+
+/// A broker in a container.
+#[derive(Debug)]
+pub struct Containers {
+    broker: Running,
+    bootstrap: String,
+    network: String,
+    registry: Option<(Container<GenericImage>, String)>,
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        let mut started = STARTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = [
+            Some(self.broker.id().to_string()),
+            self.registry.as_ref().map(|r| r.0.id().to_string()),
+        ];
+        started.retain(|id| !mine.contains(&Some(id.clone())));
+    }
+}
+
+fn remember(id: &str) {
+    STARTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(id.to_string());
+}
+
+/// Removes every container this process started (for a Ctrl-C handler).
+pub fn remove_all() {
+    let ids = std::mem::take(&mut *STARTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for id in ids {
+        let _ = std::process::Command::new("docker").args(["rm", "-f", &id]).output();
+    }
+}
+
+/// Whether a Docker engine answers here.
+pub fn docker_answers() -> bool {
+    std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::Usage(format!("testcontainers: no free port: {e}")))
+}
+
+/// Waits until a metadata request to `bootstrap` succeeds.
+fn wait_ready(bootstrap: &str, within: Duration) -> Result<()> {
+    let mut cluster = Cluster::new(bootstrap);
+    cluster.timeout = Duration::from_secs(2);
+    let deadline = Instant::now() + within;
+    loop {
+        match cluster.ping() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(Error::Usage(format!(
+                    "testcontainers: the broker at {bootstrap} did not answer a metadata request within {within:?}: {e}"
+                )));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+impl Containers {
+    /// Starts the broker (and the registry, unless the embedded one is
+    /// kept) and waits until the broker answers.
+    pub fn start(options: &ContainerOptions) -> Result<Containers> {
+        let timeout = options.timeout.unwrap_or(Duration::from_secs(120));
+        let network = format!("flowharness-{}", uuid::Uuid::new_v4().simple());
+        let image = options
+            .broker_image
+            .clone()
+            .unwrap_or_else(|| "apache/kafka:3.8.0".into());
+        let (name, tag) = split_image(&image);
+        let (broker, bootstrap) = if name.contains("flowharness") {
+            // Our own image: `flowharness broker`, its port mapped one to
+            // one so the address it advertises is the one clients reach.
+            let port = free_port()?;
+            let container = GenericImage::new(name, tag)
+                .with_wait_for(WaitFor::message_on_stderr("broker listening"))
+                .with_mapped_port(port, ContainerPort::Tcp(port))
+                .with_network(&network)
+                .with_container_name(format!("broker-{network}"))
+                .with_cmd([
+                    "broker".to_string(),
+                    "--listen".into(),
+                    format!("0.0.0.0:{port}"),
+                    "--advertised-listener".into(),
+                    format!("127.0.0.1:{port}"),
+                ])
+                .with_startup_timeout(timeout)
+                .start()
+                .map_err(|e| failed("the broker", &image, e))?;
+            remember(container.id());
+            (Running::Generic(container), format!("127.0.0.1:{port}"))
+        } else {
+            let container = Kafka::default()
+                .with_name(name)
+                .with_tag(tag)
+                .with_network(&network)
+                .with_container_name(format!("broker-{network}"))
+                .with_startup_timeout(timeout)
+                .start()
+                .map_err(|e| failed("the broker", &image, e))?;
+            remember(container.id());
+            let port = container
+                .get_host_port_ipv4(KAFKA_PORT)
+                .map_err(|e| failed("the broker", &image, e))?;
+            (Running::Kafka(container), format!("127.0.0.1:{port}"))
+        };
+        wait_ready(&bootstrap, timeout)?;
+        let mut out = Containers {
+            broker,
+            bootstrap,
+            network,
+            registry: None,
+        };
+        // A flowharness broker advertises 127.0.0.1, which a registry in
+        // another container cannot reach: it keeps the embedded registry.
+        if !options.embedded_registry && matches!(out.broker, Running::Kafka(_)) {
+            out.registry = Some(out.start_registry(options, timeout)?);
+        }
+        Ok(out)
+    }
+
+    /// A Confluent schema registry on the broker's network, storing its
+    /// schemas in the broker (the kafka image's internal listener).
+    fn start_registry(
+        &self,
+        options: &ContainerOptions,
+        timeout: Duration,
+    ) -> Result<(Container<GenericImage>, String)> {
+        let image = options.registry_image.clone().unwrap_or_else(|| REGISTRY_IMAGE.into());
+        let (name, tag) = split_image(&image);
+        // The kafka image's internal listener, by its name on the network.
+        let internal = format!("PLAINTEXT://broker-{}:9093", self.network);
+        let container = GenericImage::new(name, tag)
+            .with_exposed_port(ContainerPort::Tcp(8081))
+            .with_wait_for(WaitFor::message_on_stdout("Server started"))
+            .with_network(&self.network)
+            .with_env_var("SCHEMA_REGISTRY_HOST_NAME", "schema-registry")
+            .with_env_var("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081")
+            .with_env_var("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", internal)
+            .with_startup_timeout(timeout)
+            .start()
+            .map_err(|e| failed("the registry", &image, e))?;
+        remember(container.id());
+        let port = container
+            .get_host_port_ipv4(ContainerPort::Tcp(8081))
+            .map_err(|e| failed("the registry", &image, e))?;
+        Ok((container, format!("http://127.0.0.1:{port}")))
+    }
+
+    /// The registry container's URL, when one was started.
+    pub fn registry_url(&self) -> Option<String> {
+        self.registry.as_ref().map(|r| r.1.clone())
+    }
+
+    /// The broker container's id.
+    pub fn broker_id(&self) -> &str {
+        self.broker.id()
+    }
+}
+
+impl BrokerBackend for Containers {
+    fn kind(&self) -> &'static str {
+        "testcontainers"
+    }
+    fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+    fn stop(&mut self) -> Result<()> {
+        match &self.broker {
+            Running::Kafka(c) => c.stop(),
+            Running::Generic(c) => c.stop(),
+        }
+        .map_err(|e| Error::Usage(format!("testcontainers: stop the broker: {e}")))
+    }
+    fn restart(&mut self) -> Result<()> {
+        match &self.broker {
+            Running::Kafka(c) => c.start(),
+            Running::Generic(c) => c.start(),
+        }
+        .map_err(|e| Error::Usage(format!("testcontainers: start the broker again: {e}")))?;
+        wait_ready(&self.bootstrap, Duration::from_secs(60))
+    }
+}

@@ -1,0 +1,459 @@
+//! The Docker tier: runs where `docker info` answers, and prints
+//! `skipped: no docker` and passes elsewhere.
+//!
+//! No image can be pulled here, so the flowharness image is built from
+//! scratch: the test build's `flowharness` (debug info stripped), the
+//! shared libraries it links and the loader, `FROM scratch`. That image is then started through our
+//! testcontainers backend as the broker (`flowharness broker` inside), and
+//! the shipped feature suite runs against it: port mapping, readiness and
+//! teardown happen for real.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use flowharness::kafka::containers::{ContainerOptions, docker_answers};
+use flowharness::kafka::{Connect, Environment};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const BIN: &str = env!("CARGO_BIN_EXE_flowharness");
+
+fn no_docker() -> bool {
+    if docker_answers() {
+        return false;
+    }
+    println!("skipped: no docker");
+    true
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("docker runs")
+}
+
+/// The libraries `binary` links, and the loader, by their paths.
+fn linked_libraries(binary: &str) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(binary).output().expect("ldd runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or
+            // "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            let path = match line.split_once("=>") {
+                Some((_, right)) => right.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+fn copy_into(context: &Path, file: &Path) {
+    let target = context.join(file.strip_prefix("/").expect("absolute"));
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(file, &target).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
+}
+
+/// Builds `flowharness-test:tier` once per test process, `FROM scratch`,
+/// replacing the previous run's image so that runs do not pile up images.
+fn image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let tag = "flowharness-test:tier".to_string();
+        let context = tempfile::tempdir().expect("tempdir");
+        let dir = context.path();
+        copy_into(dir, Path::new(BIN));
+        // Debug info is most of a test build's binary; the image needs none.
+        let copied = dir.join(BIN.trim_start_matches('/'));
+        let _ = Command::new("strip").arg("--strip-debug").arg(&copied).status();
+        let _ = docker(&["image", "rm", "--force", &tag]);
+        let libraries = linked_libraries(BIN);
+        assert!(!libraries.is_empty(), "ldd found no libraries for {BIN}");
+        for library in &libraries {
+            copy_into(dir, library);
+        }
+        std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
+        let copies: String = libraries
+            .iter()
+            .map(|l| format!("COPY {0} {0}\n", l.display()))
+            .collect();
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!(
+                "FROM scratch\n{copies}COPY {BIN} /flowharness\nCOPY tmp /tmp\nENTRYPOINT [\"/flowharness\"]\nCMD [\"--help\"]\n"
+            ),
+        )
+        .expect("Dockerfile");
+        let started = Instant::now();
+        let out = Command::new("docker")
+            .args(["build", "--quiet", "-t", &tag, "."])
+            .current_dir(dir)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("docker build runs");
+        assert!(
+            out.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "image {tag}: built from scratch in {:.1}s ({} libraries)",
+            started.elapsed().as_secs_f64(),
+            libraries.len()
+        );
+        tag
+    })
+}
+
+/// Tests that start containers take turns, so each can count the
+/// containers of the image as its own.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Ids of the containers, running or not, made from `image`.
+fn containers_of(image: &str) -> Vec<String> {
+    let out = docker(&["ps", "-a", "-q", "--filter", &format!("ancestor={image}")]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn service() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let service = exe.parent()?.parent()?.join("examples/migration-status-service");
+    service.exists().then_some(service)
+}
+
+fn without_external(command: &mut Command) -> &mut Command {
+    command
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .env_remove("SCHEMA_REGISTRY_URL")
+}
+
+#[test]
+fn the_image_runs_any_subcommand() {
+    if no_docker() {
+        return;
+    }
+    let out = docker(&["run", "--rm", image(), "steps"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let steps = String::from_utf8_lossy(&out.stdout);
+    assert!(steps.contains("Then no violations are reported"), "{steps}");
+}
+
+#[test]
+fn the_feature_suite_passes_against_a_broker_container() {
+    if no_docker() {
+        return;
+    }
+    let image = image();
+    let _turn = one_at_a_time();
+    let started = Instant::now();
+    let mut command = Command::new(BIN);
+    without_external(&mut command)
+        .args([
+            "test",
+            "--broker",
+            "testcontainers",
+            "--broker-image",
+            image,
+            "--embedded-registry",
+            "--junit",
+        ])
+        .arg(tempfile::tempdir().expect("tempdir").keep().join("junit.xml"))
+        .arg(format!("{ROOT}/features"))
+        .current_dir(ROOT);
+    if let Some(service) = service() {
+        command.env("MIGRATION_STATUS_SERVICE", service);
+    }
+    let out = command.output().expect("flowharness test runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "features failed against the container:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(testcontainers)"),
+        "the run did not use the container:\n{stdout}"
+    );
+    assert!(!stdout.contains("failed"), "{stdout}");
+    println!(
+        "features against a broker container: passed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        containers_of(image),
+        Vec::<String>::new(),
+        "the container outlived the run"
+    );
+}
+
+#[test]
+fn the_library_api_starts_a_container_and_removes_it_on_drop() {
+    if no_docker() {
+        return;
+    }
+    let image = image();
+    let _turn = one_at_a_time();
+    let env = Environment::connect(&Connect {
+        containers: Some(ContainerOptions {
+            broker_image: Some(image.to_string()),
+            embedded_registry: true,
+            timeout: Some(Duration::from_secs(60)),
+            ..ContainerOptions::default()
+        }),
+        ..Connect::default()
+    })
+    .expect("a broker in a container");
+    assert_eq!(env.broker().kind(), "testcontainers");
+    assert_eq!(containers_of(image).len(), 1);
+    env.cluster.create_topic("docker-tier", 3).expect("topic");
+    let consumer: BaseConsumer = env.cluster.client_config().create().expect("a client");
+    let metadata = consumer
+        .fetch_metadata(Some("docker-tier"), Duration::from_secs(10))
+        .expect("metadata from the container");
+    let partitions: Vec<usize> = metadata.topics().iter().map(|t| t.partitions().len()).collect();
+    assert_eq!(partitions, vec![3]);
+    drop(consumer);
+    drop(env);
+    assert_eq!(
+        containers_of(image),
+        Vec::<String>::new(),
+        "drop left the container behind"
+    );
+}
+
+#[test]
+fn ctrl_c_removes_the_containers() {
+    if no_docker() {
+        return;
+    }
+    let image = image();
+    let _turn = one_at_a_time();
+    let mut command = Command::new(BIN);
+    let mut child = without_external(&mut command)
+        .args([
+            "up",
+            "--broker",
+            "testcontainers",
+            "--broker-image",
+            image,
+            "--embedded-registry",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowharness up starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while containers_of(image).is_empty() {
+        assert!(Instant::now() < deadline, "no container started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // `up` prints its addresses once the broker answers.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 8];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("up prints its addresses");
+    assert_eq!(&first, b"broker: ");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("up exits");
+    assert_eq!(status.code(), Some(130), "Ctrl-C exits 130");
+    assert_eq!(
+        containers_of(image),
+        Vec::<String>::new(),
+        "Ctrl-C left the container behind"
+    );
+}
+
+/// Services and their published ports, read off `docker-compose.yml`.
+fn compose_services(compose: &str) -> Vec<(String, Vec<String>)> {
+    let mut services: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_services = false;
+    for line in compose.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+            in_services = line.trim_end() == "services:";
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            services.push((name.to_string(), Vec::new()));
+            continue;
+        }
+        let item = line.trim().strip_prefix("- ").map(|p| p.trim_matches('"'));
+        if let (Some(port), Some(last)) = (item, services.last_mut())
+            && port.split(':').count() == 2
+            && port.split(':').all(|p| p.parse::<u16>().is_ok())
+        {
+            last.1.push(port.to_string());
+        }
+    }
+    services
+}
+
+/// Rows of the README's compose table: `| service | ports | ... |`.
+fn readme_services(readme: &str) -> Vec<(String, Vec<String>)> {
+    let section = readme
+        .split("<!-- compose services -->")
+        .nth(1)
+        .expect("README has a compose services table");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let ports = cells[2]
+                .split(',')
+                .map(|p| p.trim().trim_matches('`').to_string())
+                .filter(|p| !p.is_empty() && p != "none")
+                .collect();
+            (cells[1].trim_matches('`').to_string(), ports)
+        })
+        .collect()
+}
+
+#[test]
+fn compose_services_and_ports_agree_with_the_readme() {
+    let compose = std::fs::read_to_string(format!("{ROOT}/docker-compose.yml")).expect("docker-compose.yml");
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).expect("README.md");
+    let services = compose_services(&compose);
+    assert!(services.len() >= 4, "{services:?}");
+    assert_eq!(readme_services(&readme), services);
+}
+
+#[test]
+fn compose_config_validates() {
+    if no_docker() {
+        return;
+    }
+    // `docker compose` (v2) where present, else `docker-compose` (v1).
+    let v2 = docker(&["compose", "version"]).status.success();
+    let mut command = if v2 {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        Command::new("docker-compose")
+    } else {
+        println!("skipped: no docker compose");
+        return;
+    };
+    let out = command
+        .args(["--profile", "up", "config", "--services"])
+        .current_dir(ROOT)
+        .output()
+        .expect("compose runs");
+    assert!(
+        out.status.success(),
+        "compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    listed.sort();
+    let compose = std::fs::read_to_string(format!("{ROOT}/docker-compose.yml")).expect("docker-compose.yml");
+    let mut ours: Vec<String> = compose_services(&compose).into_iter().map(|s| s.0).collect();
+    ours.sort();
+    assert_eq!(listed, ours);
+}
+
+/// Every `flowharness ...` command line in `text`: `run: >` blocks of a
+/// workflow, folded, or lines of a README `sh` block.
+fn command_lines(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let indent = line.len() - line.trim_start().len();
+        let mut joined = line.trim().to_string();
+        if joined.ends_with("run: >") {
+            joined.clear();
+            while let Some(next) = lines.peek() {
+                if next.trim().is_empty() || next.len() - next.trim_start().len() <= indent {
+                    break;
+                }
+                joined.push(' ');
+                joined.push_str(next.trim());
+                lines.next();
+            }
+        }
+        while joined.ends_with('\\') {
+            joined.pop();
+            match lines.next() {
+                Some(next) => joined.push_str(next.trim()),
+                None => break,
+            }
+        }
+        let joined = joined.split(" #").next().unwrap_or_default();
+        if let Some(at) = joined.find("flowharness ") {
+            let head = &joined[..at];
+            // `target/release/flowharness test ...`, never `cargo build ... --bin flowharness`.
+            if head.is_empty()
+                || head.ends_with('/')
+                || (head.ends_with(' ') && !head.contains("cargo") && !head.contains("docker"))
+            {
+                commands.push(joined[at..].to_string());
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_ci_recipes_and_the_readme_docker_commands_parse() {
+    use clap::Parser;
+    let workflow = std::fs::read_to_string(format!("{ROOT}/examples/ci/github-actions.yml")).expect("workflow");
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).expect("README.md");
+    let docker = readme
+        .split("## Docker")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a Docker section");
+    let workflow_commands = command_lines(&workflow);
+    let sh_blocks: String = docker
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    let readme_commands = command_lines(&sh_blocks);
+    assert!(workflow_commands.len() >= 3, "{workflow_commands:?}");
+    assert!(readme_commands.len() >= 6, "{readme_commands:?}");
+    for command in workflow_commands.iter().chain(&readme_commands) {
+        let argv: Vec<&str> = command.split_whitespace().collect();
+        if let Err(e) = flowharness::cli::Cli::try_parse_from(&argv) {
+            panic!("{command}: {e}");
+        }
+    }
+    assert!(
+        workflow_commands
+            .iter()
+            .any(|c| c.contains("--broker testcontainers") && c.contains("--junit"))
+    );
+    assert!(
+        workflow_commands
+            .iter()
+            .any(|c| !c.contains("--broker") && c.starts_with("flowharness test"))
+    );
+    assert!(workflow_commands.iter().any(|c| c.starts_with("flowharness verify")));
+}
