@@ -122,6 +122,22 @@ fn containers_of(image: &str) -> Vec<String> {
         .collect()
 }
 
+/// Names of the networks the backend made (`flowharness-<uuid>`).
+fn networks() -> Vec<String> {
+    let out = docker(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}",
+        "--filter",
+        "name=flowharness-",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 fn service() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let service = exe.parent()?.parent()?.join("examples/migration-status-service");
@@ -161,7 +177,8 @@ fn the_feature_suite_passes_against_a_broker_container() {
             "testcontainers",
             "--broker-image",
             image,
-            "--embedded-registry",
+            "--registry-image",
+            image,
             "--junit",
         ])
         .arg(tempfile::tempdir().expect("tempdir").keep().join("junit.xml"))
@@ -191,41 +208,56 @@ fn the_feature_suite_passes_against_a_broker_container() {
         Vec::<String>::new(),
         "the container outlived the run"
     );
+    assert_eq!(networks(), Vec::<String>::new(), "the network outlived the run");
 }
 
 #[test]
-fn the_library_api_starts_a_container_and_removes_it_on_drop() {
+fn the_library_api_starts_containers_and_removes_them_on_drop() {
     if no_docker() {
         return;
     }
     let image = image();
     let _turn = one_at_a_time();
-    let env = Environment::connect(&Connect {
-        containers: Some(ContainerOptions {
-            broker_image: Some(image.to_string()),
-            embedded_registry: true,
-            timeout: Some(Duration::from_secs(60)),
-            ..ContainerOptions::default()
-        }),
-        ..Connect::default()
-    })
-    .expect("a broker in a container");
-    assert_eq!(env.broker().kind(), "testcontainers");
-    assert_eq!(containers_of(image).len(), 1);
-    env.cluster.create_topic("docker-tier", 3).expect("topic");
-    let consumer: BaseConsumer = env.cluster.client_config().create().expect("a client");
-    let metadata = consumer
-        .fetch_metadata(Some("docker-tier"), Duration::from_secs(10))
-        .expect("metadata from the container");
-    let partitions: Vec<usize> = metadata.topics().iter().map(|t| t.partitions().len()).collect();
-    assert_eq!(partitions, vec![3]);
-    drop(consumer);
-    drop(env);
-    assert_eq!(
-        containers_of(image),
-        Vec::<String>::new(),
-        "drop left the container behind"
-    );
+    let options = |embedded_registry| ContainerOptions {
+        broker_image: Some(image.to_string()),
+        registry_image: Some(image.to_string()),
+        embedded_registry,
+        timeout: Some(Duration::from_secs(60)),
+    };
+    for (embedded_registry, containers) in [(true, 1), (false, 2)] {
+        let env = Environment::connect(&Connect {
+            containers: Some(options(embedded_registry)),
+            ..Connect::default()
+        })
+        .expect("a broker in a container");
+        assert_eq!(env.broker().kind(), "testcontainers");
+        assert_eq!(
+            containers_of(image).len(),
+            containers,
+            "embedded registry: {embedded_registry}"
+        );
+        env.cluster.create_topic("docker-tier", 3).expect("topic");
+        let consumer: BaseConsumer = env.cluster.client_config().create().expect("a client");
+        let metadata = consumer
+            .fetch_metadata(Some("docker-tier"), Duration::from_secs(10))
+            .expect("metadata from the container");
+        let partitions: Vec<usize> = metadata.topics().iter().map(|t| t.partitions().len()).collect();
+        assert_eq!(partitions, vec![3]);
+        drop(consumer);
+        // The registry, in its container or in process, takes a schema.
+        let schema = flowharness::flow::shipped::resolve("account-migration")
+            .expect("shipped flow")
+            .schema;
+        let id = env.registry.register("docker-tier-value", &schema).expect("registered");
+        assert_eq!(env.registry.schema(id).expect("fetched by id").json(), schema.json());
+        drop(env);
+        assert_eq!(
+            containers_of(image),
+            Vec::<String>::new(),
+            "drop left a container behind"
+        );
+        assert_eq!(networks(), Vec::<String>::new(), "drop left the network behind");
+    }
 }
 
 #[test]
@@ -274,6 +306,7 @@ fn ctrl_c_removes_the_containers() {
         Vec::<String>::new(),
         "Ctrl-C left the container behind"
     );
+    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left the network behind");
 }
 
 /// Services and their published ports, read off `docker-compose.yml`.

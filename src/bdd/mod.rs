@@ -102,6 +102,7 @@ pub fn run(options: &TestOptions) -> Result<bool> {
             ..Default::default()
         })?;
         println!("broker: {} ({})", env.cluster.bootstrap, env.broker().kind());
+        println!("registry: {}", env.registry_url());
         world::use_environment(env);
     }
     println!(

@@ -29,6 +29,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         },
         Command::Up(args) => super::kafka::up(&args, out),
         Command::Broker(args) => super::kafka::broker(&args),
+        Command::Registry(args) => super::kafka::registry(&args),
         Command::Produce(args) => super::kafka::produce(&args, out, err),
         Command::Test(args) => {
             let options = crate::bdd::TestOptions {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::commands::{FINDINGS, OK, stdio};
 use super::flows::write_report;
-use super::{BrokerArgs, BrokerKind, ConnectArgs, ProduceArgs, UpArgs, VerifyArgs};
+use super::{BrokerArgs, BrokerKind, ConnectArgs, ProduceArgs, RegistryArgs, UpArgs, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::fixture::Fixture;
 use crate::flow::checker::{CheckOptions, Checker};
@@ -87,19 +87,12 @@ pub(super) fn remove_containers_on_ctrl_c() {
     });
 }
 
-/// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
-pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
-    let broker =
-        crate::kafka::embedded::EmbeddedBroker::start_advertising(args.listen, args.advertised_listener.as_deref())?;
-    eprintln!(
-        "broker listening on {}, advertised as {}",
-        args.listen,
-        args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap())
-    );
+/// Waits for SIGINT or SIGTERM.
+fn until_signalled(what: &str) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("broker: {e}")))?;
+        .map_err(|e| Error::Usage(format!("{what}: {e}")))?;
     rt.block_on(async {
         let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
             let _ = tokio::signal::ctrl_c().await;
@@ -110,8 +103,32 @@ pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
             _ = term.recv() => {}
         }
     });
+    Ok(())
+}
+
+/// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
+pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
+    let broker =
+        crate::kafka::embedded::EmbeddedBroker::start_advertising(args.listen, args.advertised_listener.as_deref())?;
+    eprintln!(
+        "broker listening on {}, advertised as {}",
+        args.listen,
+        args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap())
+    );
+    until_signalled("broker")?;
     eprintln!("broker stopping");
     broker.stop();
+    Ok(OK)
+}
+
+/// `flowharness registry`: the embedded schema registry alone, until
+/// SIGINT or SIGTERM.
+pub(super) fn registry(args: &RegistryArgs) -> Result<i32> {
+    let registry = crate::registry::EmbeddedRegistry::start(args.listen)?;
+    eprintln!("registry listening on {}", registry.addr());
+    until_signalled("registry")?;
+    eprintln!("registry stopping");
+    drop(registry);
     Ok(OK)
 }
 

@@ -41,6 +41,9 @@ pub enum Command {
     Up(UpArgs),
     /// Run the embedded Kafka-protocol broker alone (for a container).
     Broker(BrokerArgs),
+    /// Run the embedded Confluent-compatible schema registry alone (for a
+    /// container).
+    Registry(RegistryArgs),
     /// Produce generated flows (or a fixture file), read them back, and check
     /// them. Exit 1 on failures, violations, lost or duplicated messages.
     Produce(ProduceArgs),
@@ -130,7 +133,8 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub broker_image: Option<String>,
     /// With --broker testcontainers: the registry image (default
-    /// confluentinc/cp-schema-registry:7.7.1).
+    /// confluentinc/cp-schema-registry:7.7.1; an image named flowharness
+    /// runs `flowharness registry`).
     #[arg(long)]
     pub registry_image: Option<String>,
     /// With --broker testcontainers: keep the embedded registry.
@@ -144,6 +148,13 @@ pub enum BrokerKind {
     #[default]
     Embedded,
     Testcontainers,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,10 @@
 //! shared network. By default the broker is the apache/kafka KRaft image
 //! (testcontainers-modules' `kafka::apache`); `--broker-image` names
 //! another, and a flowharness image (`flowharness broker` inside) is
-//! recognised and started with its port mapped one to one. Readiness is a
-//! metadata request that succeeds, never a fixed sleep. Containers are
+//! recognised and started with its port mapped one to one; likewise
+//! `--registry-image` with a flowharness image runs `flowharness registry`.
+//! Readiness is a metadata request (and for the registry `GET /subjects`)
+//! that succeeds, never a fixed sleep. Containers are
 //! removed when dropped, and by [`remove_all`] on Ctrl-C.
 
 use std::sync::Mutex;
@@ -24,6 +26,8 @@ pub const REGISTRY_IMAGE: &str = "confluentinc/cp-schema-registry:7.7.1";
 
 /// Ids of the containers this process started, for Ctrl-C.
 static STARTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Names of the networks this process made, for Ctrl-C.
+static NETWORKS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// What to start.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +80,8 @@ impl Running {
 /// A broker in a container.
 #[derive(Debug)]
 pub struct Containers {
-    broker: Running,
+    /// `None` only while being dropped.
+    broker: Option<Running>,
     bootstrap: String,
     network: String,
     registry: Option<(Container<GenericImage>, String)>,
@@ -84,27 +89,44 @@ pub struct Containers {
 
 impl Drop for Containers {
     fn drop(&mut self) {
-        let mut started = STARTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mine = [
-            Some(self.broker.id().to_string()),
+            self.broker.as_ref().map(|b| b.id().to_string()),
             self.registry.as_ref().map(|r| r.0.id().to_string()),
         ];
-        started.retain(|id| !mine.contains(&Some(id.clone())));
+        // The containers go first (testcontainers removes them on drop),
+        // then their network, which testcontainers leaves behind.
+        self.registry = None;
+        self.broker = None;
+        lock(&STARTED).retain(|id| !mine.contains(&Some(id.clone())));
+        remove_network(&self.network);
     }
 }
 
-fn remember(id: &str) {
-    STARTED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(id.to_string());
+fn lock(list: &'static Mutex<Vec<String>>) -> std::sync::MutexGuard<'static, Vec<String>> {
+    list.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Removes every container this process started (for a Ctrl-C handler).
+fn remember(id: &str) {
+    lock(&STARTED).push(id.to_string());
+}
+
+fn remove_network(name: &str) {
+    lock(&NETWORKS).retain(|n| n != name);
+    let _ = std::process::Command::new("docker")
+        .args(["network", "rm", name])
+        .output();
+}
+
+/// Removes every container and network this process started (for a
+/// Ctrl-C handler, and for environments kept in a `static`).
 pub fn remove_all() {
-    let ids = std::mem::take(&mut *STARTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let ids = std::mem::take(&mut *lock(&STARTED));
     for id in ids {
         let _ = std::process::Command::new("docker").args(["rm", "-f", &id]).output();
+    }
+    let networks = std::mem::take(&mut *lock(&NETWORKS));
+    for network in networks {
+        remove_network(&network);
     }
 }
 
@@ -141,6 +163,32 @@ fn wait_ready(bootstrap: &str, within: Duration) -> Result<()> {
     }
 }
 
+/// Waits until `GET /subjects` on the registry answers 200.
+fn wait_registry(url: &str, port: u16, within: Duration) -> Result<()> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + within;
+    loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+            stream.write_all(b"GET /subjects HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head)?;
+            Ok(String::from_utf8_lossy(&head).into_owned())
+        });
+        let last = match answer {
+            Ok(head) if head.ends_with(" 200") => return Ok(()),
+            Ok(head) => format!("it answered {head:?}"),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(Error::Usage(format!(
+                "testcontainers: the registry at {url} did not answer GET /subjects within {within:?}: {last}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 impl Containers {
     /// Starts the broker (and the registry, unless the embedded one is
     /// kept) and waits until the broker answers.
@@ -152,14 +200,49 @@ impl Containers {
             .clone()
             .unwrap_or_else(|| "apache/kafka:3.8.0".into());
         let (name, tag) = split_image(&image);
-        let (broker, bootstrap) = if name.contains("flowharness") {
+        lock(&NETWORKS).push(network.clone());
+        let started = Containers::start_broker(&network, &image, name, tag, timeout);
+        let (broker, bootstrap) = match started {
+            Ok(b) => b,
+            Err(e) => {
+                remove_network(&network);
+                return Err(e);
+            }
+        };
+        let mut out = Containers {
+            broker: Some(broker),
+            bootstrap,
+            network,
+            registry: None,
+        };
+        wait_ready(&out.bootstrap, timeout)?;
+        let registry_image = options.registry_image.clone().unwrap_or_else(|| REGISTRY_IMAGE.into());
+        let ours = split_image(&registry_image).0.contains("flowharness");
+        // Confluent's registry keeps its schemas in the broker, which it
+        // must reach inside the network; a flowharness broker advertises
+        // 127.0.0.1, so beside one only our own registry image runs, and
+        // otherwise the embedded registry is kept.
+        if !options.embedded_registry && (ours || matches!(out.broker, Some(Running::Kafka(_)))) {
+            out.registry = Some(out.start_registry(&registry_image, ours, timeout)?);
+        }
+        Ok(out)
+    }
+
+    fn start_broker(
+        network: &str,
+        image: &str,
+        name: String,
+        tag: String,
+        timeout: Duration,
+    ) -> Result<(Running, String)> {
+        Ok(if name.contains("flowharness") {
             // Our own image: `flowharness broker`, its port mapped one to
             // one so the address it advertises is the one clients reach.
             let port = free_port()?;
             let container = GenericImage::new(name, tag)
                 .with_wait_for(WaitFor::message_on_stderr("broker listening"))
                 .with_mapped_port(port, ContainerPort::Tcp(port))
-                .with_network(&network)
+                .with_network(network)
                 .with_container_name(format!("broker-{network}"))
                 .with_cmd([
                     "broker".to_string(),
@@ -170,65 +253,56 @@ impl Containers {
                 ])
                 .with_startup_timeout(timeout)
                 .start()
-                .map_err(|e| failed("the broker", &image, e))?;
+                .map_err(|e| failed("the broker", image, e))?;
             remember(container.id());
             (Running::Generic(container), format!("127.0.0.1:{port}"))
         } else {
             let container = Kafka::default()
                 .with_name(name)
                 .with_tag(tag)
-                .with_network(&network)
+                .with_network(network)
                 .with_container_name(format!("broker-{network}"))
                 .with_startup_timeout(timeout)
                 .start()
-                .map_err(|e| failed("the broker", &image, e))?;
+                .map_err(|e| failed("the broker", image, e))?;
             remember(container.id());
             let port = container
                 .get_host_port_ipv4(KAFKA_PORT)
-                .map_err(|e| failed("the broker", &image, e))?;
+                .map_err(|e| failed("the broker", image, e))?;
             (Running::Kafka(container), format!("127.0.0.1:{port}"))
-        };
-        wait_ready(&bootstrap, timeout)?;
-        let mut out = Containers {
-            broker,
-            bootstrap,
-            network,
-            registry: None,
-        };
-        // A flowharness broker advertises 127.0.0.1, which a registry in
-        // another container cannot reach: it keeps the embedded registry.
-        if !options.embedded_registry && matches!(out.broker, Running::Kafka(_)) {
-            out.registry = Some(out.start_registry(options, timeout)?);
-        }
-        Ok(out)
+        })
     }
 
-    /// A Confluent schema registry on the broker's network, storing its
-    /// schemas in the broker (the kafka image's internal listener).
-    fn start_registry(
-        &self,
-        options: &ContainerOptions,
-        timeout: Duration,
-    ) -> Result<(Container<GenericImage>, String)> {
-        let image = options.registry_image.clone().unwrap_or_else(|| REGISTRY_IMAGE.into());
-        let (name, tag) = split_image(&image);
-        // The kafka image's internal listener, by its name on the network.
-        let internal = format!("PLAINTEXT://broker-{}:9093", self.network);
-        let container = GenericImage::new(name, tag)
-            .with_exposed_port(ContainerPort::Tcp(8081))
-            .with_wait_for(WaitFor::message_on_stdout("Server started"))
-            .with_network(&self.network)
-            .with_env_var("SCHEMA_REGISTRY_HOST_NAME", "schema-registry")
-            .with_env_var("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081")
-            .with_env_var("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", internal)
+    /// A schema registry on the broker's network: Confluent's, storing its
+    /// schemas in the broker (the kafka image's internal listener), or our
+    /// own image running `flowharness registry`.
+    fn start_registry(&self, image: &str, ours: bool, timeout: Duration) -> Result<(Container<GenericImage>, String)> {
+        let (name, tag) = split_image(image);
+        let base = GenericImage::new(name, tag).with_exposed_port(ContainerPort::Tcp(8081));
+        let request = if ours {
+            base.with_wait_for(WaitFor::message_on_stderr("registry listening"))
+                .with_network(&self.network)
+                .with_cmd(["registry", "--listen", "0.0.0.0:8081"])
+        } else {
+            // The kafka image's internal listener, by its name on the network.
+            let internal = format!("PLAINTEXT://broker-{}:9093", self.network);
+            base.with_wait_for(WaitFor::message_on_stdout("Server started"))
+                .with_network(&self.network)
+                .with_env_var("SCHEMA_REGISTRY_HOST_NAME", "schema-registry")
+                .with_env_var("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081")
+                .with_env_var("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", internal)
+        };
+        let container = request
             .with_startup_timeout(timeout)
             .start()
-            .map_err(|e| failed("the registry", &image, e))?;
+            .map_err(|e| failed("the registry", image, e))?;
         remember(container.id());
         let port = container
             .get_host_port_ipv4(ContainerPort::Tcp(8081))
-            .map_err(|e| failed("the registry", &image, e))?;
-        Ok((container, format!("http://127.0.0.1:{port}")))
+            .map_err(|e| failed("the registry", image, e))?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_registry(&url, port, timeout)?;
+        Ok((container, url))
     }
 
     /// The registry container's URL, when one was started.
@@ -238,7 +312,7 @@ impl Containers {
 
     /// The broker container's id.
     pub fn broker_id(&self) -> &str {
-        self.broker.id()
+        self.broker.as_ref().map_or("", Running::id)
     }
 }
 
@@ -251,15 +325,17 @@ impl BrokerBackend for Containers {
     }
     fn stop(&mut self) -> Result<()> {
         match &self.broker {
-            Running::Kafka(c) => c.stop(),
-            Running::Generic(c) => c.stop(),
+            Some(Running::Kafka(c)) => c.stop(),
+            Some(Running::Generic(c)) => c.stop(),
+            None => Ok(()),
         }
         .map_err(|e| Error::Usage(format!("testcontainers: stop the broker: {e}")))
     }
     fn restart(&mut self) -> Result<()> {
         match &self.broker {
-            Running::Kafka(c) => c.start(),
-            Running::Generic(c) => c.start(),
+            Some(Running::Kafka(c)) => c.start(),
+            Some(Running::Generic(c)) => c.start(),
+            None => Ok(()),
         }
         .map_err(|e| Error::Usage(format!("testcontainers: start the broker again: {e}")))?;
         wait_ready(&self.bootstrap, Duration::from_secs(60))

@@ -88,6 +88,34 @@ pub struct Observation {
     pub messages: u64,
     pub per_partition: BTreeMap<i32, u64>,
     pub timed_out: bool,
+    /// Messages delivered again at an offset already handed on, passed over.
+    pub redelivered: u64,
+}
+
+/// The last offset handed on, per partition. The observer never joins a
+/// group (it assigns its partitions itself), so no rebalance can take them
+/// away; a message at or before the last offset (a fetch repeated after a
+/// reconnect, a rewind) is a re-delivery, passed over so that nothing is
+/// counted twice.
+#[derive(Debug, Clone, Default)]
+pub struct Positions(BTreeMap<i32, i64>);
+
+impl Positions {
+    /// Records `offset` of `partition`; false when it was handed on before.
+    pub fn advance(&mut self, partition: i32, offset: i64) -> bool {
+        match self.0.get(&partition) {
+            Some(last) if offset <= *last => false,
+            _ => {
+                self.0.insert(partition, offset);
+                true
+            }
+        }
+    }
+
+    /// The last offset handed on of `partition`.
+    pub fn last(&self, partition: i32) -> Option<i64> {
+        self.0.get(&partition).copied()
+    }
 }
 
 /// The end offset (high watermark) of each partition of `topic`.
@@ -160,16 +188,16 @@ pub fn observe(
         .assign(&assignment)
         .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
     let mut seen = Observation::default();
-    let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut positions = Positions::default();
     let deadline = Instant::now() + options.timeout;
-    let at_end = |positions: &BTreeMap<i32, i64>| {
+    let at_end = |positions: &Positions| {
         ends.iter().all(|(p, high)| {
             let start = options
                 .start
                 .as_ref()
                 .and_then(|s| s.iter().find(|(q, _)| q == p).map(|(_, o)| *o))
                 .unwrap_or(0);
-            *high <= start || positions.get(p).is_some_and(|pos| pos + 1 >= *high)
+            *high <= start || positions.last(*p).is_some_and(|pos| pos + 1 >= *high)
         })
     };
     // End offsets can lag behind what a broker holds (tansu's do), so the
@@ -195,7 +223,10 @@ pub fn observe(
             }
         };
         last_message = Instant::now();
-        positions.insert(m.partition(), m.offset());
+        if !positions.advance(m.partition(), m.offset()) {
+            seen.redelivered += 1;
+            continue;
+        }
         let sequence = sequence_of(&m);
         if let Some(run) = &options.run_id
             && sequence.as_ref().is_none_or(|(id, _)| id != run)
@@ -258,4 +289,36 @@ pub fn first_match(
         }
     }
     Ok(Err(read))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Positions;
+
+    #[test]
+    fn a_message_delivered_again_is_passed_over() {
+        let mut positions = Positions::default();
+        // Partition 0 reads 0..3, partition 1 reads 0..2, then a reconnect
+        // re-fetches partition 0 from offset 1.
+        let delivered = [
+            (0, 0),
+            (0, 1),
+            (1, 0),
+            (0, 2),
+            (1, 1),
+            (0, 1),
+            (0, 2),
+            (0, 3),
+            (1, 1),
+            (1, 2),
+        ];
+        let handed_on: Vec<(i32, i64)> = delivered
+            .into_iter()
+            .filter(|(p, o)| positions.advance(*p, *o))
+            .collect();
+        assert_eq!(handed_on, vec![(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (0, 3), (1, 2)]);
+        assert_eq!(positions.last(0), Some(3));
+        assert_eq!(positions.last(1), Some(2));
+        assert_eq!(positions.last(2), None);
+    }
 }

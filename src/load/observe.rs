@@ -85,6 +85,7 @@ pub fn observe(
         .assign(&assignment)
         .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
     let mut checker = Checker::new(spec, CheckOptions::default());
+    let mut positions = crate::kafka::observer::Positions::default();
     let mut latencies: BTreeMap<usize, Histogram<u64>> = BTreeMap::new();
     let mut summary = ObservedSummary::default();
     let mut last = Instant::now();
@@ -102,6 +103,10 @@ pub fn observe(
         };
         let Ok(m) = polled else { continue };
         last = Instant::now();
+        // A re-delivery (see `Positions`) is not counted twice.
+        if !positions.advance(m.partition(), m.offset()) {
+            continue;
+        }
         summary.messages += 1;
         let value = decoder.decode(m.payload());
         if let Ok(v) = &value
