@@ -260,6 +260,34 @@ fn the_library_api_starts_containers_and_removes_them_on_drop() {
     }
 }
 
+/// Interrupts `child` once `image` has a container, and returns its exit
+/// code and standard output.
+fn interrupt_once_started(mut child: std::process::Child, image: &str, settle: Duration) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while containers_of(image).is_empty() {
+        assert!(Instant::now() < deadline, "no container started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(settle);
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(killed.success());
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "no exit within 60 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out);
+    (status.code(), out)
+}
+
 #[test]
 fn ctrl_c_removes_the_containers() {
     if no_docker() {
@@ -267,8 +295,9 @@ fn ctrl_c_removes_the_containers() {
     }
     let image = image();
     let _turn = one_at_a_time();
+    // `up`, which waits for Ctrl-C and leaves the removal to the handler.
     let mut command = Command::new(BIN);
-    let mut child = without_external(&mut command)
+    let child = without_external(&mut command)
         .args([
             "up",
             "--broker",
@@ -278,35 +307,57 @@ fn ctrl_c_removes_the_containers() {
             "--embedded-registry",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("flowharness up starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while containers_of(image).is_empty() {
-        assert!(Instant::now() < deadline, "no container started");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // `up` prints its addresses once the broker answers.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut first = [0u8; 8];
-    std::io::Read::read_exact(&mut stdout, &mut first).expect("up prints its addresses");
-    assert_eq!(&first, b"broker: ");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let status = child.wait().expect("up exits");
-    assert_eq!(status.code(), Some(130), "Ctrl-C exits 130");
+    let (code, out) = interrupt_once_started(child, image, Duration::from_secs(2));
+    assert_eq!(code, Some(130), "Ctrl-C exits 130:\n{out}");
+    assert!(out.starts_with("broker:   127.0.0.1:"), "{out}");
     assert_eq!(
         containers_of(image),
         Vec::<String>::new(),
-        "Ctrl-C left the container behind"
+        "Ctrl-C left up's container behind"
     );
-    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left the network behind");
+    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left up's network behind");
+    // `load`, which handles Ctrl-C itself: it writes its partial report,
+    // and the containers go with it.
+    let report = tempfile::tempdir().expect("tempdir").keep().join("partial.json");
+    let mut command = Command::new(BIN);
+    let child = without_external(&mut command)
+        .args([
+            "load",
+            "--flow",
+            "account-migration",
+            "--rate",
+            "100/s",
+            "--duration",
+            "120s",
+        ])
+        .args([
+            "--time-scale",
+            "0",
+            "--broker",
+            "testcontainers",
+            "--broker-image",
+            image,
+        ])
+        .args(["--registry-image", image, "--report"])
+        .arg(&report)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowharness load starts");
+    let (code, out) = interrupt_once_started(child, image, Duration::from_secs(4));
+    assert_eq!(code, Some(130), "Ctrl-C exits 130:\n{out}");
+    let r = flowharness::load::report::load(&report).expect("the partial report");
+    assert!(r.interrupted && r.flows.started > 0, "{r:#?}");
+    assert_eq!(r.events.acknowledged + r.events.failed, r.events.sent);
+    assert_eq!(
+        containers_of(image),
+        Vec::<String>::new(),
+        "Ctrl-C left load's containers behind"
+    );
+    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left load's network behind");
 }
 
 /// Services and their published ports, read off `docker-compose.yml`.
@@ -489,4 +540,36 @@ fn the_ci_recipes_and_the_readme_docker_commands_parse() {
             .any(|c| !c.contains("--broker") && c.starts_with("flowharness test"))
     );
     assert!(workflow_commands.iter().any(|c| c.starts_with("flowharness verify")));
+}
+
+#[test]
+fn the_compose_commands_parse_and_the_dockerfile_copies_what_exists() {
+    use clap::Parser;
+    let compose = std::fs::read_to_string(format!("{ROOT}/docker-compose.yml")).expect("docker-compose.yml");
+    let commands: Vec<Vec<String>> = compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("command: "))
+        .map(|array| serde_json::from_str(array).expect("command: a JSON-style array"))
+        .collect();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    for command in &commands {
+        let argv = std::iter::once("flowharness").chain(command.iter().map(String::as_str));
+        if let Err(e) = flowharness::cli::Cli::try_parse_from(argv) {
+            panic!("docker-compose.yml: command {command:?}: {e}");
+        }
+    }
+    let dockerfile = std::fs::read_to_string(format!("{ROOT}/Dockerfile")).expect("Dockerfile");
+    for line in dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let source = line.split_whitespace().nth(1).expect("a source");
+        assert!(Path::new(ROOT).join(source).exists(), "Dockerfile: {line}: no {source}");
+    }
+    assert!(dockerfile.contains("--bin flowharness --example migration-status-service"));
+    assert!(
+        Path::new(ROOT)
+            .join("examples/migration-status-service/main.rs")
+            .exists()
+    );
 }
