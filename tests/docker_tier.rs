@@ -8,6 +8,8 @@
 //! the shipped feature suite runs against it: port mapping, readiness and
 //! teardown happen for real.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -269,23 +271,10 @@ fn interrupt_once_started(mut child: std::process::Child, image: &str, settle: D
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(settle);
-    let pid = child.id().to_string();
-    let killed = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
-    assert!(killed.success());
-    let began = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "no exit within 60 s of Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = common::interrupt(&mut child, Duration::from_secs(60));
     let mut out = String::new();
     let _ = std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out);
-    (status.code(), out)
+    (code, out)
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! then a clear error, and nothing goes out unframed; Ctrl-C during a load
 //! writes a partial report and exits 130.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
@@ -362,25 +364,10 @@ fn ctrl_c_during_load_writes_a_partial_report_and_exits_130() {
         .unwrap();
     // Let it start producing (the embedded pair starts first).
     std::thread::sleep(Duration::from_secs(4));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let began = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(30),
-            "load did not stop within 30 s of Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = common::interrupt(&mut child, Duration::from_secs(30));
     let mut out = String::new();
     child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert_eq!(status.code(), Some(130), "{out}");
+    assert_eq!(code, Some(130), "{out}");
     assert!(out.contains("(interrupted)"), "{out}");
     let r = flowharness::load::report::load(&report).unwrap();
     assert!(r.interrupted && r.flows.started > 0, "{r:#?}");

@@ -39,15 +39,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 tags: args.tags,
                 seed: args.seed,
                 concurrency: usize::from(args.concurrency),
-                containers: (args.broker == super::BrokerKind::Testcontainers).then(|| {
-                    super::kafka::remove_containers_on_ctrl_c();
-                    crate::kafka::containers::ContainerOptions {
-                        broker_image: args.broker_image.clone(),
-                        registry_image: args.registry_image.clone(),
-                        embedded_registry: args.embedded_registry,
-                        timeout: None,
-                    }
-                }),
+                containers: args.containers.options(),
             };
             crate::bdd::run(&options).map(|passed| if passed { OK } else { FINDINGS })
         }

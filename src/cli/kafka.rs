@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use super::commands::{FINDINGS, OK, stdio};
 use super::flows::write_report;
-use super::{BrokerArgs, BrokerKind, ConnectArgs, ProduceArgs, RegistryArgs, UpArgs, VerifyArgs};
+use super::{BrokerArgs, ConnectArgs, ProduceArgs, RegistryArgs, UpArgs, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::fixture::Fixture;
 use crate::flow::checker::{CheckOptions, Checker};
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
 use crate::flow::{FlowSpec, shipped};
 use crate::generate::time::parse_duration_ms;
-use crate::kafka::containers::ContainerOptions;
 use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
 use crate::kafka::{Connect, Environment};
@@ -46,17 +45,9 @@ fn connection(args: &ConnectArgs) -> Result<Connect> {
         registry_auth: args.registry_auth.clone(),
         timeout: Some(duration("--connect-timeout", &args.connect_timeout)?),
         listen: args.listen,
-        containers: (args.broker == BrokerKind::Testcontainers).then(|| ContainerOptions {
-            broker_image: args.broker_image.clone(),
-            registry_image: args.registry_image.clone(),
-            embedded_registry: args.embedded_registry,
-            timeout: None,
-        }),
+        containers: args.containers.options(),
         ..Connect::default()
     };
-    if c.containers.is_some() {
-        remove_containers_on_ctrl_c();
-    }
     if let Some(ip) = listen {
         eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
     }

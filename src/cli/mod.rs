@@ -84,19 +84,9 @@ pub struct TestArgs {
     /// Scenarios run at once (each has its own topic).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
-    /// Where the broker runs: in process, or in a container (Docker).
-    /// KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL name external ones.
-    #[arg(long, value_enum, default_value = "embedded")]
-    pub broker: BrokerKind,
-    /// With --broker testcontainers: the broker image, NAME:TAG.
-    #[arg(long)]
-    pub broker_image: Option<String>,
-    /// With --broker testcontainers: the registry image, NAME:TAG.
-    #[arg(long)]
-    pub registry_image: Option<String>,
-    /// With --broker testcontainers: keep the embedded registry.
-    #[arg(long)]
-    pub embedded_registry: bool,
+    /// (KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL name external ones.)
+    #[command(flatten)]
+    pub containers: ContainerArgs,
 }
 
 /// Where the broker and registry are.
@@ -124,6 +114,13 @@ pub struct ConnectArgs {
     /// Address the embedded broker and registry listen on (default 127.0.0.1).
     #[arg(long)]
     pub listen: Option<std::net::IpAddr>,
+    #[command(flatten)]
+    pub containers: ContainerArgs,
+}
+
+/// Where the broker runs when no external one is named.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContainerArgs {
     /// Where the broker runs when no --bootstrap-servers is given: in
     /// process, or in a container (Docker).
     #[arg(long, value_enum, default_value = "embedded")]
@@ -140,6 +137,22 @@ pub struct ConnectArgs {
     /// With --broker testcontainers: keep the embedded registry.
     #[arg(long)]
     pub embedded_registry: bool,
+}
+
+impl ContainerArgs {
+    /// What to start in containers, with `--broker testcontainers`; the
+    /// containers are then removed on Ctrl-C too.
+    pub fn options(&self) -> Option<crate::kafka::containers::ContainerOptions> {
+        (self.broker == BrokerKind::Testcontainers).then(|| {
+            kafka::remove_containers_on_ctrl_c();
+            crate::kafka::containers::ContainerOptions {
+                broker_image: self.broker_image.clone(),
+                registry_image: self.registry_image.clone(),
+                embedded_registry: self.embedded_registry,
+                timeout: None,
+            }
+        })
+    }
 }
 
 /// Where the broker runs.

@@ -230,3 +230,21 @@ pub fn branch_of(value: &Value) -> String {
     let key = value["event"].as_object().unwrap().keys().next().unwrap();
     key.rsplit('.').next().unwrap().to_string()
 }
+
+/// Sends SIGINT (Ctrl-C) to `child` and waits for it to exit, failing the
+/// test if it takes longer than `within`. Returns the exit code.
+pub fn interrupt(child: &mut std::process::Child, within: std::time::Duration) -> Option<i32> {
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success(), "kill -INT {}", child.id());
+    let began = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        assert!(began.elapsed() < within, "no exit within {within:?} of Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
