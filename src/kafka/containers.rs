@@ -1,13 +1,15 @@
 //! The testcontainers backend (`--broker testcontainers`): a broker in a
-//! container, and optionally a Confluent schema registry beside it on a
-//! shared network. By default the broker is the apache/kafka KRaft image
-//! (testcontainers-modules' `kafka::apache`); `--broker-image` names
-//! another, and a flowharness image (`flowharness broker` inside) is
-//! recognised and started with its port mapped one to one; likewise
-//! `--registry-image` with a flowharness image runs `flowharness registry`.
-//! Readiness is a metadata request (and for the registry `GET /subjects`)
-//! that succeeds, never a fixed sleep. Containers are
-//! removed when dropped, and by [`remove_all`] on Ctrl-C.
+//! container on a network of its own, and optionally a schema registry in
+//! a container in the host's network namespace (so Linux engines only).
+//!
+//! By default the broker is the apache/kafka KRaft image (testcontainers-
+//! modules' `kafka::apache`) and the registry Confluent's; `--broker-image`
+//! and `--registry-image` name others. A flowharness image is recognised by
+//! its name and runs `flowharness broker` (its port mapped one to one, so
+//! the address it advertises is the one clients reach) or `flowharness
+//! registry`. Readiness is a metadata request (for the registry, `GET
+//! /subjects`) that succeeds, never a fixed sleep. Containers and their
+//! network are removed when dropped, and by [`remove_all`] on Ctrl-C.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -218,11 +220,7 @@ impl Containers {
         wait_ready(&out.bootstrap, timeout)?;
         let registry_image = options.registry_image.clone().unwrap_or_else(|| REGISTRY_IMAGE.into());
         let ours = split_image(&registry_image).0.contains("flowharness");
-        // Confluent's registry keeps its schemas in the broker, which it
-        // must reach inside the network; a flowharness broker advertises
-        // 127.0.0.1, so beside one only our own registry image runs, and
-        // otherwise the embedded registry is kept.
-        if !options.embedded_registry && (ours || matches!(out.broker, Some(Running::Kafka(_)))) {
+        if !options.embedded_registry {
             out.registry = Some(out.start_registry(&registry_image, ours, timeout)?);
         }
         Ok(out)
@@ -273,34 +271,37 @@ impl Containers {
         })
     }
 
-    /// A schema registry on the broker's network: Confluent's, storing its
-    /// schemas in the broker (the kafka image's internal listener), or our
-    /// own image running `flowharness registry`.
+    /// A schema registry in the host's network namespace, listening on
+    /// 127.0.0.1 only: Confluent's, which keeps its schemas in the broker
+    /// and so must reach it at the address the broker advertises (both the
+    /// kafka module and a flowharness broker advertise 127.0.0.1 and the
+    /// mapped port, which only the host's namespace reaches), or our own
+    /// image running `flowharness registry`.
     fn start_registry(&self, image: &str, ours: bool, timeout: Duration) -> Result<(Container<GenericImage>, String)> {
         let (name, tag) = split_image(image);
-        let base = GenericImage::new(name, tag).with_exposed_port(ContainerPort::Tcp(8081));
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let base = GenericImage::new(name, tag);
         let request = if ours {
             base.with_wait_for(WaitFor::message_on_stderr("registry listening"))
-                .with_network(&self.network)
-                .with_cmd(["registry", "--listen", "0.0.0.0:8081"])
+                .with_network("host")
+                .with_cmd(["registry".to_string(), "--listen".into(), listen.clone()])
         } else {
-            // The kafka image's internal listener, by its name on the network.
-            let internal = format!("PLAINTEXT://broker-{}:9093", self.network);
             base.with_wait_for(WaitFor::message_on_stdout("Server started"))
-                .with_network(&self.network)
-                .with_env_var("SCHEMA_REGISTRY_HOST_NAME", "schema-registry")
-                .with_env_var("SCHEMA_REGISTRY_LISTENERS", "http://0.0.0.0:8081")
-                .with_env_var("SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", internal)
+                .with_network("host")
+                .with_env_var("SCHEMA_REGISTRY_HOST_NAME", "127.0.0.1")
+                .with_env_var("SCHEMA_REGISTRY_LISTENERS", format!("http://{listen}"))
+                .with_env_var(
+                    "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS",
+                    format!("PLAINTEXT://{}", self.bootstrap),
+                )
         };
         let container = request
             .with_startup_timeout(timeout)
             .start()
             .map_err(|e| failed("the registry", image, e))?;
         remember(container.id());
-        let port = container
-            .get_host_port_ipv4(ContainerPort::Tcp(8081))
-            .map_err(|e| failed("the registry", image, e))?;
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("http://{listen}");
         wait_registry(&url, port, timeout)?;
         Ok((container, url))
     }
