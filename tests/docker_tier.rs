@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use flowharness::kafka::containers::{ContainerOptions, docker_answers};
+use flowharness::kafka::containers::{ContainerOptions, docker_answers, is_flowharness};
 use flowharness::kafka::{Connect, Environment};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -161,6 +161,13 @@ fn the_image_runs_any_subcommand() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let steps = String::from_utf8_lossy(&out.stdout);
     assert!(steps.contains("Then no violations are reported"), "{steps}");
+    // Recognised by its entrypoint under any name.
+    let renamed = "contracts-tool:tier";
+    assert!(docker(&["tag", image(), renamed]).status.success());
+    let recognised = is_flowharness(renamed);
+    let _ = docker(&["image", "rm", renamed]);
+    assert!(recognised, "{renamed} runs flowharness");
+    assert!(!is_flowharness("no-such-image:none"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! By default the broker is the apache/kafka KRaft image (testcontainers-
 //! modules' `kafka::apache`) and the registry Confluent's; `--broker-image`
 //! and `--registry-image` name others. A flowharness image is recognised by
-//! its name and runs `flowharness broker` (its port mapped one to one, so
+//! its name or its entrypoint and runs `flowharness broker` (its port mapped one to one, so
 //! the address it advertises is the one clients reach) or `flowharness
 //! registry`. Readiness is a metadata request (for the registry, `GET
 //! /subjects`) that succeeds, never a fixed sleep. Containers and their
@@ -132,6 +132,18 @@ pub fn remove_all() {
     }
 }
 
+/// Whether `image` is a flowharness image: its name says so, or its
+/// entrypoint (when the image is present) is a `flowharness` binary.
+pub fn is_flowharness(image: &str) -> bool {
+    if split_image(image).0.contains("flowharness") {
+        return true;
+    }
+    std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{json .Config.Entrypoint}}", image])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("flowharness\""))
+}
+
 /// Whether a Docker engine answers here.
 pub fn docker_answers() -> bool {
     std::process::Command::new("docker")
@@ -219,7 +231,7 @@ impl Containers {
         };
         wait_ready(&out.bootstrap, timeout)?;
         let registry_image = options.registry_image.clone().unwrap_or_else(|| REGISTRY_IMAGE.into());
-        let ours = split_image(&registry_image).0.contains("flowharness");
+        let ours = is_flowharness(&registry_image);
         if !options.embedded_registry {
             out.registry = Some(out.start_registry(&registry_image, ours, timeout)?);
         }
@@ -233,7 +245,7 @@ impl Containers {
         tag: String,
         timeout: Duration,
     ) -> Result<(Running, String)> {
-        Ok(if name.contains("flowharness") {
+        Ok(if is_flowharness(image) {
             // Our own image: `flowharness broker`, its port mapped one to
             // one so the address it advertises is the one clients reach.
             let port = free_port()?;
