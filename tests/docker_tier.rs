@@ -109,10 +109,29 @@ fn image() -> &'static str {
 }
 
 /// Tests that start containers take turns, so each can count the
-/// containers of the image as its own.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// containers of the image, and the networks made during its turn, as its
+/// own (networks left by an earlier, failed run do not count).
+struct Turn {
+    _guard: MutexGuard<'static, ()>,
+    networks_before: Vec<String>,
+}
+
+impl Turn {
+    fn new_networks(&self) -> Vec<String> {
+        networks()
+            .into_iter()
+            .filter(|n| !self.networks_before.contains(n))
+            .collect()
+    }
+}
+
+fn one_at_a_time() -> Turn {
     static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    let guard = TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Turn {
+        _guard: guard,
+        networks_before: networks(),
+    }
 }
 
 /// Ids of the containers, running or not, made from `image`.
@@ -176,7 +195,7 @@ fn the_feature_suite_passes_against_a_broker_container() {
         return;
     }
     let image = image();
-    let _turn = one_at_a_time();
+    let turn = one_at_a_time();
     let started = Instant::now();
     let mut command = Command::new(BIN);
     without_external(&mut command)
@@ -217,7 +236,11 @@ fn the_feature_suite_passes_against_a_broker_container() {
         Vec::<String>::new(),
         "the container outlived the run"
     );
-    assert_eq!(networks(), Vec::<String>::new(), "the network outlived the run");
+    assert_eq!(
+        turn.new_networks(),
+        Vec::<String>::new(),
+        "the network outlived the run"
+    );
 }
 
 #[test]
@@ -226,7 +249,7 @@ fn the_library_api_starts_containers_and_removes_them_on_drop() {
         return;
     }
     let image = image();
-    let _turn = one_at_a_time();
+    let turn = one_at_a_time();
     let options = |embedded_registry| ContainerOptions {
         broker_image: Some(image.to_string()),
         registry_image: Some(image.to_string()),
@@ -265,7 +288,11 @@ fn the_library_api_starts_containers_and_removes_them_on_drop() {
             Vec::<String>::new(),
             "drop left a container behind"
         );
-        assert_eq!(networks(), Vec::<String>::new(), "drop left the network behind");
+        assert_eq!(
+            turn.new_networks(),
+            Vec::<String>::new(),
+            "drop left the network behind"
+        );
     }
 }
 
@@ -290,7 +317,7 @@ fn ctrl_c_removes_the_containers() {
         return;
     }
     let image = image();
-    let _turn = one_at_a_time();
+    let turn = one_at_a_time();
     // `up`, which waits for Ctrl-C and leaves the removal to the handler.
     let mut command = Command::new(BIN);
     let child = without_external(&mut command)
@@ -314,7 +341,11 @@ fn ctrl_c_removes_the_containers() {
         Vec::<String>::new(),
         "Ctrl-C left up's container behind"
     );
-    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left up's network behind");
+    assert_eq!(
+        turn.new_networks(),
+        Vec::<String>::new(),
+        "Ctrl-C left up's network behind"
+    );
     // `load`, which handles Ctrl-C itself: it writes its partial report,
     // and the containers go with it.
     let report = tempfile::tempdir().expect("tempdir").keep().join("partial.json");
@@ -353,7 +384,11 @@ fn ctrl_c_removes_the_containers() {
         Vec::<String>::new(),
         "Ctrl-C left load's containers behind"
     );
-    assert_eq!(networks(), Vec::<String>::new(), "Ctrl-C left load's network behind");
+    assert_eq!(
+        turn.new_networks(),
+        Vec::<String>::new(),
+        "Ctrl-C left load's network behind"
+    );
 }
 
 /// Services and their published ports, read off `docker-compose.yml`.
