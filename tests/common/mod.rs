@@ -248,3 +248,23 @@ pub fn interrupt(child: &mut std::process::Child, within: std::time::Duration) -
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Runs the command line in-process: exit code, stdout and stderr, with
+/// `fixtures/` and `schemas/` arguments resolved in the repository and the
+/// repository's path taken out of the output.
+pub fn flowharness(args: &[&str]) -> (i32, String, String) {
+    let mut argv = vec!["flowharness".to_string()];
+    argv.extend(args.iter().map(|a| {
+        if a.starts_with("fixtures/") || a.starts_with("schemas/") {
+            repo_path(a).display().to_string()
+        } else {
+            a.to_string()
+        }
+    }));
+    let cli = <flowharness::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = flowharness::cli::run(cli, &mut out, &mut err);
+    let root = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace(&root, "");
+    (code, text(out), text(err))
+}
