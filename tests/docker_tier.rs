@@ -391,3 +391,74 @@ fn ctrl_c_removes_the_containers() {
         "Ctrl-C left load's network behind"
     );
 }
+
+#[test]
+fn the_image_serves_up_to_the_host_as_the_compose_profile_does() {
+    if no_docker() {
+        return;
+    }
+    let image = image();
+    let _turn = one_at_a_time();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    };
+    let (broker, registry) = (free(), free());
+    // As the compose file's `up` profile runs it, on ports of our own.
+    let (broker_port, registry_port) = (broker.to_string(), registry.to_string());
+    let run = docker(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{broker}:{broker}"),
+        "-p",
+        &format!("127.0.0.1:{registry}:{registry}"),
+        image,
+        "up",
+        "--listen",
+        "0.0.0.0",
+        "--broker-port",
+        &broker_port,
+        "--registry-port",
+        &registry_port,
+        "--advertised-host",
+        "127.0.0.1",
+        "--for",
+        "120s",
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let logs = loop {
+        let logs = docker(&["logs", &id]);
+        let text = String::from_utf8_lossy(&logs.stdout).into_owned();
+        if text.contains("export SCHEMA_REGISTRY_URL") || Instant::now() >= deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let produced = without_external(&mut Command::new(BIN))
+        .args(["produce", "--flow", "account-migration", "--flows", "3", "--seed", "7"])
+        .args(["--bootstrap-servers", &format!("127.0.0.1:{broker}")])
+        .args(["--registry-url", &format!("http://127.0.0.1:{registry}")])
+        .output()
+        .expect("produce runs");
+    let _ = docker(&["rm", "--force", &id]);
+    assert!(
+        logs.contains(&format!("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{broker}")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("export SCHEMA_REGISTRY_URL=http://127.0.0.1:{registry}")),
+        "{logs}"
+    );
+    let out = String::from_utf8_lossy(&produced.stdout);
+    assert!(
+        produced.status.success(),
+        "produce against the container's up:\n{out}\n{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    assert!(out.contains("lost: 0"), "{out}");
+}
