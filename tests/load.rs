@@ -48,14 +48,7 @@ fn options(topic: &str, rate: &str, seconds: f64, shard: (u64, u64)) -> LoadOpti
         observe: true,
         consumer_group: None,
         drain_timeout: Duration::from_secs(5),
-        producer: ProducerOptions {
-            idempotent: false,
-            acks: "1".into(),
-            linger_ms: 5,
-            compression: "none".into(),
-            batch_size: None,
-            flush_timeout: Duration::from_secs(30),
-        },
+        producer: ProducerOptions::for_load(Duration::from_secs(30)),
     }
 }
 

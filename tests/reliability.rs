@@ -181,14 +181,7 @@ fn a_broker_stopped_mid_load_and_started_again_leaves_an_exact_account() {
         observe: false,
         consumer_group: None,
         drain_timeout: Duration::from_secs(1),
-        producer: ProducerOptions {
-            idempotent: false,
-            acks: "1".into(),
-            linger_ms: 5,
-            compression: "none".into(),
-            batch_size: None,
-            flush_timeout: Duration::from_secs(15),
-        },
+        producer: ProducerOptions::for_load(Duration::from_secs(15)),
     };
     let pool = pool(&env, &options, 5).unwrap();
     let acks = Arc::new(Acks::new(Instant::now()));

@@ -236,12 +236,10 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
         consumer_group: args.consumer_group.clone(),
         drain_timeout: duration("--drain-timeout", &args.drain_timeout)?,
         producer: ProducerOptions {
-            idempotent: false,
             acks: args.acks.clone(),
             linger_ms: args.linger_ms,
             compression: args.compression.clone(),
-            batch_size: None,
-            flush_timeout: Duration::from_secs(30),
+            ..ProducerOptions::for_load(Duration::from_secs(30))
         },
     };
     let env = connect(&args.connect)?;
@@ -308,14 +306,7 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
         observe: false,
         consumer_group: None,
         drain_timeout: Duration::from_secs(1),
-        producer: ProducerOptions {
-            idempotent: false,
-            acks: "1".into(),
-            linger_ms: 5,
-            compression: "none".into(),
-            batch_size: None,
-            flush_timeout: Duration::from_secs(60),
-        },
+        producer: ProducerOptions::for_load(Duration::from_secs(60)),
     };
     let env = connect(&args.connect)?;
     let r = crate::load::bench::run(&env, &options, args.events, args.accounts)?;

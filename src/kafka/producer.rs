@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::{ClientConfig, ClientContext};
 
 use super::cluster::Cluster;
 use crate::error::Result;
@@ -79,6 +79,37 @@ impl Default for ProducerOptions {
     }
 }
 
+impl ProducerOptions {
+    /// Settings for load-like runs: no idempotence (a retry may duplicate,
+    /// and duplicates are counted), the leader's acknowledgement only.
+    pub fn for_load(flush_timeout: Duration) -> ProducerOptions {
+        ProducerOptions {
+            idempotent: false,
+            acks: "1".into(),
+            flush_timeout,
+            ..ProducerOptions::default()
+        }
+    }
+
+    /// A librdkafka producer configuration for `cluster` with these settings.
+    pub fn client_config(&self, cluster: &Cluster) -> ClientConfig {
+        let mut config = cluster.client_config();
+        config
+            .set("enable.idempotence", self.idempotent.to_string())
+            .set("acks", &self.acks)
+            .set("linger.ms", self.linger_ms.to_string())
+            .set("compression.type", &self.compression)
+            .set(
+                "message.timeout.ms",
+                self.flush_timeout.as_millis().max(1000).to_string(),
+            );
+        if let Some(b) = self.batch_size {
+            config.set("batch.size", b.to_string());
+        }
+        config
+    }
+}
+
 /// A producer with delivery accounting.
 pub struct Producer {
     inner: BaseProducer<Accounting>,
@@ -104,20 +135,8 @@ pub struct Outgoing<'a> {
 
 impl Producer {
     pub fn new(cluster: &Cluster, options: &ProducerOptions) -> Result<Producer> {
-        let mut config = cluster.client_config();
-        config
-            .set("enable.idempotence", options.idempotent.to_string())
-            .set("acks", &options.acks)
-            .set("linger.ms", options.linger_ms.to_string())
-            .set("compression.type", &options.compression)
-            .set(
-                "message.timeout.ms",
-                options.flush_timeout.as_millis().max(1000).to_string(),
-            );
-        if let Some(b) = options.batch_size {
-            config.set("batch.size", b.to_string());
-        }
-        let inner: BaseProducer<Accounting> = config
+        let inner: BaseProducer<Accounting> = options
+            .client_config(cluster)
             .create_with_context(Accounting::default())
             .map_err(|e| cluster.error("cannot create a producer", &e))?;
         Ok(Producer {

@@ -103,13 +103,9 @@ fn median(mut rates: Vec<f64>) -> f64 {
 /// topic as fast as it can; events per second, flush included.
 fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str) -> Result<f64> {
     env.cluster.create_topic(topic, options.partitions)?;
-    let mut config = env.cluster.client_config();
-    config
-        .set("enable.idempotence", "false")
-        .set("acks", &options.producer.acks)
-        .set("linger.ms", options.producer.linger_ms.to_string())
-        .set("compression.type", &options.producer.compression)
-        .set("queue.buffering.max.messages", "1000000");
+    // The same producer settings as B's sink: only the harness differs.
+    let mut config = options.producer.client_config(&env.cluster);
+    config.set("queue.buffering.max.messages", "1000000");
     let producer: BaseProducer = config
         .create()
         .map_err(|e| env.cluster.error("cannot create a producer", &e))?;

@@ -120,20 +120,8 @@ impl std::fmt::Debug for KafkaSink {
 
 impl KafkaSink {
     pub fn new(cluster: &Cluster, options: &ProducerOptions, topic: &str, acks: std::sync::Arc<Acks>) -> Result<Self> {
-        let mut config = cluster.client_config();
-        config
-            .set("enable.idempotence", options.idempotent.to_string())
-            .set("acks", &options.acks)
-            .set("linger.ms", options.linger_ms.to_string())
-            .set("compression.type", &options.compression)
-            .set("queue.buffering.max.messages", "1000000")
-            .set(
-                "message.timeout.ms",
-                options.flush_timeout.as_millis().max(1000).to_string(),
-            );
-        if let Some(b) = options.batch_size {
-            config.set("batch.size", b.to_string());
-        }
+        let mut config = options.client_config(cluster);
+        config.set("queue.buffering.max.messages", "1000000");
         let producer = config
             .create_with_context(AckContext(acks))
             .map_err(|e| cluster.error("cannot create a producer", &e))?;
