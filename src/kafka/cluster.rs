@@ -4,10 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::error::{Error, Result};
 
@@ -92,6 +92,40 @@ impl Cluster {
             config.set(k, v);
         }
         config
+    }
+
+    /// A consumer in `group` that commits only when told to and, where the
+    /// group has no committed offset, starts at the earliest; `extra`
+    /// librdkafka settings on top.
+    pub fn consumer(&self, group: &str, extra: &[(&str, &str)]) -> Result<BaseConsumer> {
+        let mut config = self.client_config();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest");
+        for (k, v) in extra {
+            config.set(*k, *v);
+        }
+        config.create().map_err(|e| self.error("cannot create a consumer", &e))
+    }
+
+    /// Assigns `consumer` the partitions of `topic` at the given offsets
+    /// (no group membership, so no rebalance can take them away).
+    pub fn assign(
+        &self,
+        consumer: &BaseConsumer,
+        topic: &str,
+        offsets: impl IntoIterator<Item = (i32, Offset)>,
+    ) -> Result<()> {
+        let mut assignment = TopicPartitionList::new();
+        for (p, offset) in offsets {
+            assignment
+                .add_partition_offset(topic, p, offset)
+                .map_err(|e| self.error("assign", &e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| self.error(&format!("assign {topic}"), &e))
     }
 
     /// Checks the cluster answers a metadata request within the timeout.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::cluster::Cluster;
@@ -15,11 +15,7 @@ use crate::error::Result;
 /// Per partition: the end offset minus the group's committed offset (the
 /// whole partition when the group committed nothing), never below zero.
 pub fn group_lag(cluster: &Cluster, group: &str, topic: &str) -> Result<BTreeMap<i32, i64>> {
-    let mut config = cluster.client_config();
-    config.set("group.id", group).set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let consumer = cluster.consumer(group, &[])?;
     let ends = end_offsets(cluster, topic)?;
     let mut partitions = TopicPartitionList::new();
     for (p, _) in &ends {
@@ -66,14 +62,7 @@ pub fn wait_for_zero_lag(
 /// nothing more arrives for a second (or `within` passes): a stand-in for
 /// a service that keeps up. Returns how many messages it read.
 pub fn consume_and_commit(cluster: &Cluster, group: &str, topic: &str, within: Duration) -> Result<u64> {
-    let mut config = cluster.client_config();
-    config
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let consumer = cluster.consumer(group, &[])?;
     consumer
         .subscribe(&[topic])
         .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rdkafka::Offset;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use super::cluster::Cluster;
@@ -164,40 +164,24 @@ pub fn observe(
     options: &ObserveOptions,
     each: &mut dyn FnMut(Observed, Option<(String, u64)>),
 ) -> Result<Observation> {
-    let mut config = cluster.client_config();
-    config
-        .set("group.id", format!("flowharness-observer-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let consumer = cluster.consumer(&format!("flowharness-observer-{}", uuid::Uuid::new_v4()), &[])?;
     let ends = end_offsets(cluster, topic)?;
-    let mut assignment = TopicPartitionList::new();
-    for (p, _) in &ends {
-        let start = options
+    let start_of = |p: i32| {
+        options
             .start
             .as_ref()
-            .and_then(|s| s.iter().find(|(q, _)| q == p).map(|(_, o)| *o));
-        let offset = start.map_or(Offset::Beginning, Offset::Offset);
-        assignment
-            .add_partition_offset(topic, *p, offset)
-            .map_err(|e| cluster.error("assign", &e))?;
-    }
-    consumer
-        .assign(&assignment)
-        .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
+            .and_then(|s| s.iter().find(|(q, _)| *q == p).map(|(_, o)| *o))
+    };
+    let offsets = ends
+        .iter()
+        .map(|(p, _)| (*p, start_of(*p).map_or(Offset::Beginning, Offset::Offset)));
+    cluster.assign(&consumer, topic, offsets)?;
     let mut seen = Observation::default();
     let mut positions = Positions::default();
     let deadline = Instant::now() + options.timeout;
     let at_end = |positions: &Positions| {
         ends.iter().all(|(p, high)| {
-            let start = options
-                .start
-                .as_ref()
-                .and_then(|s| s.iter().find(|(q, _)| q == p).map(|(_, o)| *o))
-                .unwrap_or(0);
-            *high <= start || positions.last(*p).is_some_and(|pos| pos + 1 >= *high)
+            *high <= start_of(*p).unwrap_or(0) || positions.last(*p).is_some_and(|pos| pos + 1 >= *high)
         })
     };
     // End offsets can lag behind what a broker holds (tansu's do), so the
@@ -259,15 +243,10 @@ pub fn first_match(
     within: Duration,
     wanted: &mut dyn FnMut(&Observed) -> bool,
 ) -> Result<std::result::Result<Observed, u64>> {
-    let mut config = cluster.client_config();
-    config
-        .set("group.id", format!("flowharness-watch-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("topic.metadata.refresh.interval.ms", "500");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+    let consumer = cluster.consumer(
+        &format!("flowharness-watch-{}", uuid::Uuid::new_v4()),
+        &[("topic.metadata.refresh.interval.ms", "500")],
+    )?;
     consumer
         .subscribe(&[topic])
         .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;

@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Offset;
 use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{Latency, histogram, record};
@@ -63,27 +62,12 @@ pub fn observe(
     expect: &Expect,
     quiet: Duration,
 ) -> Result<ObservedSummary> {
-    let mut config = cluster.client_config();
-    config
-        .set(
-            "group.id",
-            format!("flowharness-load-observer-{}", uuid::Uuid::new_v4()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10");
-    let consumer: BaseConsumer = config
-        .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
-    let mut assignment = TopicPartitionList::new();
-    for (p, offset) in start {
-        assignment
-            .add_partition_offset(topic, *p, Offset::Offset(*offset))
-            .map_err(|e| cluster.error("assign", &e))?;
-    }
-    consumer
-        .assign(&assignment)
-        .map_err(|e| cluster.error(&format!("assign {topic}"), &e))?;
+    let consumer = cluster.consumer(
+        &format!("flowharness-load-observer-{}", uuid::Uuid::new_v4()),
+        &[("fetch.wait.max.ms", "10")],
+    )?;
+    let offsets = start.iter().map(|(p, offset)| (*p, Offset::Offset(*offset)));
+    cluster.assign(&consumer, topic, offsets)?;
     let mut checker = Checker::new(spec, CheckOptions::default());
     let mut positions = crate::kafka::observer::Positions::default();
     let mut latencies: BTreeMap<usize, Histogram<u64>> = BTreeMap::new();
