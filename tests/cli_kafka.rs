@@ -97,13 +97,7 @@ fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
     let topic = "cli-verify";
     env.cluster.create_topic(topic, 1).unwrap();
     let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
-    let options = flowharness::flow::generator::FlowOptions {
-        flows: 1,
-        mix: flowharness::flow::generator::Mix::parse(&spec, "happy=1").unwrap(),
-        hints: std::sync::Arc::new(flowharness::generate::hints::Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    };
+    let options = common::flow_options(&spec, 1, "happy=1");
     let flow = flowharness::flow::generator::generate(&spec, &options, 3).unwrap();
     let mut producer = Producer::new(&env.cluster, &ProducerOptions::default()).unwrap();
     // Validated is left out: BalanceRetrieved → Completed.

@@ -9,9 +9,8 @@ use common::repo_path;
 use flowharness::fixture::Fixture;
 use flowharness::flow::checker::{CheckOptions, Checker, Observed, Report, Rule};
 use flowharness::flow::fixture_io::{Keyed, as_observed, observed};
-use flowharness::flow::generator::{self, FlowGenerator, FlowOptions, FlowSetShape, Mix};
+use flowharness::flow::generator::{self, FlowGenerator, FlowSetShape};
 use flowharness::flow::{FlowSpec, Severity, shipped};
-use flowharness::generate::hints::Hints;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
 use serde_json::{Value, json};
@@ -22,21 +21,6 @@ fn migration() -> FlowSpec {
 
 fn catalog() -> FlowSpec {
     shipped::resolve("subscription-catalog").unwrap()
-}
-
-fn options(spec: &FlowSpec, flows: usize, mix: &str) -> FlowOptions {
-    let mix = if mix.is_empty() {
-        Mix::uniform(spec)
-    } else {
-        Mix::parse(spec, mix).unwrap()
-    };
-    FlowOptions {
-        flows,
-        mix,
-        hints: Arc::new(Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    }
 }
 
 fn check(spec: &FlowSpec, messages: &[Observed]) -> Report {
@@ -155,7 +139,7 @@ fn keyed_check(spec: &FlowSpec, messages: &[Keyed]) -> Report {
 }
 
 fn flow_sets(spec: &Arc<FlowSpec>, flows: usize, mix: &str) -> impl Strategy<Value = (FlowSetShape, Vec<Keyed>)> {
-    let generator = std::rc::Rc::new(FlowGenerator::new(spec, options(spec, flows, mix)).unwrap());
+    let generator = std::rc::Rc::new(FlowGenerator::new(spec, common::flow_options(spec, flows, mix)).unwrap());
     let shapes = generator.shapes();
     // A shape with nothing to reference (only groups) cannot be materialized.
     shapes.prop_filter_map("a flow set that can be materialized", move |shape| {
@@ -238,7 +222,12 @@ fn state_of(spec: &FlowSpec, v: &Value) -> String {
 /// Applies `mutate` to a generated happy/cancel/rollback set and returns
 /// the rules the checker reports.
 fn mutated(spec: &FlowSpec, seed: u64, mutate: &dyn Fn(&FlowSpec, &mut Vec<Keyed>)) -> Vec<Rule> {
-    let mut messages = generator::generate(spec, &options(spec, 6, "happy=1,cancel=1,rollback=1"), seed).unwrap();
+    let mut messages = generator::generate(
+        spec,
+        &common::flow_options(spec, 6, "happy=1,cancel=1,rollback=1"),
+        seed,
+    )
+    .unwrap();
     assert!(keyed_check(spec, &messages).findings.is_empty());
     mutate(spec, &mut messages);
     rules(&keyed_check(spec, &messages))
@@ -254,7 +243,12 @@ fn mutations_are_caught_with_the_right_rule() {
     // Seeds whose flow sets have every state, so each mutation has a place.
     let seeds: Vec<u64> = (0..100)
         .filter(|seed| {
-            let m = generator::generate(&spec, &options(&spec, 6, "happy=1,cancel=1,rollback=1"), *seed).unwrap();
+            let m = generator::generate(
+                &spec,
+                &common::flow_options(&spec, 6, "happy=1,cancel=1,rollback=1"),
+                *seed,
+            )
+            .unwrap();
             spec.states
                 .iter()
                 .all(|st| m.iter().any(|x| state_of(&spec, &x.value) == st.name))
@@ -386,7 +380,7 @@ fn a_group_referencing_an_unknown_subscription_is_flagged() {
 }
 
 fn mutated_catalog(spec: &FlowSpec, mutate: &dyn Fn(&FlowSpec, &mut Vec<Keyed>)) -> Vec<Rule> {
-    let mut messages = generator::generate(spec, &options(spec, 8, "subscription=2,group=1"), 4).unwrap();
+    let mut messages = generator::generate(spec, &common::flow_options(spec, 8, "subscription=2,group=1"), 4).unwrap();
     assert!(keyed_check(spec, &messages).findings.is_empty());
     mutate(spec, &mut messages);
     rules(&keyed_check(spec, &messages))
@@ -395,7 +389,7 @@ fn mutated_catalog(spec: &FlowSpec, mutate: &dyn Fn(&FlowSpec, &mut Vec<Keyed>))
 #[test]
 fn a_key_on_two_partitions_is_flagged() {
     let spec = migration();
-    let messages = generator::generate(&spec, &options(&spec, 3, "happy=1"), 1).unwrap();
+    let messages = generator::generate(&spec, &common::flow_options(&spec, 3, "happy=1"), 1).unwrap();
     let mut seen = as_observed(&messages, 1);
     let last = seen.len() - 1;
     seen[last].partition = 7;
@@ -405,7 +399,7 @@ fn a_key_on_two_partitions_is_flagged() {
 #[test]
 fn the_checker_keeps_open_flows_not_messages() {
     let spec = migration();
-    let messages = generator::generate(&spec, &options(&spec, 300, "cancel=1"), 9).unwrap();
+    let messages = generator::generate(&spec, &common::flow_options(&spec, 300, "cancel=1"), 9).unwrap();
     let mut checker = Checker::new(&spec, CheckOptions::default());
     for m in as_observed(&messages, 3) {
         checker.observe(&m);

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::repo_path;
 use flowharness::flow::checker::{CheckOptions, Rule};
-use flowharness::flow::generator::{FlowGenerator, FlowOptions, Mix};
+use flowharness::flow::generator::FlowGenerator;
 use flowharness::flow::{FlowSpec, shipped};
-use flowharness::generate::hints::Hints;
 use flowharness::kafka::observer::{self, Decoder, ObserveOptions};
 use flowharness::kafka::producer::{Outgoing, Producer, ProducerOptions};
 use flowharness::kafka::{Connect, Environment};
@@ -20,13 +18,7 @@ use flowharness::registry::SubjectStrategy;
 use flowharness::verify::{Message, ProduceRun, RunReport, encode, produce_and_check};
 
 fn run(env: &Environment, spec: &FlowSpec, topic: &str, flows: usize, mix: &str, seed: u64) -> RunReport {
-    let options = FlowOptions {
-        flows,
-        mix: Mix::parse(spec, mix).unwrap(),
-        hints: Arc::new(Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    };
+    let options = common::flow_options(spec, flows, mix);
     let messages = FlowGenerator::new(spec, options)
         .unwrap()
         .generate(seed)
@@ -125,13 +117,7 @@ fn verify_catches_a_broken_flow_from_a_plain_producer() {
     env.cluster.create_topic(topic, 1).unwrap();
     let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
     // A happy flow with BalanceRetrieved left out, produced by hand.
-    let options = FlowOptions {
-        flows: 1,
-        mix: Mix::parse(&spec, "happy=1").unwrap(),
-        hints: Arc::new(Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    };
+    let options = common::flow_options(&spec, 1, "happy=1");
     let flow = FlowGenerator::new(&spec, options).unwrap().generate(1).unwrap();
     let mut producer = Producer::new(&env.cluster, &ProducerOptions::default()).unwrap();
     for (i, m) in flow.iter().enumerate() {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use flowharness::flow::checker::{CheckOptions, Checker};
 use flowharness::flow::findings::Rule;
-use flowharness::flow::generator::{FlowGenerator, FlowOptions, Mix};
+use flowharness::flow::generator::{FlowGenerator, Mix};
 use flowharness::flow::shipped;
 use flowharness::generate::hints::Hints;
 use flowharness::kafka::observer::{self, Decoder, ObserveOptions, end_offsets};
@@ -57,13 +57,7 @@ fn bad_data_on_the_wire_is_reported_where_it_is_and_the_check_goes_on() {
     let topic = "wire-faults";
     env.cluster.create_topic(topic, 1).unwrap();
     let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
-    let options = FlowOptions {
-        flows: 1,
-        mix: Mix::parse(&spec, "happy=1").unwrap(),
-        hints: Arc::new(Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    };
+    let options = common::flow_options(&spec, 1, "happy=1");
     let flow = FlowGenerator::new(&spec, options).unwrap().generate(3).unwrap();
     let good: Vec<Vec<u8>> = flow
         .iter()
@@ -293,13 +287,7 @@ fn a_registry_answering_5xx_is_retried_then_a_clear_error_and_nothing_goes_out()
     })
     .unwrap();
     let spec = shipped::resolve("account-migration").unwrap();
-    let options = FlowOptions {
-        flows: 2,
-        mix: Mix::uniform(&spec),
-        hints: Arc::new(Hints::builtin(1_790_000_000_000)),
-        jitter: 0.5,
-        time_scale: 1.0,
-    };
+    let options = common::flow_options(&spec, 2, "");
     let messages = FlowGenerator::new(&spec, options)
         .unwrap()
         .generate(1)

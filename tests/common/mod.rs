@@ -268,3 +268,24 @@ pub fn flowharness(args: &[&str]) -> (i32, String, String) {
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap().replace(&root, "");
     (code, text(out), text(err))
 }
+
+/// Generator options: `flows` flows of `mix` (empty: every path alike),
+/// with the built-in hints at a fixed "now".
+pub fn flow_options(
+    spec: &flowharness::flow::FlowSpec,
+    flows: usize,
+    mix: &str,
+) -> flowharness::flow::generator::FlowOptions {
+    let mix = if mix.is_empty() {
+        flowharness::flow::generator::Mix::uniform(spec)
+    } else {
+        flowharness::flow::generator::Mix::parse(spec, mix).unwrap()
+    };
+    flowharness::flow::generator::FlowOptions {
+        flows,
+        mix,
+        hints: std::sync::Arc::new(flowharness::generate::hints::Hints::builtin(1_790_000_000_000)),
+        jitter: 0.5,
+        time_scale: 1.0,
+    }
+}
