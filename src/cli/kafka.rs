@@ -2,7 +2,6 @@
 //! to a broker (the embedded one unless told otherwise).
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::commands::{FINDINGS, OK, stdio};
@@ -52,30 +51,6 @@ fn connection(args: &ConnectArgs) -> Result<Connect> {
         eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
     }
     Ok(c)
-}
-
-/// Set by commands that handle Ctrl-C themselves (load writes its partial
-/// report first): containers are then removed by the normal exit.
-pub(super) static HANDLES_CTRL_C: AtomicBool = AtomicBool::new(false);
-
-/// Containers must not outlive an interrupted run: on Ctrl-C they are
-/// removed and the process exits 130, unless the command handles Ctrl-C
-/// itself, in which case this waits for it to finish (or a second Ctrl-C).
-pub(super) fn remove_containers_on_ctrl_c() {
-    std::thread::spawn(|| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                if HANDLES_CTRL_C.load(Ordering::Relaxed) {
-                    let _ = tokio::time::timeout(Duration::from_secs(60), tokio::signal::ctrl_c()).await;
-                }
-                crate::kafka::containers::remove_all();
-                std::process::exit(super::load::INTERRUPTED);
-            }
-        });
-    });
 }
 
 /// Waits for SIGINT or SIGTERM.

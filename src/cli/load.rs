@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::commands::{FINDINGS, OK, stdio};
+use super::interrupt::INTERRUPTED;
 use super::kafka::{connect, duration};
 use super::{ConnectArgs, GenerateOptions};
 use crate::error::{Error, Result};
@@ -17,9 +18,6 @@ use crate::load::engine::EngineOptions;
 use crate::load::metrics::Tick;
 use crate::load::rate::Schedule;
 use crate::load::{LoadOptions, Shard, report};
-
-/// Exit code of a run stopped by Ctrl-C.
-pub const INTERRUPTED: i32 = 130;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
@@ -139,25 +137,6 @@ fn percent(flag: &str, text: &str) -> Result<f64> {
     Ok(v)
 }
 
-/// Sets `stop` on the first Ctrl-C; a second one exits at once.
-fn on_ctrl_c(stop: Arc<AtomicBool>) {
-    super::kafka::HANDLES_CTRL_C.store(true, Ordering::Relaxed);
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: flushing and writing the partial report (Ctrl-C again to quit now)");
-                stop.store(true, Ordering::Relaxed);
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(INTERRUPTED);
-            }
-        });
-    });
-}
-
 /// A live display on a terminal; a log line every 5 s elsewhere.
 fn progress() -> Box<dyn FnMut(&Tick)> {
     let line = |t: &Tick| {
@@ -244,7 +223,7 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
     };
     let env = connect(&args.connect)?;
     let stop = Arc::new(AtomicBool::new(false));
-    on_ctrl_c(stop.clone());
+    super::interrupt::stop_gracefully(stop.clone());
     let mut tick = progress();
     let mut r = crate::load::run(&env, &options, &stop, &mut *tick)?;
     r.apply_slo(max_p99, max_error_rate);

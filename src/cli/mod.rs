@@ -3,6 +3,7 @@
 
 mod commands;
 mod flows;
+mod interrupt;
 mod kafka;
 mod load;
 mod sample;
@@ -144,7 +145,7 @@ impl ContainerArgs {
     /// containers are then removed on Ctrl-C too.
     pub fn options(&self) -> Option<crate::kafka::containers::ContainerOptions> {
         (self.broker == BrokerKind::Testcontainers).then(|| {
-            kafka::remove_containers_on_ctrl_c();
+            interrupt::watch();
             crate::kafka::containers::ContainerOptions {
                 broker_image: self.broker_image.clone(),
                 registry_image: self.registry_image.clone(),
