@@ -74,8 +74,7 @@ fn until_signalled(what: &str) -> Result<()> {
 
 /// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
 pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
-    let broker =
-        crate::kafka::embedded::EmbeddedBroker::start_advertising(args.listen, args.advertised_listener.as_deref())?;
+    let broker = crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref())?;
     eprintln!(
         "broker listening on {}, advertised as {}",
         args.listen,

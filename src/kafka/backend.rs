@@ -1,6 +1,5 @@
-//! Broker backends behind one trait: the embedded broker (the default) and
-//! an external cluster. The Docker tier's testcontainers backend plugs in
-//! the same way.
+//! Broker backends behind one trait: the embedded broker (the default), an
+//! external cluster, and a broker in a container (`containers`).
 
 use std::net::SocketAddr;
 
@@ -22,32 +21,28 @@ pub trait BrokerBackend: std::fmt::Debug + Send + Sync {
 /// The in-process broker.
 #[derive(Debug)]
 pub struct Embedded {
-    addr: SocketAddr,
+    /// Where it listens, its port chosen.
     listen: SocketAddr,
-    /// The host clients are told to connect to, when not the listening one.
-    advertised_host: Option<String>,
+    /// `host:port` clients are told to connect to, when not `listen`.
+    advertised: Option<String>,
     broker: Option<EmbeddedBroker>,
 }
 
 impl Embedded {
-    pub fn start(listen: SocketAddr) -> Result<Embedded> {
-        Embedded::start_advertising(listen, None)
-    }
-
-    /// Starts on `listen`, advertising `advertised_host` with its port.
-    pub fn start_advertising(listen: SocketAddr, advertised_host: Option<String>) -> Result<Embedded> {
+    /// Starts on `listen` (port 0: a free one), advertising
+    /// `advertised_host` with its port, or else the listening address.
+    pub fn start(listen: SocketAddr, advertised_host: Option<&str>) -> Result<Embedded> {
         let port = if listen.port() == 0 {
             super::embedded::free_port(listen.ip())?
         } else {
             listen.port()
         };
         let listen = SocketAddr::new(listen.ip(), port);
-        let advertised = advertised_host.as_ref().map(|h| format!("{h}:{port}"));
-        let broker = EmbeddedBroker::start_advertising(listen, advertised.as_deref())?;
+        let advertised = advertised_host.map(|h| format!("{h}:{port}"));
+        let broker = EmbeddedBroker::start(listen, advertised.as_deref())?;
         Ok(Embedded {
-            addr: broker.addr(),
             listen,
-            advertised_host,
+            advertised,
             broker: Some(broker),
         })
     }
@@ -58,10 +53,7 @@ impl BrokerBackend for Embedded {
         "embedded"
     }
     fn bootstrap(&self) -> String {
-        match &self.advertised_host {
-            Some(host) => format!("{host}:{}", self.addr.port()),
-            None => self.addr.to_string(),
-        }
+        self.advertised.clone().unwrap_or_else(|| self.listen.to_string())
     }
     fn stop(&mut self) -> Result<()> {
         if let Some(b) = self.broker.take() {
@@ -71,11 +63,7 @@ impl BrokerBackend for Embedded {
     }
     fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        let advertised = self
-            .advertised_host
-            .as_ref()
-            .map(|h| format!("{h}:{}", self.listen.port()));
-        self.broker = Some(EmbeddedBroker::start_advertising(self.listen, advertised.as_deref())?);
+        self.broker = Some(EmbeddedBroker::start(self.listen, self.advertised.as_deref())?);
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ use testcontainers_modules::testcontainers::{Container, GenericImage, ImageExt};
 
 use super::backend::BrokerBackend;
 use super::cluster::Cluster;
+use super::embedded::free_port;
 use crate::error::{Error, Result};
 
 /// The default registry image, beside a containerised broker.
@@ -152,13 +153,6 @@ pub fn docker_answers() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Error::Usage(format!("testcontainers: no free port: {e}")))
-}
-
 /// Waits until a metadata request to `bootstrap` succeeds.
 fn wait_ready(bootstrap: &str, within: Duration) -> Result<()> {
     let mut cluster = Cluster::new(bootstrap);
@@ -248,7 +242,7 @@ impl Containers {
         Ok(if is_flowharness(image) {
             // Our own image: `flowharness broker`, its port mapped one to
             // one so the address it advertises is the one clients reach.
-            let port = free_port()?;
+            let port = free_port(std::net::Ipv4Addr::LOCALHOST.into())?;
             let container = GenericImage::new(name, tag)
                 .with_wait_for(WaitFor::message_on_stderr("broker listening"))
                 .with_mapped_port(port, ContainerPort::Tcp(port))
@@ -291,7 +285,7 @@ impl Containers {
     /// image running `flowharness registry`.
     fn start_registry(&self, image: &str, ours: bool, timeout: Duration) -> Result<(Container<GenericImage>, String)> {
         let (name, tag) = split_image(image);
-        let port = free_port()?;
+        let port = free_port(std::net::Ipv4Addr::LOCALHOST.into())?;
         let listen = format!("127.0.0.1:{port}");
         let base = GenericImage::new(name, tag);
         let request = if ours {
@@ -321,11 +315,6 @@ impl Containers {
     /// The registry container's URL, when one was started.
     pub fn registry_url(&self) -> Option<String> {
         self.registry.as_ref().map(|r| r.1.clone())
-    }
-
-    /// The broker container's id.
-    pub fn broker_id(&self) -> &str {
-        self.broker.as_ref().map_or("", Running::id)
     }
 }
 

@@ -23,25 +23,19 @@ pub struct EmbeddedBroker {
 }
 
 pub(super) fn free_port(ip: std::net::IpAddr) -> Result<u16> {
-    let probe =
-        TcpListener::bind((ip, 0)).map_err(|e| Error::Usage(format!("embedded broker: no free port on {ip}: {e}")))?;
+    let probe = TcpListener::bind((ip, 0)).map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))?;
     probe
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| Error::Usage(format!("embedded broker: {e}")))
+        .map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))
 }
 
 impl EmbeddedBroker {
-    /// Starts on `listen`; port 0 picks a free one.
-    pub fn start(listen: SocketAddr) -> Result<EmbeddedBroker> {
-        EmbeddedBroker::start_advertising(listen, None)
-    }
-
-    /// Starts on `listen`, telling clients to connect to `advertised`
-    /// (`host:port`; default: the listening address, 127.0.0.1 for an
-    /// unspecified one). A broker in a container listens on 0.0.0.0 and
-    /// advertises the address its port is mapped to.
-    pub fn start_advertising(listen: SocketAddr, advertised: Option<&str>) -> Result<EmbeddedBroker> {
+    /// Starts on `listen` (port 0 picks a free one), telling clients to
+    /// connect to `advertised` (`host:port`; default: the listening address,
+    /// 127.0.0.1 for an unspecified one). A broker in a container listens on
+    /// 0.0.0.0 and advertises the address its port is mapped to.
+    pub fn start(listen: SocketAddr, advertised: Option<&str>) -> Result<EmbeddedBroker> {
         let port = if listen.port() == 0 {
             free_port(listen.ip())?
         } else {

@@ -65,7 +65,7 @@ impl Environment {
             }
             (None, None) => {
                 let listen = SocketAddr::new(ip, c.broker_port.unwrap_or(0));
-                Box::new(Embedded::start_advertising(listen, c.advertised_host.clone())?)
+                Box::new(Embedded::start(listen, c.advertised_host.as_deref())?)
             }
         };
         let mut cluster = Cluster::new(&broker.bootstrap()).with_properties(&c.properties)?;
