@@ -35,12 +35,11 @@ pub fn names() -> Vec<&'static str> {
 pub fn shipped(name: &str) -> Option<Result<FlowSpec>> {
     let (_, text) = SHIPPED.iter().find(|(n, _)| *n == name)?;
     let load_schema = |path: &str| -> Result<Schema> {
-        let (_, schema) = SCHEMAS
+        let (_, text) = SCHEMAS
             .iter()
             .find(|(p, _)| *p == path)
             .ok_or_else(|| Error::Usage(format!("shipped flow {name} names an unknown schema {path}")))?;
-        let json = crate::error::parse_json(schema)?;
-        Schema::from_value(&json)
+        parse_shipped_schema(path, text)
     };
     Some(FlowSpec::parse(text, &load_schema).map_err(|e| e.within(&format!("flows/{name}.toml"))))
 }
@@ -62,6 +61,13 @@ pub fn resolve(arg: &str) -> Result<FlowSpec> {
     )))
 }
 
+/// A shipped schema's text, parsed; errors name its file.
+fn parse_shipped_schema(path: &str, text: &str) -> Result<Schema> {
+    let file = path.trim_start_matches("../");
+    let json = crate::error::parse_json(text).map_err(|e| e.within(file))?;
+    Schema::from_value(&json).map_err(|e| e.within(file))
+}
+
 /// Names of the shipped schemas: their file names without the extension.
 pub fn schema_names() -> Vec<&'static str> {
     SCHEMAS.iter().map(|(p, _)| stem(p)).collect()
@@ -77,8 +83,7 @@ fn stem(path: &str) -> &str {
 pub fn resolve_schema(arg: &str) -> Result<Schema> {
     let looks_like_path = arg.contains('/') || arg.ends_with(".avsc") || arg.ends_with(".json");
     if !looks_like_path && let Some((path, text)) = SCHEMAS.iter().find(|(p, _)| stem(p) == arg) {
-        let json = crate::error::parse_json(text).map_err(|e| e.within(path.trim_start_matches("../")))?;
-        return Schema::from_value(&json).map_err(|e| e.within(path.trim_start_matches("../")));
+        return parse_shipped_schema(path, text);
     }
     if looks_like_path {
         return Schema::load(Path::new(arg));
