@@ -147,6 +147,14 @@ impl FlowWorld {
         }
     }
 
+    /// The flow of the contract, when the scenario chose one.
+    pub fn flow_spec(&self) -> Option<Arc<FlowSpec>> {
+        match &self.contract {
+            Some(Contract::Flow(f)) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
     /// The schema of the contract.
     pub fn schema(&self) -> &Schema {
         match &self.contract {

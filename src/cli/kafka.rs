@@ -205,7 +205,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
             let messages = generated
                 .into_iter()
                 .map(|k| {
-                    let flow_id = spec.classify(&k.value).ok().and_then(|(_, body)| spec.flow_id_of(body));
+                    let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
                     Message {
                         key: Some(k.key),
                         partition: None,

@@ -10,9 +10,10 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 
-use super::fields::{self, get, get_i64, text};
+use super::fields::text;
 pub use super::findings::{Finding, Report, Rule};
 use super::spec::{FlowSpec, Severity, TimeRule};
+use super::timing::Window;
 
 /// A message as a consumer observed it.
 #[derive(Debug, Clone)]
@@ -55,6 +56,7 @@ struct OpenFlow {
     path: Vec<u16>,
     invariants: Vec<Option<Value>>,
     t0: Option<i64>,
+    first_time: Option<i64>,
     last_time: Option<i64>,
     monotonic: Vec<Option<i64>>,
     unknown: bool,
@@ -177,20 +179,21 @@ impl<'s> Checker<'s> {
         if let Some(v) = spec.schema.validate(value).into_iter().next() {
             return self.find(Rule::SchemaInvalid, Severity::Error, &at, v.to_string());
         }
-        let (state, body) = match spec.classify(value) {
+        let state = match spec.classify(value) {
             Ok(x) => x,
             Err(e) => return self.find(Rule::UnknownState, Severity::Error, &at, e),
         };
         let state_name = &spec.states[state].name;
-        let Some(flow_id) = spec.flow_id_of(body) else {
+        let Some(flow_id) = spec.flow_id_of(value, state) else {
+            let names: Vec<&str> = spec.flow_id.iter().map(|f| f.text.as_str()).collect();
             return self.find(
                 Rule::MissingFlowId,
                 Severity::Error,
                 &at,
-                format!("{state_name} has no {}", spec.flow_id.join("/")),
+                format!("{state_name} has no {}", names.join("/")),
             );
         };
-        let key = get(body, &spec.key).map(text).unwrap_or_default();
+        let key = spec.key_of(value, state).unwrap_or_default();
         match &m.key {
             None if !self.missing_key_reported => {
                 self.missing_key_reported = true;
@@ -219,21 +222,21 @@ impl<'s> Checker<'s> {
             }
             _ => info.partition = Some(m.partition),
         }
-        self.check_unique(body, &at);
-        self.check_references(state, body, &at);
+        self.check_unique(value, state, &at);
+        self.check_references(state, value, &at);
         if self.flows.contains_key(&flow_id) {
-            self.continue_flow(state, body, &flow_id, &at);
+            self.continue_flow(state, value, &flow_id, &at);
         } else {
-            self.start_flow(state, body, &flow_id, &key, &at);
+            self.start_flow(state, value, &flow_id, &key, &at);
         }
         if spec.is_final(state) {
             self.close(&flow_id);
         }
     }
 
-    fn check_unique(&mut self, body: &Value, at: &At<'_>) {
+    fn check_unique(&mut self, value: &Value, state: usize, at: &At<'_>) {
         for field in &self.spec.unique {
-            let Some(v) = get(body, field) else { continue };
+            let Some(v) = field.get(value, state) else { continue };
             let h = hash_of(v);
             if self.recent_set.contains(&h) {
                 self.find(
@@ -254,10 +257,10 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn check_references(&mut self, state: usize, body: &Value, at: &At<'_>) {
+    fn check_references(&mut self, state: usize, value: &Value, at: &At<'_>) {
         for (i, r) in self.spec.references.iter().enumerate() {
             if r.target_state == state {
-                for v in fields::get_all(body, &r.target_field) {
+                for v in r.target_field.get_all(value, state) {
                     let v = text(v);
                     // Published on another partition: it may have come first.
                     self.pending_references
@@ -266,7 +269,9 @@ impl<'s> Checker<'s> {
                 }
             }
             if r.state == state {
-                let missing: Vec<String> = fields::get_all(body, &r.field)
+                let missing: Vec<String> = r
+                    .field
+                    .get_all(value, state)
                     .into_iter()
                     .map(text)
                     .filter(|v| !self.references[i].contains_key(v))
@@ -308,7 +313,7 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn start_flow(&mut self, state: usize, body: &Value, flow_id: &str, key: &str, at: &At<'_>) {
+    fn start_flow(&mut self, state: usize, value: &Value, flow_id: &str, key: &str, at: &At<'_>) {
         let spec = self.spec;
         let name = &spec.states[state].name;
         let restarts = !spec.restart_after.is_empty();
@@ -353,8 +358,9 @@ impl<'s> Checker<'s> {
             key: key.to_string(),
             state,
             path: vec![state as u16],
-            invariants: spec.invariants.iter().map(|f| get(body, f).cloned()).collect(),
+            invariants: spec.invariants.iter().map(|f| f.get(value, state).cloned()).collect(),
             t0: None,
+            first_time: None,
             last_time: None,
             monotonic: Vec::new(),
             unknown: !known || (closed_here && restarts),
@@ -367,11 +373,11 @@ impl<'s> Checker<'s> {
             .open
             .push(flow_id.to_string());
         if known {
-            self.check_times(state, body, flow_id, at);
+            self.check_times(state, value, flow_id, at);
         }
     }
 
-    fn continue_flow(&mut self, state: usize, body: &Value, flow_id: &str, at: &At<'_>) {
+    fn continue_flow(&mut self, state: usize, value: &Value, flow_id: &str, at: &At<'_>) {
         let spec = self.spec;
         let Some(flow) = self.flows.get_mut(flow_id) else {
             return;
@@ -404,7 +410,7 @@ impl<'s> Checker<'s> {
             }
         }
         for (i, field) in spec.invariants.iter().enumerate() {
-            let Some(now) = get(body, field) else { continue };
+            let Some(now) = field.get(value, state) else { continue };
             match &flow.invariants[i] {
                 Some(before) if before != now => {
                     found.push((
@@ -419,10 +425,10 @@ impl<'s> Checker<'s> {
         for (rule, message) in found {
             self.find(rule, Severity::Error, at, message);
         }
-        self.check_times(state, body, flow_id, at);
+        self.check_times(state, value, flow_id, at);
     }
 
-    fn check_times(&mut self, state: usize, body: &Value, flow_id: &str, at: &At<'_>) {
+    fn check_times(&mut self, state: usize, value: &Value, flow_id: &str, at: &At<'_>) {
         let spec = self.spec;
         let Some(timing) = &spec.timing else { return };
         let Some(flow) = self.flows.get_mut(flow_id) else {
@@ -430,35 +436,37 @@ impl<'s> Checker<'s> {
         };
         let mut found = Vec::new();
         if flow.t0.is_none() {
-            flow.t0 = get_i64(body, &timing.anchor).map(|t| t * timing.anchor_unit_ms);
+            flow.t0 = timing.anchor.as_ref().and_then(|a| a.read(value, state));
         }
         if flow.monotonic.len() != timing.monotonic.len() {
             flow.monotonic = vec![None; timing.monotonic.len()];
         }
         for (i, field) in timing.monotonic.iter().enumerate() {
-            let Some(t) = get_i64(body, field) else { continue };
+            let Some(t) = field.read(value, state) else { continue };
             if let Some(before) = flow.monotonic[i].filter(|b| t < *b) {
                 found.push((
                     Rule::TimeBackwards,
-                    format!("{field} went backwards: {t} after {before}"),
+                    format!("{} went backwards: {t} after {before}", field.field.text),
                 ));
             }
             flow.monotonic[i] = Some(t);
         }
         let scale = self.options.time_scale.max(f64::MIN_POSITIVE);
         let scaled = |ms: i64| (ms as f64 / scale) as i64;
+        let name = &spec.states[state].name;
+        let event_time = timing.event_time(value, state);
         if let Some(st) = &timing.states[state]
-            && let Some(t) = get_i64(body, &st.field)
+            && let Some(t) = st.time.read(value, state)
         {
+            let field = &st.time.field.text;
             if let Some(before) = flow.last_time.filter(|b| t < *b) {
                 found.push((
                     Rule::TimeBackwards,
-                    format!("{} {t} is before the previous event's time {before}", st.field),
+                    format!("{field} {t} is before the previous event's time {before}"),
                 ));
             }
-            flow.last_time = Some(t);
-            if let Some(t0) = flow.t0 {
-                let (ok, expected) = match st.rule {
+            if let (Some(t0), Some(rule)) = (flow.t0, st.anchor) {
+                let (ok, expected) = match rule {
                     TimeRule::At { offset, within } => (
                         (t - (t0 + scaled(offset))).abs() <= scaled(within),
                         format!("T0{:+}ms ± {}ms", scaled(offset), scaled(within)),
@@ -467,18 +475,32 @@ impl<'s> Checker<'s> {
                     TimeRule::After(a) => (t >= t0 + scaled(a), format!("after T0{:+}ms", scaled(a))),
                 };
                 if !ok {
-                    let name = &spec.states[state].name;
+                    let anchor = timing.anchor.as_ref().map_or("", |a| a.field.text.as_str());
+                    found.push((
+                        Rule::Timing,
+                        format!("{name}.{field} is T0{:+}ms, expected {expected} (T0 = {anchor})", t - t0),
+                    ));
+                }
+            }
+            let relative = [(&st.previous, flow.last_time, "the previous event"), (&st.start, flow.first_time, "the flow's first event")];
+            for (window, reference, what) in relative {
+                if let (false, Some(r)) = (window.is_empty(), reference)
+                    && !Window::holds(window, t, r, &scaled)
+                {
                     found.push((
                         Rule::Timing,
                         format!(
-                            "{name}.{} is T0{:+}ms, expected {expected} (T0 = {})",
-                            st.field,
-                            t - t0,
-                            timing.anchor
+                            "{name}.{field} is {}ms after {what}, expected {}",
+                            t - r,
+                            window.describe(what, &scaled)
                         ),
                     ));
                 }
             }
+        }
+        if let Some(t) = event_time {
+            flow.first_time.get_or_insert(t);
+            flow.last_time = Some(t);
         }
         for (rule, message) in found {
             self.find(rule, Severity::Error, at, message);

@@ -15,13 +15,16 @@ use proptest::strategy::{BoxedStrategy, Just, Union, ValueTree};
 use rand::{Rng as _, RngExt, SeedableRng};
 use serde_json::Value;
 
-use super::fields::{self, get, get_i64, text};
+use super::fields::text;
 use super::fixture_io::Keyed;
-use super::spec::{FlowSpec, TimeRule};
+use super::spec::{FlowSpec, StateSource, TimeRule};
+use super::timing::{StateTiming, Window};
 use crate::error::{Error, Result};
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
+use crate::generate::avro::{self, Pin};
 use crate::generate::sample::{self, seeded_runner};
+use crate::schema::{JsonSchema, Schema};
 
 /// Relative weights of the spec's named paths.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,11 +212,13 @@ struct FlowCtx {
     ids: Vec<Value>,
     invariants: Vec<Option<Value>>,
     t0: Option<i64>,
+    first: Option<i64>,
     last: Option<i64>,
 }
 
 struct Stream {
     key: Option<String>,
+    key_value: Option<Value>,
     /// (state, flow number within the stream)
     events: Vec<(usize, usize)>,
     next: usize,
@@ -242,6 +247,7 @@ fn materialize(
             let flows = if restarts && spec.restart_path.is_some() { 2 } else { 1 };
             Stream {
                 key: None,
+                key_value: None,
                 events,
                 next: 0,
                 flows: (0..flows).map(|_| None).collect(),
@@ -277,22 +283,24 @@ fn materialize(
         let i = ready[choice];
         let (state, flow_no) = streams[i].events[streams[i].next];
         streams[i].next += 1;
-        let value = event(
+        let mut ctx = EventCtx {
             spec,
             options,
-            &strategies[state],
-            state,
-            &mut streams[i],
-            flow_no,
-            &mut rng,
-            &mut used_keys,
-            &mut used_ids,
-            &published,
-        )?;
-        let (_, body) = spec.classify(&value).map_err(Error::Usage)?;
+            rng: &mut rng,
+            used_keys: &mut used_keys,
+            used_ids: &mut used_ids,
+            published: &published,
+        };
+        let value = ctx.event(&strategies[state], state, &mut streams[i], flow_no)?;
+        if spec.classify(&value) != Ok(state) {
+            return Err(Error::Usage(format!(
+                "flow {}: a generated {} is not classified as its state",
+                spec.name, spec.states[state].name
+            )));
+        }
         for (r, reference) in spec.references.iter().enumerate() {
             if reference.target_state == state {
-                for code in fields::get_all(body, &reference.target_field).into_iter().map(text) {
+                for code in reference.target_field.get_all(&value, state).into_iter().map(text) {
                     if !published[r].contains(&code) {
                         published[r].push(code);
                     }
@@ -313,200 +321,230 @@ fn materialize(
     Ok(out)
 }
 
-/// Realistic whole messages of one state.
-fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -> Result<BoxedStrategy<Value>> {
-    let branch = spec.states[state]
-        .selector
-        .as_str()
-        .filter(|_| matches!(spec.state_source, super::spec::StateSource::Union(_)));
-    let strategy = sample::strategy(&spec.schema, hints, branch)?;
-    Ok(match spec.state_source {
-        super::spec::StateSource::Union(_) => strategy,
-        super::spec::StateSource::Field(ref path) => {
-            // Keep drawing until the state field has this state's value.
-            let wanted = spec.states[state].selector.clone();
-            let path = path.clone();
-            strategy
-                .prop_filter("value of the state", move |v| fields::get(v, &path) == Some(&wanted))
-                .boxed()
+/// Realistic whole messages of one state, the state built in: its union
+/// branch or its field's value is fixed while generating, never drawn
+/// and filtered.
+pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -> Result<BoxedStrategy<Value>> {
+    let selector = &spec.states[state].selector;
+    match (&spec.schema, &spec.state_source) {
+        (Schema::Avro(avro), source) => {
+            let pin = match source {
+                StateSource::Union(path) => (
+                    path.hint_path(),
+                    Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
+                ),
+                StateSource::Field(path) => (path.hint_path(), Pin::Value(selector.clone())),
+            };
+            avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[pin])
         }
-    })
+        (Schema::Json(json), StateSource::Field(path)) => {
+            let pinned = json_pinned(json.json(), path.text(), selector)?;
+            crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
+        }
+        (Schema::Json(_), StateSource::Union(_)) => sample::strategy(&spec.schema, hints, None),
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
-    spec: &FlowSpec,
-    options: &FlowOptions,
-    strategy: &BoxedStrategy<Value>,
-    state: usize,
-    stream: &mut Stream,
-    flow_no: usize,
-    rng: &mut Rng,
-    used_keys: &mut HashSet<String>,
-    used_ids: &mut HashSet<String>,
-    published: &[Vec<String>],
-) -> Result<Value> {
-    let draw = |rng: &mut Rng| -> Result<Value> {
-        let mut runner = seeded_runner(rng.next_u64());
+/// The schema with the state field's value required: `allOf` gains
+/// `{"required": [..], "properties": {.. {"const": value}}}` along the path.
+fn json_pinned(root: &Value, path: &str, value: &Value) -> Result<JsonSchema> {
+    let mut constraint = serde_json::json!({ "const": value });
+    for segment in path.rsplit('.') {
+        constraint = serde_json::json!({
+            "type": "object",
+            "required": [segment],
+            "properties": { segment: constraint },
+        });
+    }
+    let mut pinned = root.clone();
+    match pinned.as_object_mut() {
+        Some(obj) => match obj.get_mut("allOf").and_then(Value::as_array_mut) {
+            Some(all) => all.push(constraint),
+            None => {
+                obj.insert("allOf".into(), Value::Array(vec![constraint]));
+            }
+        },
+        None => return Err(Error::Usage("a state field needs an object schema".into())),
+    }
+    JsonSchema::from_value(pinned)
+}
+
+/// What generating one event needs besides the stream.
+struct EventCtx<'a> {
+    spec: &'a FlowSpec,
+    options: &'a FlowOptions,
+    rng: &'a mut Rng,
+    used_keys: &'a mut HashSet<String>,
+    used_ids: &'a mut HashSet<String>,
+    published: &'a [Vec<String>],
+}
+
+impl EventCtx<'_> {
+    fn draw(&mut self, strategy: &BoxedStrategy<Value>, state: usize) -> Result<Value> {
+        let mut runner = seeded_runner(self.rng.next_u64());
         strategy
             .new_tree(&mut runner)
             .map(|t| t.current())
-            .map_err(|e| Error::Usage(format!("generating {}: {e}", spec.states[state].name)))
-    };
-    let mut value = draw(rng)?;
-    // A new stream takes a key no other stream has; a new flow an unused id.
-    if stream.key.is_none() {
-        for _ in 0..50 {
-            let key = spec
-                .classify(&value)
-                .ok()
-                .and_then(|(_, b)| get(b, &spec.key))
-                .map(text)
-                .unwrap_or_default();
-            if used_keys.insert(key.clone()) {
-                stream.key = Some(key);
-                break;
-            }
-            value = draw(rng)?;
-        }
+            .map_err(|e| Error::Usage(format!("generating {}: {e}", self.spec.states[state].name)))
     }
-    if stream.flows[flow_no].is_none() {
-        let previous_t0 = stream.flows.iter().flatten().last().and_then(|f| f.t0);
-        let mut ids = Vec::new();
-        for _ in 0..50 {
-            let body = spec.classify(&value).map_err(Error::Usage)?.1;
-            ids = spec
-                .flow_id
-                .iter()
-                .map(|f| get(body, f).cloned().unwrap_or(Value::Null))
-                .collect();
-            let joined = ids.iter().map(text).collect::<Vec<_>>().join("/");
-            if used_ids.insert(joined) {
-                break;
+
+    fn event(&mut self, strategy: &BoxedStrategy<Value>, state: usize, stream: &mut Stream, flow_no: usize) -> Result<Value> {
+        let spec = self.spec;
+        let mut value = self.draw(strategy, state)?;
+        // A new stream takes a key no other stream has; a new flow an unused id.
+        if stream.key.is_none() {
+            for _ in 0..50 {
+                let key = spec.key_of(&value, state).unwrap_or_default();
+                if self.used_keys.insert(key.clone()) {
+                    stream.key_value = spec.key.get(&value, state).cloned();
+                    stream.key = Some(key);
+                    break;
+                }
+                value = self.draw(strategy, state)?;
             }
-            value = draw(rng)?;
         }
-        let t0 = spec.timing.as_ref().and_then(|t| {
-            let body = spec.classify(&value).ok()?.1;
-            let drawn = get_i64(body, &t.anchor)?;
+        if stream.flows[flow_no].is_none() {
+            let previous = stream.flows.iter().flatten().last().map(|f| (f.t0, f.last));
+            let mut ids = Vec::new();
+            for _ in 0..50 {
+                ids = spec
+                    .flow_id
+                    .iter()
+                    .map(|f| f.get(&value, state).cloned().unwrap_or(Value::Null))
+                    .collect();
+                let joined = ids.iter().map(text).collect::<Vec<_>>().join("/");
+                if self.used_ids.insert(joined) {
+                    break;
+                }
+                value = self.draw(strategy, state)?;
+            }
+            let timing = spec.timing.as_ref();
+            let drawn_t0 = timing.and_then(|t| t.anchor.as_ref()).and_then(|a| a.read(&value, state));
             // A restart is scheduled again some days after the flow it replaces.
-            Some(match previous_t0 {
-                Some(prev) => prev / t.anchor_unit_ms + rng.random_range(3..15) * 86_400_000 / t.anchor_unit_ms,
-                None => drawn,
-            })
-        });
-        stream.flows[flow_no] = Some(FlowCtx {
-            ids,
-            invariants: vec![None; spec.invariants.len()],
-            t0,
-            last: None,
-        });
-    }
-    let key = stream.key.clone().unwrap_or_default();
-    let Some(flow) = stream.flows[flow_no].as_mut() else {
-        return Ok(value);
-    };
-    let body = body_mut(spec, &mut value);
-    fields::set(body, &spec.key, Value::String(key));
-    for (field, id) in spec.flow_id.iter().zip(&flow.ids) {
-        fields::set(body, field, id.clone());
-    }
-    for (i, field) in spec.invariants.iter().enumerate() {
-        let Some(current) = get(body, field).cloned() else {
-            continue;
+            let days = |rng: &mut Rng| rng.random_range(3..15) * 86_400_000;
+            let (t0, first) = match previous {
+                Some((Some(prev_t0), _)) => (Some(prev_t0 + days(self.rng)), None),
+                Some((None, Some(prev_last))) => (None, Some(prev_last + days(self.rng))),
+                _ => (drawn_t0, None),
+            };
+            // A restart without T0 comes after the flow it replaces.
+            stream.flows[flow_no] = Some(FlowCtx {
+                ids,
+                invariants: vec![None; spec.invariants.len()],
+                t0,
+                first: None,
+                last: first,
+            });
+        }
+        let Some(flow) = stream.flows[flow_no].as_mut() else {
+            return Ok(value);
         };
-        match &flow.invariants[i] {
-            Some(v) => fields::set(body, field, v.clone()),
-            None => flow.invariants[i] = Some(current),
+        if let Some(k) = &stream.key_value {
+            spec.key.set(&mut value, state, k.clone());
         }
-    }
-    if let Some(timing) = &spec.timing
-        && let Some(t0) = flow.t0
-    {
-        fields::set(body, &timing.anchor, Value::from(t0));
-        let t0_ms = t0 * timing.anchor_unit_ms;
-        let t = event_time(
-            timing.states[state].as_ref().map(|s| s.rule),
-            t0_ms,
-            flow.last,
-            options,
-            rng,
-        );
-        flow.last = Some(t);
-        if let Some(st) = &timing.states[state] {
-            fields::set(body, &st.field, Value::from(t));
+        for (field, id) in spec.flow_id.iter().zip(&flow.ids) {
+            field.set(&mut value, state, id.clone());
         }
-        for field in &timing.monotonic {
-            if get(body, field).is_some() {
-                fields::set(body, field, Value::from(t));
+        for (i, field) in spec.invariants.iter().enumerate() {
+            let Some(current) = field.get(&value, state).cloned() else {
+                continue;
+            };
+            match &flow.invariants[i] {
+                Some(v) => {
+                    field.set(&mut value, state, v.clone());
+                }
+                None => flow.invariants[i] = Some(current),
             }
         }
-    }
-    for (r, reference) in spec.references.iter().enumerate() {
-        if reference.state == state && !published[r].is_empty() {
-            let n = rng.random_range(1..=published[r].len().min(3));
-            let mut picked: Vec<String> = Vec::with_capacity(n);
-            while picked.len() < n {
-                let code = &published[r][rng.random_range(0..published[r].len())];
-                if !picked.contains(code) {
-                    picked.push(code.clone());
+        if let Some(timing) = &spec.timing {
+            if let (Some(anchor), Some(t0)) = (&timing.anchor, flow.t0) {
+                anchor.write(&mut value, state, t0);
+            }
+            let st = timing.states[state].as_ref();
+            let drawn = timing.event_time(&value, state).unwrap_or(self.options.hints.now_ms);
+            let t = event_time(st, flow, drawn, self.options, self.rng);
+            flow.first.get_or_insert(t);
+            flow.last = Some(t);
+            if let Some(st) = st {
+                st.time.write(&mut value, state, t);
+            }
+            for field in &timing.monotonic {
+                if field.field.get(&value, state).is_some() {
+                    field.write(&mut value, state, t);
                 }
             }
-            let field = reference.field.trim_end_matches("[]");
-            fields::set(
-                body,
-                field,
-                Value::Array(picked.into_iter().map(Value::String).collect()),
-            );
         }
-    }
-    Ok(value)
-}
-
-fn body_mut<'v>(spec: &FlowSpec, value: &'v mut Value) -> &'v mut Value {
-    match &spec.state_source {
-        super::spec::StateSource::Union(field) => {
-            let is_wrapper = value.get(field).is_some_and(Value::is_object);
-            if !is_wrapper {
-                return value;
-            }
-            match value
-                .get_mut(field)
-                .and_then(|w| w.as_object_mut())
-                .and_then(|w| w.values_mut().next())
-            {
-                Some(body) => body,
-                None => unreachable_body(),
+        for (r, reference) in spec.references.iter().enumerate() {
+            let published = &self.published[r];
+            if reference.state == state && !published.is_empty() {
+                let n = self.rng.random_range(1..=published.len().min(3));
+                let mut picked: Vec<String> = Vec::with_capacity(n);
+                while picked.len() < n {
+                    let code = &published[self.rng.random_range(0..published.len())];
+                    if !picked.contains(code) {
+                        picked.push(code.clone());
+                    }
+                }
+                let list = Value::Array(picked.into_iter().map(Value::String).collect());
+                if let Some(path) = reference.field.at(state) {
+                    let whole = path.text().trim_end_matches("[]");
+                    if let Ok(p) = spec.resolve(state, whole) {
+                        p.set(&mut value, list);
+                    }
+                }
             }
         }
-        super::spec::StateSource::Field(_) => value,
+        Ok(value)
     }
 }
 
-#[allow(clippy::panic)]
-fn unreachable_body() -> ! {
-    panic!("a union wrapper checked to be an object has no body")
-}
-
-/// When an event happens: inside its timing window, never before the
+/// When an event happens: inside its anchor rule's window, inside its
+/// windows after the previous and the first event, never before the
 /// flow's previous event.
-fn event_time(rule: Option<TimeRule>, t0: i64, last: Option<i64>, options: &FlowOptions, rng: &mut Rng) -> i64 {
+fn event_time(st: Option<&StateTiming>, flow: &FlowCtx, drawn: i64, options: &FlowOptions, rng: &mut Rng) -> i64 {
     let scale = options.time_scale.max(f64::MIN_POSITIVE);
     let scaled = |ms: i64| ((ms as f64) / scale) as i64;
     let wander = |rng: &mut Rng, span: i64| -> i64 {
         let span = ((span as f64) * options.jitter.clamp(0.0, 1.0)) as i64;
         if span > 0 { rng.random_range(-span..=span) } else { 0 }
     };
+    let last = flow.last;
     let floor = last.unwrap_or(i64::MIN);
-    let t = match rule {
-        Some(TimeRule::At { offset, within }) => t0 + scaled(offset) + wander(rng, scaled(within)),
-        Some(TimeRule::Before(b)) => {
+    let mut t = match (st.and_then(|s| s.anchor), flow.t0) {
+        (Some(TimeRule::At { offset, within }), Some(t0)) => t0 + scaled(offset) + wander(rng, scaled(within)),
+        (Some(TimeRule::Before(b)), Some(t0)) => {
             let hi = t0 + scaled(b) - 1;
             let lo = last.unwrap_or(hi - scaled(86_400_000)).min(hi);
             lo + rng.random_range(0..=(hi - lo).max(0)) / 2
         }
-        Some(TimeRule::After(a)) => floor.max(t0 + scaled(a)) + rng.random_range(0..=scaled(6 * 3_600_000).max(0)),
-        None => last.map_or(t0, |l| l + rng.random_range(0..=scaled(3_600_000).max(0))),
+        (Some(TimeRule::After(a)), Some(t0)) => {
+            floor.max(t0 + scaled(a)) + rng.random_range(0..=scaled(6 * 3_600_000).max(0))
+        }
+        _ => match last {
+            Some(l) => l + rng.random_range(0..=scaled(3_600_000).max(0)),
+            None => flow.t0.unwrap_or(drawn),
+        },
     };
+    if let Some(st) = st {
+        if let Some(l) = last {
+            t = into_window(t, l, &st.previous, &scaled, rng);
+        }
+        if let Some(f) = flow.first {
+            t = into_window(t, f, &st.start, &scaled, rng);
+        }
+    }
     t.max(floor)
+}
+
+/// `t` if it is in the window after `reference`, else a time drawn inside it.
+fn into_window(t: i64, reference: i64, w: &Window, scaled: &dyn Fn(i64) -> i64, rng: &mut Rng) -> i64 {
+    if w.holds(t, reference, scaled) {
+        return t;
+    }
+    let lo = reference + w.after.map_or(0, scaled);
+    let hi = w.within.map_or(lo + scaled(3_600_000), |x| reference + scaled(x));
+    if hi <= lo {
+        return lo;
+    }
+    lo + rng.random_range(0..=(hi - lo))
 }

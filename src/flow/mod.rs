@@ -6,8 +6,10 @@ pub mod fields;
 pub mod findings;
 pub mod fixture_io;
 pub mod generator;
+pub mod path;
 mod schema_paths;
 pub mod shipped;
 pub mod spec;
+pub mod timing;
 
 pub use spec::{FlowSpec, Severity};

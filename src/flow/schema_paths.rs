@@ -1,229 +1,450 @@
-//! Checks a flow spec against its schema: every state names a union branch
-//! (or the state field exists), and every field path the spec uses exists
-//! in the bodies of the states it applies to.
+//! Resolves a flow spec's field paths against its schema, state by state.
+//!
+//! A path is read from the message root (`orderId`, `metadata.createdAt`,
+//! `payload.OrderPlaced.lines[].sku`). Where the state comes from a union
+//! branch, a path may also be written inside the branch's record
+//! (`accountId` for `event.AccountMigrationScheduledEvent.accountId`), the
+//! short form. When both readings name a field, the spec must write the
+//! one it means in full: the resolver never picks one silently.
 
-use serde_json::Value;
-
-use super::spec::{FlowSpec, Problems, StateSource};
+use super::path::{self, Leaf, MsgPath, Start};
+use super::spec::{FieldRef, Problems, State, StateFile, StateSource, StateTimingFile, TimingFile};
+use super::timing::{StateTiming, TimeField, TimeRule, TimeUnit, Timing, Window};
+use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
-use crate::schema::avro::{AvroSchema, Node, NodeId};
+use crate::schema::avro::Node;
 
-pub(super) fn check(spec: &FlowSpec, p: &mut Problems) {
-    let bodies: Vec<Option<Body<'_>>> = match (&spec.schema, &spec.state_source) {
-        (Schema::Avro(avro), StateSource::Union(field)) => avro_bodies(spec, avro, field, p),
-        (Schema::Json(json), StateSource::Field(field)) => {
-            if !json_has(json.json(), json.json(), &segments(field)) {
-                p.add("state.field", format!("the schema has no field {field:?}"));
-            }
-            spec.states.iter().map(|_| Some(Body::Json(json.json()))).collect()
-        }
-        (Schema::Avro(_), StateSource::Field(_)) => {
-            p.add("state", "for an Avro schema, name the union field: union = \"event\"");
-            return;
-        }
-        (Schema::Json(_), StateSource::Union(_)) => {
-            p.add(
-                "state",
-                "for a JSON Schema, name the state field: field = \"data.type\"",
-            );
-            return;
-        }
-    };
-    let has = |state: usize, path: &str| bodies[state].as_ref().is_none_or(|b| b.has(path));
-    let all = spec.states.len();
-    let every = |key: &str, path: &str, p: &mut Problems| {
-        if let Some(s) = (0..all).find(|s| !has(*s, path)) {
-            p.add(
-                key,
-                format!("field {path:?} is missing from state {}", spec.states[s].name),
-            );
-        }
-    };
-    let some = |key: &str, path: &str, p: &mut Problems| {
-        if !(0..all).any(|s| bodies[s].is_some() && has(s, path)) {
-            p.add(key, format!("no state has a field {path:?}"));
-        }
-    };
-    every("key", &spec.key, p);
-    for (i, f) in spec.flow_id.iter().enumerate() {
-        every(&format!("flow.id[{i}]"), f, p);
-    }
-    for (i, f) in spec.invariants.iter().enumerate() {
-        some(&format!("flow.invariants[{i}]"), f, p);
-    }
-    for (i, f) in spec.unique.iter().enumerate() {
-        some(&format!("flow.unique[{i}]"), f, p);
-    }
-    if let Some(t) = &spec.timing {
-        for (i, f) in t.monotonic.iter().enumerate() {
-            some(&format!("timing.monotonic[{i}]"), f, p);
-        }
-        for (s, st) in t.states.iter().enumerate() {
-            let Some(st) = st else { continue };
-            let name = &spec.states[s].name;
-            if !has(s, &st.field) {
+/// Where a union state's body is.
+struct Body<'a> {
+    /// The union's path from the root.
+    union: MsgPath,
+    /// The union path with the branch selected (`event.AccountMigrationScheduledEvent`).
+    prefix: MsgPath,
+    branch: String,
+    start: Start<'a>,
+}
+
+enum Resolved {
+    Found(MsgPath),
+    Absent(String),
+    Ambiguous(String),
+}
+
+/// Resolves paths for every state of one spec.
+pub(super) struct Resolver<'a> {
+    schema: &'a Schema,
+    source: StateSource,
+    bodies: Vec<Option<Body<'a>>>,
+    /// States whose branch names nothing: already reported, so not checked further.
+    broken: Vec<bool>,
+    names: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    pub(super) fn new(schema: &'a Schema, state: &StateFile, states: &[State], p: &mut Problems) -> Resolver<'a> {
+        let names = states.iter().map(|s| s.name.clone()).collect();
+        let none = || states.iter().map(|_| None).collect::<Vec<_>>();
+        let fallback = |schema: &Schema| path::compile(schema, Start::Root, "").map(StateSource::Field);
+        let (source, bodies) = match (&state.union, &state.field) {
+            (Some(u), None) => match union_bodies(schema, u, states, p) {
+                Some((union, bodies)) => (StateSource::Union(union), bodies),
+                None => (fallback(schema).unwrap_or_else(|_| unreachable_root()), none()),
+            },
+            (None, Some(f)) => (state_field(schema, f, states, p).unwrap_or_else(|| {
+                fallback(schema).unwrap_or_else(|_| unreachable_root())
+            }), none()),
+            _ => {
                 p.add(
-                    &format!("timing.states.{name}.field"),
-                    format!("state {name} has no field {:?}", st.field),
+                    "state",
+                    "give exactly one of union = \"path of the union\" or field = \"path of the state field\"",
                 );
+                (fallback(schema).unwrap_or_else(|_| unreachable_root()), none())
             }
-            if !has(s, &t.anchor) {
-                p.add(
-                    "timing.anchor",
-                    format!("state {name} has no anchor field {:?}", t.anchor),
-                );
+        };
+        let broken = match source {
+            StateSource::Union(_) => bodies.iter().map(Option::is_none).collect(),
+            StateSource::Field(_) => vec![false; bodies.len()],
+        };
+        Resolver {
+            schema,
+            source,
+            bodies,
+            broken,
+            names,
+        }
+    }
+
+    pub(super) fn source(&self) -> StateSource {
+        self.source.clone()
+    }
+
+    /// Per state, the full name of its union branch.
+    pub(super) fn branches(&self) -> Vec<Option<String>> {
+        self.bodies.iter().map(|b| b.as_ref().map(|b| b.branch.clone())).collect()
+    }
+
+    fn resolve(&self, state: usize, text: &str) -> Resolved {
+        let root = path::compile(self.schema, Start::Root, text);
+        let Some(body) = &self.bodies[state] else {
+            return match root {
+                Ok(p) => Resolved::Found(p),
+                Err(e) => Resolved::Absent(e),
+            };
+        };
+        let (root, why) = match root {
+            Ok(r) if path::other_branch(&r, &body.union, &body.branch) => {
+                (None, format!("it is in another branch of {}", body.union.text()))
             }
+            Ok(r) => (Some(r), String::new()),
+            Err(e) => (None, e),
+        };
+        let short = path::compile(self.schema, body.start, text).map(|inner| path::extend(&body.prefix, &inner));
+        match (root, short) {
+            (Some(r), Ok(s)) if r.text() != s.text() => Resolved::Ambiguous(format!(
+                "{text:?} names both {} and {} in state {}: write the full path of the one you mean",
+                r.text(),
+                s.text(),
+                self.names[state]
+            )),
+            (Some(r), _) => Resolved::Found(r),
+            (None, Ok(s)) => Resolved::Found(s),
+            (None, Err(_)) if why.starts_with("it is in") => Resolved::Absent(why),
+            (None, Err(inner)) => Resolved::Absent(format!("{inner}, nor has the message root")),
         }
     }
-    for (i, r) in spec.references.iter().enumerate() {
-        if !has(r.state, &r.field) {
-            p.add(
-                &format!("references[{i}].field"),
-                format!("state {} has no field {:?}", spec.states[r.state].name, r.field),
-            );
-        }
-        if !has(r.target_state, &r.target_field) {
-            let name = &spec.states[r.target_state].name;
-            p.add(
-                &format!("references[{i}].target_field"),
-                format!("state {name} has no field {:?}", r.target_field),
-            );
-        }
-    }
-}
 
-enum Body<'a> {
-    Avro(&'a AvroSchema, NodeId),
-    Json(&'a Value),
-}
-
-impl Body<'_> {
-    fn has(&self, path: &str) -> bool {
-        match self {
-            Body::Avro(s, id) => avro_has(s, *id, &segments(path)),
-            Body::Json(root) => json_has(root, root, &segments(path)),
-        }
-    }
-}
-
-fn segments(path: &str) -> Vec<(&str, bool)> {
-    path.split('.')
-        .map(|s| s.strip_suffix("[]").map_or((s, false), |n| (n, true)))
-        .collect()
-}
-
-fn avro_bodies<'a>(spec: &FlowSpec, avro: &'a AvroSchema, field: &str, p: &mut Problems) -> Vec<Option<Body<'a>>> {
-    let union = match avro.node(avro.root()) {
-        Node::Record(r) => r.fields.iter().find(|f| f.name == field).map(|f| f.node),
-        _ => None,
-    };
-    let Some(Node::Union(union)) = union.map(|id| avro.node(id)) else {
-        p.add(
-            "state.union",
-            format!("the schema's root record has no union field {field:?}"),
-        );
-        return spec.states.iter().map(|_| None).collect();
-    };
-    spec.states
-        .iter()
-        .map(|s| {
-            let branch = s
-                .selector
-                .as_str()
-                .and_then(|sel| union.keys.iter().position(|k| k.short == sel || k.full == sel));
-            match branch {
-                Some(b) => Some(Body::Avro(avro, union.branches[b])),
-                None => {
-                    let known: Vec<&str> = union.keys.iter().map(|k| k.short.as_str()).collect();
-                    p.add(
-                        &format!("states.{}", s.name),
-                        format!(
-                            "union {field:?} has no branch {} (branches: {})",
-                            s.selector,
-                            known.join(", ")
-                        ),
-                    );
-                    None
+    fn per_state(&self, key: &str, text: &str, p: &mut Problems) -> (Vec<Option<MsgPath>>, Vec<String>) {
+        let mut found = Vec::with_capacity(self.bodies.len());
+        let mut absent = Vec::new();
+        let mut ambiguous = false;
+        for s in 0..self.bodies.len() {
+            if self.broken[s] {
+                found.push(None);
+                continue;
+            }
+            match self.resolve(s, text) {
+                Resolved::Found(path) => found.push(Some(path)),
+                Resolved::Absent(why) => {
+                    absent.push(format!("state {}: {why}", self.names[s]));
+                    found.push(None);
+                }
+                Resolved::Ambiguous(message) => {
+                    if !ambiguous {
+                        p.add(key, message);
+                    }
+                    ambiguous = true;
+                    found.push(None);
                 }
             }
-        })
-        .collect()
-}
-
-fn avro_has(schema: &AvroSchema, id: NodeId, path: &[(&str, bool)]) -> bool {
-    let Some(((name, items), rest)) = path.split_first() else {
-        return true;
-    };
-    let record = match schema.node(id) {
-        Node::Record(r) => Some(r),
-        Node::Union(u) => u.branches.iter().find_map(|b| match schema.node(*b) {
-            Node::Record(r) => Some(r),
-            _ => None,
-        }),
-        _ => None,
-    };
-    let Some(field) = record.and_then(|r| r.fields.iter().find(|f| f.name == *name)) else {
-        return false;
-    };
-    let mut node = field.node;
-    if let Node::Union(u) = schema.node(node) {
-        node = u
-            .branches
-            .iter()
-            .copied()
-            .find(|b| !matches!(schema.node(*b), Node::Null))
-            .unwrap_or(node);
-    }
-    if *items {
-        match schema.node(node) {
-            Node::Array(i) => node = *i,
-            _ => return false,
         }
+        (found, absent)
     }
-    avro_has(schema, node, rest)
-}
 
-/// Whether a JSON Schema describes the path anywhere: in `properties`,
-/// through `$ref`, `allOf`/`anyOf`/`oneOf`, `then`/`else` and `items`.
-fn json_has(root: &Value, schema: &Value, path: &[(&str, bool)]) -> bool {
-    let Some(((name, items), rest)) = path.split_first() else {
-        return true;
-    };
-    let mut stack = vec![schema];
-    let mut seen = 0;
-    while let Some(s) = stack.pop() {
-        seen += 1;
-        if seen > 512 {
-            return false;
+    /// A path every state's messages must have (the key, the flow id).
+    pub(super) fn every(&self, key: &str, text: &str, p: &mut Problems) -> FieldRef {
+        let (found, absent) = self.per_state(key, text, p);
+        if let Some(first) = absent.first() {
+            p.add(key, format!("field {text:?} is missing from {first}"));
         }
-        if let Some(Value::String(r)) = s.get("$ref")
-            && let Some(target) = r.strip_prefix('#').and_then(|ptr| root.pointer(ptr))
+        FieldRef::new(text, found)
+    }
+
+    /// A path at least one state's messages have.
+    pub(super) fn some(&self, key: &str, text: &str, p: &mut Problems) -> FieldRef {
+        let (found, absent) = self.per_state(key, text, p);
+        if found.iter().all(Option::is_none)
+            && !self.broken.contains(&true)
+            && let Some(first) = absent.first()
         {
-            stack.push(target);
+            p.add(key, format!("no state has a field {text:?} ({first})"));
         }
-        for key in ["allOf", "anyOf", "oneOf"] {
-            stack.extend(s.get(key).and_then(Value::as_array).into_iter().flatten());
+        FieldRef::new(text, found)
+    }
+
+    pub(super) fn some_of(&self, key: &str, texts: &[String], p: &mut Problems) -> Vec<FieldRef> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.some(&format!("{key}[{i}]"), t, p))
+            .collect()
+    }
+
+    /// A path one state's messages must have.
+    pub(super) fn in_state(&self, key: &str, text: &str, state: usize, p: &mut Problems) -> FieldRef {
+        let (mut found, _) = self.per_state(key, text, p);
+        if self.broken[state] {
+            return FieldRef::new(text, vec![None; found.len()]);
         }
-        stack.extend(["then", "else"].iter().filter_map(|k| s.get(*k)));
-        if let Some(sub) = s.get("properties").and_then(|ps| ps.get(*name)) {
-            let target = if *items {
-                sub.get("items")
-                    .or_else(|| resolve(root, sub).and_then(|r| r.get("items")))
-            } else {
-                Some(sub)
-            };
-            if target.is_some_and(|t| json_has(root, t, rest)) {
-                return true;
+        match self.resolve(state, text) {
+            Resolved::Found(_) => {}
+            Resolved::Absent(why) => p.add(key, format!("state {} has no field {text:?}: {why}", self.names[state])),
+            Resolved::Ambiguous(_) => {}
+        }
+        // Only that state's path counts.
+        for (s, slot) in found.iter_mut().enumerate() {
+            if s != state {
+                *slot = None;
             }
         }
+        FieldRef::new(text, found)
     }
-    false
+
+    fn time_field(&self, key: &str, text: &str, unit: Option<&str>, p: &mut Problems) -> TimeField {
+        let unit = unit.and_then(|u| TimeUnit::parse(u).map_err(|e| p.add(&format!("{key}_unit"), e)).ok());
+        let field = self.some(key, text, p);
+        if unit.is_none()
+            && let Some(bad) = (0..self.bodies.len())
+                .filter_map(|s| field.at(s))
+                .find(|path| TimeUnit::of(path.leaf()).is_none())
+        {
+            p.add(
+                key,
+                format!(
+                    "{} holds no time (an integer of days, ms or µs, or ISO-8601 text)",
+                    bad.text()
+                ),
+            );
+        }
+        TimeField { field, unit }
+    }
+
+    pub(super) fn timing(&self, t: &TimingFile, p: &mut Problems) -> Timing {
+        let anchor = t
+            .anchor
+            .as_ref()
+            .map(|a| self.time_field("timing.anchor", a, t.anchor_unit.as_deref(), p));
+        if t.anchor.is_none() && t.anchor_unit.is_some() {
+            p.add("timing.anchor_unit", "a unit for no anchor: give timing.anchor too");
+        }
+        let monotonic = t
+            .monotonic
+            .iter()
+            .enumerate()
+            .map(|(i, m)| self.time_field(&format!("timing.monotonic[{i}]"), m, None, p))
+            .collect();
+        let mut states = vec![None; self.names.len()];
+        for (name, st) in &t.states {
+            let key = format!("timing.states.{name}");
+            let Some(i) = self.names.iter().position(|s| s == name) else {
+                p.add(&key, format!("unknown state {name:?}"));
+                continue;
+            };
+            states[i] = self.state_timing(&key, i, st, anchor.as_ref(), p);
+        }
+        Timing {
+            anchor,
+            monotonic,
+            states,
+        }
+    }
+
+    fn state_timing(
+        &self,
+        key: &str,
+        state: usize,
+        st: &StateTimingFile,
+        anchor: Option<&TimeField>,
+        p: &mut Problems,
+    ) -> Option<StateTiming> {
+        if self.broken[state] {
+            return None;
+        }
+        let mut duration = |which: &str, v: &Option<String>| -> Option<i64> {
+            v.as_ref()
+                .and_then(|text| parse_duration_ms(text).map_err(|e| p.add(&format!("{key}.{which}"), e)).ok())
+        };
+        let at = duration("at", &st.at);
+        let within = duration("within", &st.within);
+        let before = duration("before", &st.before);
+        let after = duration("after", &st.after);
+        let previous = Window {
+            after: duration("after_previous", &st.after_previous),
+            within: duration("within_previous", &st.within_previous),
+        };
+        let start = Window {
+            after: duration("after_start", &st.after_start),
+            within: duration("within_start", &st.within_start),
+        };
+        let rule = match (at, before, after) {
+            (Some(offset), None, None) => Some(TimeRule::At {
+                offset,
+                within: within.unwrap_or(3_600_000),
+            }),
+            (None, Some(b), None) => Some(TimeRule::Before(b)),
+            (None, None, Some(a)) => Some(TimeRule::After(a)),
+            (None, None, None) => None,
+            _ => {
+                p.add(key, "give at most one of at, before, after");
+                None
+            }
+        };
+        if st.within.is_some() && st.at.is_none() {
+            p.add(
+                &format!("{key}.within"),
+                "within goes with at; for a window after the previous event write within_previous",
+            );
+        }
+        if rule.is_some() {
+            match anchor {
+                None => p.add(
+                    key,
+                    "at, before and after are relative to T0: give timing.anchor, or use after_previous, within_previous, after_start, within_start",
+                ),
+                Some(a) if a.field.at(state).is_none() => p.add(
+                    "timing.anchor",
+                    format!("state {} has no anchor field {:?}", self.names[state], a.field.text),
+                ),
+                Some(_) => {}
+            }
+        }
+        let time = self.time_field(&format!("{key}.field"), &st.field, st.unit.as_deref(), p);
+        if time.field.at(state).is_none() && !p.has(&format!("{key}.field")) {
+            p.add(
+                &format!("{key}.field"),
+                format!("state {} has no field {:?}", self.names[state], st.field),
+            );
+        }
+        Some(StateTiming {
+            time,
+            anchor: rule,
+            previous,
+            start,
+        })
+    }
 }
 
-fn resolve<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
-    schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix('#'))
-        .and_then(|ptr| root.pointer(ptr))
+#[allow(clippy::panic)]
+fn unreachable_root() -> StateSource {
+    panic!("the empty path always compiles")
+}
+
+/// The union at `text` and, per state, its branch's body.
+fn union_bodies<'a>(
+    schema: &'a Schema,
+    text: &str,
+    states: &[State],
+    p: &mut Problems,
+) -> Option<(MsgPath, Vec<Option<Body<'a>>>)> {
+    let Schema::Avro(avro) = schema else {
+        p.add(
+            "state.union",
+            "a JSON Schema has no unions to take states from: name the state field, field = \"data.type\"",
+        );
+        return None;
+    };
+    let (union_path, node) = match path::compile_avro_node(avro, avro.root(), text) {
+        Ok(x) => x,
+        Err(e) => {
+            p.add("state.union", format!("{text:?} names no field: {e}"));
+            return None;
+        }
+    };
+    let Node::Union(union) = avro.node(node) else {
+        p.add(
+            "state.union",
+            format!("{text:?} is {}, not a union", avro.describe(node)),
+        );
+        return None;
+    };
+    let bodies = states
+        .iter()
+        .map(|s| {
+            let Some(b) = s.selector.as_str().and_then(|sel| union.find(sel)) else {
+                let known: Vec<&str> = union.keys.iter().map(|k| k.short.as_str()).collect();
+                p.add(
+                    &format!("states.{}", s.name),
+                    format!("union {text:?} has no branch {} (branches: {})", s.selector, known.join(", ")),
+                );
+                return None;
+            };
+            let short = &union.keys[b].short;
+            let prefix_text = if text.is_empty() {
+                short.clone()
+            } else {
+                format!("{text}.{short}")
+            };
+            let prefix = path::compile(schema, Start::Root, &prefix_text).ok()?;
+            Some(Body {
+                union: union_path.clone(),
+                prefix,
+                branch: union.keys[b].full.clone(),
+                start: Start::Avro(union.branches[b]),
+            })
+        })
+        .collect();
+    Some((union_path, bodies))
+}
+
+/// The state field: an enum (its states must be symbols) or a string.
+fn state_field(schema: &Schema, text: &str, states: &[State], p: &mut Problems) -> Option<StateSource> {
+    let path = match path::compile(schema, Start::Root, text) {
+        Ok(path) => path,
+        Err(e) => {
+            p.add("state.field", format!("{text:?} names no field: {e}"));
+            return None;
+        }
+    };
+    if path.has_items() {
+        p.add("state.field", "a state field cannot be inside an array");
+    }
+    if let Schema::Avro(avro) = schema {
+        let node = path::compile_avro_node(avro, avro.root(), text).ok().map(|(_, n)| avro.node(n));
+        match node {
+            Some(Node::Enum(e)) => {
+                for s in states {
+                    if !s.selector.as_str().is_some_and(|v| e.symbols.iter().any(|x| x == v)) {
+                        p.add(
+                            &format!("states.{}", s.name),
+                            format!(
+                                "{} is not a symbol of enum {} ({})",
+                                s.selector,
+                                e.name.name,
+                                e.symbols.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            Some(Node::String(_) | Node::Int(_) | Node::Long(_)) => {}
+            Some(other) => p.add(
+                "state.field",
+                format!("{text:?} is {}: a state field is an enum, a string or a number", other.type_name()),
+            ),
+            None => {}
+        }
+    } else if matches!(path.leaf(), Leaf::Other) {
+        p.add("state.field", format!("{text:?} is not a string or integer field"));
+    }
+    Some(StateSource::Field(path))
+}
+
+/// A path written at run time (a step's text), resolved for one state.
+pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str) -> Result<MsgPath, String> {
+    let prefix = match (&spec.state_source, spec.states.get(state).and_then(|s| s.branch.as_deref())) {
+        (StateSource::Union(union), Some(branch)) => Some((union, branch)),
+        _ => None,
+    };
+    let root = path::compile(&spec.schema, Start::Root, text);
+    let Some((union, branch)) = prefix else { return root };
+    let Schema::Avro(avro) = &spec.schema else { return root };
+    let root = root.ok().filter(|r| !path::other_branch(r, union, branch));
+    let short_name = branch.rsplit('.').next().unwrap_or(branch);
+    let prefix_text = if union.text().is_empty() {
+        short_name.to_string()
+    } else {
+        format!("{}.{short_name}", union.text())
+    };
+    let prefix = path::compile(&spec.schema, Start::Root, &prefix_text)?;
+    let node = path::compile_avro_node(avro, avro.root(), &prefix_text)?.1;
+    let short = path::compile(&spec.schema, Start::Avro(node), text).map(|inner| path::extend(&prefix, &inner));
+    match (root, short) {
+        (Some(r), Ok(s)) if r.text() != s.text() => Err(format!(
+            "{text:?} names both {} and {}: write the full path",
+            r.text(),
+            s.text()
+        )),
+        (Some(r), _) => Ok(r),
+        (None, Ok(s)) => Ok(s),
+        (None, Err(e)) => Err(e),
+    }
 }

@@ -13,6 +13,8 @@ const SHIPPED: &[(&str, &str)] = &[
         "subscription-catalog",
         include_str!("../../flows/subscription-catalog.toml"),
     ),
+    ("order-saga", include_str!("../../flows/order-saga.toml")),
+    ("payment-lifecycle", include_str!("../../flows/payment-lifecycle.toml")),
 ];
 
 const SCHEMAS: &[(&str, &str)] = &[
@@ -24,6 +26,8 @@ const SCHEMAS: &[(&str, &str)] = &[
         "../schemas/subscription-event.schema.json",
         include_str!("../../schemas/subscription-event.schema.json"),
     ),
+    ("../schemas/order-event.avsc", include_str!("../../schemas/order-event.avsc")),
+    ("../schemas/payment.avsc", include_str!("../../schemas/payment.avsc")),
 ];
 
 /// Names of the shipped flows.

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::path::MsgPath;
+use super::schema_paths::Resolver;
+pub use super::timing::{StateTiming, TimeRule, Timing};
 use crate::error::{Diagnostic, Error, Result};
-use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
 
 /// How serious a finding is.
@@ -23,48 +25,70 @@ pub enum Severity {
 /// Where a message's state comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateSource {
-    /// The branch of the Avro union in this root field; the body is the branch's record.
-    Union(String),
-    /// The value of this field; the body is the whole message.
-    Field(String),
+    /// The branch of the Avro union at this path (`event`, `payload`,
+    /// `envelope.body`); a state's short field paths are inside its branch.
+    Union(MsgPath),
+    /// The value of this enum or string field (`status`, `data.type`).
+    Field(MsgPath),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
     pub name: String,
-    /// The union branch's short name, or the field's value.
+    /// The union branch's short or full name, or the field's value.
     pub selector: Value,
+    /// For a union state: the branch's full name, as Avro JSON keys it.
+    pub branch: Option<String>,
 }
 
-/// When a state's event happens, relative to the flow's anchor time T0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TimeRule {
-    /// At T0 + offset, give or take `within`.
-    At {
-        offset: i64,
-        within: i64,
-    },
-    Before(i64),
-    After(i64),
-}
-
+/// A field path of the spec, resolved for every state: where the state's
+/// messages hold it, or `None` where they do not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StateTiming {
-    /// The state's own time field (epoch ms).
-    pub field: String,
-    pub rule: TimeRule,
+pub struct FieldRef {
+    /// As the spec wrote it.
+    pub text: String,
+    per_state: Vec<Option<MsgPath>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timing {
-    /// The field holding T0.
-    pub anchor: String,
-    /// Milliseconds per unit of the anchor field (86,400,000 for a date in days).
-    pub anchor_unit_ms: i64,
-    /// Fields that never go backwards within a flow.
-    pub monotonic: Vec<String>,
-    /// Per state, by index.
-    pub states: Vec<Option<StateTiming>>,
+impl FieldRef {
+    pub(super) fn new(text: &str, per_state: Vec<Option<MsgPath>>) -> FieldRef {
+        FieldRef {
+            text: text.to_string(),
+            per_state,
+        }
+    }
+
+    /// The path in messages of `state`.
+    pub fn at(&self, state: usize) -> Option<&MsgPath> {
+        self.per_state.get(state).and_then(Option::as_ref)
+    }
+
+    /// The value in a message of `state`, when it has one (not null).
+    pub fn get<'v>(&self, value: &'v Value, state: usize) -> Option<&'v Value> {
+        self.at(state).and_then(|p| p.get(value))
+    }
+
+    /// Every value (one per item below a `[]`).
+    pub fn get_all<'v>(&self, value: &'v Value, state: usize) -> Vec<&'v Value> {
+        self.at(state).map(|p| p.get_all(value)).unwrap_or_default()
+    }
+
+    /// Writes the value in a message of `state`; false where it has no such field.
+    pub fn set(&self, value: &mut Value, state: usize, new: Value) -> bool {
+        match self.at(state) {
+            Some(p) => {
+                p.set(value, new);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl std::fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// A named path: alternative state sequences from a start to an end state.
@@ -79,9 +103,9 @@ pub struct PathDef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
     pub state: usize,
-    pub field: String,
+    pub field: FieldRef,
     pub target_state: usize,
-    pub target_field: String,
+    pub target_field: FieldRef,
 }
 
 /// A checked flow spec.
@@ -91,10 +115,10 @@ pub struct FlowSpec {
     pub description: String,
     pub schema: Schema,
     pub topic: String,
-    pub key: String,
+    pub key: FieldRef,
     pub state_source: StateSource,
     pub states: Vec<State>,
-    pub flow_id: Vec<String>,
+    pub flow_id: Vec<FieldRef>,
     pub start: Vec<usize>,
     pub end: Vec<usize>,
     pub restart_after: Vec<usize>,
@@ -102,8 +126,8 @@ pub struct FlowSpec {
     /// Per state: allowed next states with their generation weights.
     pub transitions: Vec<Vec<(usize, u32)>>,
     pub paths: Vec<PathDef>,
-    pub invariants: Vec<String>,
-    pub unique: Vec<String>,
+    pub invariants: Vec<FieldRef>,
+    pub unique: Vec<FieldRef>,
     pub incomplete: Severity,
     pub timing: Option<Timing>,
     pub references: Vec<Reference>,
@@ -111,7 +135,7 @@ pub struct FlowSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SpecFile {
+pub(super) struct SpecFile {
     name: String,
     #[serde(default)]
     description: String,
@@ -132,9 +156,9 @@ struct SpecFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateFile {
-    union: Option<String>,
-    field: Option<String>,
+pub(super) struct StateFile {
+    pub(super) union: Option<String>,
+    pub(super) field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,28 +202,28 @@ enum PathFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TimingFile {
-    anchor: String,
-    #[serde(default = "days")]
-    anchor_unit: String,
+pub(super) struct TimingFile {
+    pub(super) anchor: Option<String>,
+    pub(super) anchor_unit: Option<String>,
     #[serde(default)]
-    monotonic: Vec<String>,
+    pub(super) monotonic: Vec<String>,
     #[serde(default)]
-    states: BTreeMap<String, StateTimingFile>,
-}
-
-fn days() -> String {
-    "days".into()
+    pub(super) states: BTreeMap<String, StateTimingFile>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateTimingFile {
-    field: String,
-    at: Option<String>,
-    within: Option<String>,
-    before: Option<String>,
-    after: Option<String>,
+pub(super) struct StateTimingFile {
+    pub(super) field: String,
+    pub(super) unit: Option<String>,
+    pub(super) at: Option<String>,
+    pub(super) within: Option<String>,
+    pub(super) before: Option<String>,
+    pub(super) after: Option<String>,
+    pub(super) after_previous: Option<String>,
+    pub(super) within_previous: Option<String>,
+    pub(super) after_start: Option<String>,
+    pub(super) within_start: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +241,11 @@ pub(super) struct Problems(Vec<Diagnostic>);
 impl Problems {
     pub(super) fn add(&mut self, key: &str, message: impl Into<String>) {
         self.0.push(Diagnostic::new(message).within(key.to_string()));
+    }
+
+    /// Whether a problem was already reported at `key`.
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|d| d.location.first().is_some_and(|l| l == key))
     }
 }
 
@@ -260,40 +289,60 @@ impl FlowSpec {
         self.transitions[from].iter().any(|(t, _)| *t == to)
     }
 
-    /// The state and the body of a message, or why there is none.
-    pub fn classify<'v>(&self, value: &'v Value) -> std::result::Result<(usize, &'v Value), String> {
+    /// The state of a message, or why it has none.
+    pub fn classify(&self, value: &Value) -> std::result::Result<usize, String> {
         match &self.state_source {
-            StateSource::Union(field) => {
-                let Some(Value::Object(wrapper)) = value.get(field) else {
-                    return Err(format!("no union field {field:?}"));
+            StateSource::Union(path) => {
+                let Some(Value::Object(wrapper)) = path.get(value) else {
+                    return Err(format!("no union field {path:?}", path = path.text()));
                 };
-                let Some((full, body)) = wrapper.iter().next() else {
-                    return Err(format!("empty union field {field:?}"));
+                let Some((full, _)) = wrapper.iter().next().filter(|_| wrapper.len() == 1) else {
+                    return Err(format!("union field {:?} holds no single branch", path.text()));
                 };
-                let short = full.rsplit('.').next().unwrap_or(full);
-                match self.states.iter().position(|s| s.selector == short) {
-                    Some(i) => Ok((i, body)),
-                    None => Err(format!("{short} is not a state of flow {}", self.name)),
+                match self.states.iter().position(|s| s.branch.as_deref() == Some(full)) {
+                    Some(i) => Ok(i),
+                    None => {
+                        let short = full.rsplit('.').next().unwrap_or(full);
+                        Err(format!("{short} is not a state of flow {}", self.name))
+                    }
                 }
             }
             StateSource::Field(path) => {
-                let v = super::fields::get(value, path).ok_or_else(|| format!("no state field {path:?}"))?;
+                let v = path
+                    .get(value)
+                    .ok_or_else(|| format!("no state field {:?}", path.text()))?;
                 match self.states.iter().position(|s| &s.selector == v) {
-                    Some(i) => Ok((i, value)),
-                    None => Err(format!("{path} = {v} is not a state of flow {}", self.name)),
+                    Some(i) => Ok(i),
+                    None => Err(format!("{} = {v} is not a state of flow {}", path.text(), self.name)),
                 }
             }
         }
     }
 
-    /// The flow id of a body: its id fields' texts joined by `/`.
-    pub fn flow_id_of(&self, body: &Value) -> Option<String> {
+    /// The flow id of a message of `state`: its id fields' texts joined by `/`.
+    pub fn flow_id_of(&self, value: &Value, state: usize) -> Option<String> {
         let parts: Option<Vec<String>> = self
             .flow_id
             .iter()
-            .map(|f| super::fields::get(body, f).map(super::fields::text))
+            .map(|f| f.get(value, state).map(super::fields::text))
             .collect();
         parts.map(|p| p.join("/"))
+    }
+
+    /// The key of a message of `state`, as text.
+    pub fn key_of(&self, value: &Value, state: usize) -> Option<String> {
+        self.key.get(value, state).map(super::fields::text)
+    }
+
+    /// A field path written at run time (a step's text), resolved for `state`
+    /// as the spec's own paths are.
+    pub fn resolve(&self, state: usize, text: &str) -> Result<MsgPath> {
+        super::schema_paths::resolve_one(self, state, text).map_err(|e| Error::Usage(e))
+    }
+
+    /// The names of the spec's paths, for messages.
+    pub fn path_names(&self) -> Vec<&str> {
+        self.paths.iter().map(|p| p.name.as_str()).collect()
     }
 
     /// Which named path a completed sequence of states took, if any.
@@ -306,20 +355,13 @@ impl FlowSpec {
 }
 
 fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
-    let state_source = match (&file.state.union, &file.state.field) {
-        (Some(u), None) => StateSource::Union(u.clone()),
-        (None, Some(f)) => StateSource::Field(f.clone()),
-        _ => {
-            p.add("state", "give exactly one of union = \"field\" or field = \"path\"");
-            StateSource::Field(String::new())
-        }
-    };
     let states: Vec<State> = file
         .states
         .iter()
         .map(|(name, selector)| State {
             name: name.clone(),
             selector: selector.clone(),
+            branch: None,
         })
         .collect();
     if states.is_empty() {
@@ -427,7 +469,19 @@ fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
         }
         found
     });
-    let timing = file.timing.map(|t| build_timing(&t, &states, p));
+    let resolver = Resolver::new(&schema, &file.state, &states, p);
+    let key = resolver.every("key", &file.key, p);
+    let flow_id = file
+        .flow
+        .id
+        .list()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| resolver.every(&format!("flow.id[{i}]"), f, p))
+        .collect();
+    let invariants = resolver.some_of("flow.invariants", &file.flow.invariants, p);
+    let unique = resolver.some_of("flow.unique", &file.flow.unique, p);
+    let timing = file.timing.as_ref().map(|t| resolver.timing(t, p));
     let references = file
         .references
         .iter()
@@ -438,90 +492,40 @@ fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
             let target_state = find(&format!("{key}.target_state"), &r.target_state, p)?;
             Some(Reference {
                 state,
-                field: r.field.clone(),
+                field: resolver.in_state(&format!("{key}.field"), &r.field, state, p),
                 target_state,
-                target_field: r.target_field.clone(),
+                target_field: resolver.in_state(&format!("{key}.target_field"), &r.target_field, target_state, p),
             })
         })
         .collect();
+    let state_source = resolver.source();
+    let branches = resolver.branches();
     let spec = FlowSpec {
         name: file.name,
         description: file.description,
         schema,
         topic: file.topic,
-        key: file.key,
+        key,
         state_source,
         states,
-        flow_id: file.flow.id.list(),
+        flow_id,
         start,
         end,
         restart_after,
         restart_path,
         transitions,
         paths,
-        invariants: file.flow.invariants,
-        unique: file.flow.unique,
+        invariants,
+        unique,
         incomplete: file.flow.incomplete.unwrap_or(Severity::Warning),
         timing,
         references,
     };
-    super::schema_paths::check(&spec, p);
+    let mut spec = spec;
+    for (state, branch) in spec.states.iter_mut().zip(branches) {
+        state.branch = branch;
+    }
     spec
-}
-
-fn build_timing(t: &TimingFile, states: &[State], p: &mut Problems) -> Timing {
-    let anchor_unit_ms = match t.anchor_unit.as_str() {
-        "days" => 86_400_000,
-        "ms" | "millis" => 1,
-        other => {
-            p.add(
-                "timing.anchor_unit",
-                format!("expected \"days\" or \"ms\", found {other:?}"),
-            );
-            1
-        }
-    };
-    let mut per_state = vec![None; states.len()];
-    for (name, st) in &t.states {
-        let key = format!("timing.states.{name}");
-        let Some(i) = states.iter().position(|s| &s.name == name) else {
-            p.add(&key, format!("unknown state {name:?}"));
-            continue;
-        };
-        let mut duration = |which: &str, v: &Option<String>| -> Option<i64> {
-            v.as_ref().and_then(|text| {
-                parse_duration_ms(text)
-                    .map_err(|e| p.add(&format!("{key}.{which}"), e))
-                    .ok()
-            })
-        };
-        let rule = match (
-            duration("at", &st.at),
-            duration("before", &st.before),
-            duration("after", &st.after),
-        ) {
-            (Some(offset), None, None) => Some(TimeRule::At {
-                offset,
-                within: duration("within", &st.within).unwrap_or(3_600_000),
-            }),
-            (None, Some(b), None) => Some(TimeRule::Before(b)),
-            (None, None, Some(a)) => Some(TimeRule::After(a)),
-            _ => {
-                p.add(&key, "give exactly one of at, before, after");
-                None
-            }
-        };
-        per_state[i] = rule.map(|rule| StateTiming {
-            field: st.field.clone(),
-            rule,
-        });
-    }
-    Timing {
-        anchor: t.anchor.clone(),
-        anchor_unit_ms,
-        monotonic: t.monotonic.clone(),
-        states: per_state,
-    }
 }
 
 /// The spec file path for a `--flow` argument: a path, or a name under `flows/`.

@@ -33,6 +33,7 @@ pub fn node_strategy(schema: &Arc<AvroSchema>, id: NodeId, depth: u32) -> BoxedS
         schema,
         hints: None,
         branch: None,
+        pins: &[],
         building: RefCell::new(Vec::new()),
     };
     // Without hints nothing can fail.
@@ -69,6 +70,34 @@ pub fn realistic_strategy(
         schema,
         hints: Some(hints),
         branch,
+        pins: &[],
+        building: RefCell::new(Vec::new()),
+    };
+    builder.node(schema.root(), "", DEFAULT_DEPTH).map_err(Error::invalid)
+}
+
+/// A value fixed while generating, at a field path (the hints' syntax:
+/// `payload`, `status`, `envelope.body`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pin {
+    /// The union at the path takes this branch (short or full name).
+    Branch(String),
+    /// The field at the path holds this value (inside its nullable union, if any).
+    Value(Value),
+}
+
+/// Realistic values with `pins` fixed by construction: a flow state's
+/// union branch or enum value is built in, never drawn and filtered.
+pub fn pinned_strategy(
+    schema: &Arc<AvroSchema>,
+    hints: &Arc<Hints>,
+    pins: &[(String, Pin)],
+) -> Result<BoxedStrategy<Value>, Error> {
+    let builder = Builder {
+        schema,
+        hints: Some(hints),
+        branch: None,
+        pins,
         building: RefCell::new(Vec::new()),
     };
     builder.node(schema.root(), "", DEFAULT_DEPTH).map_err(Error::invalid)
@@ -78,6 +107,7 @@ struct Builder<'a> {
     schema: &'a Arc<AvroSchema>,
     hints: Option<&'a Arc<Hints>>,
     branch: Option<&'a str>,
+    pins: &'a [(String, Pin)],
     /// Records being built, outermost first.
     building: RefCell<Vec<NodeId>>,
 }
@@ -93,10 +123,15 @@ fn join(path: &str, segment: &str) -> String {
 impl Builder<'_> {
     fn node(&self, id: NodeId, path: &str, depth: u32) -> Result<BoxedStrategy<Value>, Diagnostic> {
         let schema = self.schema;
-        if depth == 0 {
+        let pin = self.pins.iter().find(|(p, _)| p == path).map(|(_, pin)| pin);
+        if let Some(Pin::Value(v)) = pin {
+            return Ok(Just(pinned_value(schema, id, v)).boxed());
+        }
+        if depth == 0 && pin.is_none() {
             return Ok(Just(smallest(schema, id, &mut Vec::new())).boxed());
         }
         if let Some(hints) = self.hints
+            && pin.is_none()
             && let Some(s) = self.hinted(hints, id, path)?
         {
             return Ok(s);
@@ -169,7 +204,11 @@ impl Builder<'_> {
                     .boxed()
             }
             Node::Union(union) => {
-                let chosen: Vec<usize> = match self.branch {
+                let pinned = match pin {
+                    Some(Pin::Branch(b)) => Some(b.as_str()),
+                    _ => self.branch,
+                };
+                let chosen: Vec<usize> = match pinned {
                     Some(b) if union.keys.iter().any(|k| k.full == b || k.short == b) => union
                         .keys
                         .iter()
@@ -309,6 +348,25 @@ fn decimal_strategy(precision: u32, fixed: Option<usize>) -> BoxedStrategy<Value
             latin1(bytes)
         })
         .boxed()
+}
+
+/// A pinned value in Avro JSON: wrapped in the branch of a union that holds it.
+fn pinned_value(schema: &AvroSchema, id: NodeId, v: &Value) -> Value {
+    let Node::Union(u) = schema.node(id) else {
+        return v.clone();
+    };
+    let holds = |n: &Node| match (n, v) {
+        (Node::Enum(e), Value::String(s)) => e.symbols.contains(s),
+        (Node::String(_), Value::String(_)) => true,
+        (Node::Int(_) | Node::Long(_), Value::Number(n)) => n.is_i64(),
+        (Node::Null, Value::Null) => true,
+        _ => false,
+    };
+    match (0..u.branches.len()).find(|i| holds(schema.node(u.branches[*i]))) {
+        Some(_) if v.is_null() => Value::Null,
+        Some(i) => wrap(&u.keys[i].full, v.clone()),
+        None => v.clone(),
+    }
 }
 
 fn wrap(key: &str, value: Value) -> Value {

@@ -193,6 +193,7 @@ pub fn pool(env: &Environment, options: &LoadOptions, seed: u64) -> Result<Pool>
         seed,
         &encode,
     )?;
+    pool.check_stamps(spec, seed)?;
     let needed = options.engine.accounts;
     if pool.key_capacity() < needed {
         return Err(Error::Usage(format!(

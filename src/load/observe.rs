@@ -94,7 +94,7 @@ pub fn observe(
         summary.messages += 1;
         let value = decoder.decode(m.payload());
         if let Ok(v) = &value
-            && let Ok((state, _)) = spec.classify(v)
+            && let Ok(state) = spec.classify(v)
             && let Some(sent) = m.timestamp().to_millis()
         {
             let h = latencies.entry(state).or_insert_with(histogram);

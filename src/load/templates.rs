@@ -8,13 +8,15 @@
 
 use std::sync::Arc;
 
-use rand::{Rng as _, RngExt};
+use rand::{Rng as _, RngExt, SeedableRng};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
-use crate::flow::fields::{self, get, get_i64};
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
+use crate::flow::spec::FieldRef;
+use crate::flow::timing::Timing;
+use crate::schema::Schema;
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
 
@@ -27,27 +29,117 @@ enum Slot {
         flow: usize,
         field: usize,
     },
-    /// A fresh value per event, shaped like the template's.
-    Unique(Shape),
+    /// A fresh value per event, drawn by the pool's stamp of this index.
+    Unique(usize),
 }
 
-/// The shape of a value to draw afresh, worked out once per template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+/// How to draw a fresh value like the ones the field's own generator
+/// gives, at the same length, so the encoded bytes stay valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
     Uuid {
         upper: bool,
     },
-    /// Digits stay digits, letters letters of their case.
-    Chars,
+    /// Per character: `None` where every sample agreed (a prefix such as
+    /// `C` in `C123456`), else the characters the samples had there.
+    Mask(Vec<Option<Vec<u8>>>),
 }
 
-fn shape_of(template: &[u8]) -> Shape {
-    if is_uuid(template) {
-        Shape::Uuid {
-            upper: template.iter().any(u8::is_ascii_uppercase),
+const DIGITS: &[u8] = b"0123456789";
+const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+impl Stamp {
+    /// Learns the stamp from values the field's generator drew: each
+    /// position keeps exactly the characters seen there. With fewer than
+    /// two samples, each character keeps its class (digit, letter of its
+    /// case), which [`Pool::check_stamps`] then proves or refuses.
+    pub fn learn(template: &[u8], samples: &[&[u8]]) -> Stamp {
+        let same: Vec<&[u8]> = samples.iter().copied().filter(|s| s.len() == template.len()).collect();
+        if is_uuid(template) && same.iter().all(|s| is_uuid(s)) {
+            return Stamp::Uuid {
+                upper: template.iter().any(u8::is_ascii_uppercase),
+            };
         }
-    } else {
-        Shape::Chars
+        if same.len() < 2 {
+            // Nothing to learn from: every character keeps its class.
+            return Stamp::Mask(template.iter().map(|c| class_of(*c).map(<[u8]>::to_vec)).collect());
+        }
+        // Only characters seen are used: widening `[A-F]` to all capitals
+        // because few samples were drawn would break the pattern.
+        let positions = (0..template.len())
+            .map(|i| {
+                let mut seen: Vec<u8> = same.iter().map(|s| s[i]).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                (seen.len() > 1).then_some(seen)
+            })
+            .collect();
+        Stamp::Mask(positions)
+    }
+
+    /// How many distinct values the stamp can give.
+    pub fn capacity(&self) -> u64 {
+        match self {
+            Stamp::Uuid { .. } => u64::MAX,
+            Stamp::Mask(m) => m
+                .iter()
+                .flatten()
+                .fold(1u64, |n, a| n.saturating_mul(a.len() as u64)),
+        }
+    }
+
+    /// Writes a fresh value over `target` (as long as the template): no
+    /// allocation, for the stamping loop.
+    fn fresh(&self, rng: &mut Rng, target: &mut [u8]) {
+        let mask = match self {
+            Stamp::Uuid { upper } => return fresh_uuid(*upper, rng, target),
+            Stamp::Mask(m) => m,
+        };
+        // One 64-bit draw gives many characters: take them off it until
+        // it runs low, then draw again.
+        let (mut bits, mut left) = (0u64, 0u64);
+        for (t, alphabet) in target.iter_mut().zip(mask) {
+            let Some(alphabet) = alphabet else { continue };
+            let n = alphabet.len() as u64;
+            if left < n {
+                (bits, left) = (rng.next_u64(), u64::MAX);
+            }
+            *t = alphabet[(bits % n) as usize];
+            bits /= n;
+            left /= n;
+        }
+    }
+
+    /// The `index`-th value, written over `out` (a copy of the template):
+    /// a bijection, so distinct accounts get distinct keys.
+    fn nth(&self, index: u64, out: &mut [u8]) {
+        let Stamp::Mask(mask) = self else {
+            // A UUID key: the index in its last hex digits.
+            let mut n = index;
+            for c in out.iter_mut().rev().filter(|c| **c != b'-').take(12) {
+                let d = (n % 16) as u8;
+                *c = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+                n /= 16;
+            }
+            return;
+        };
+        let mut n = index;
+        for (c, alphabet) in out.iter_mut().zip(mask).rev() {
+            let Some(alphabet) = alphabet else { continue };
+            let k = alphabet.len() as u64;
+            *c = alphabet[(n % k) as usize];
+            n /= k;
+        }
+    }
+}
+
+fn class_of(c: u8) -> Option<&'static [u8]> {
+    match c {
+        b'0'..=b'9' => Some(DIGITS),
+        b'a'..=b'z' => Some(LOWER),
+        b'A'..=b'Z' => Some(UPPER),
+        _ => None,
     }
 }
 
@@ -76,9 +168,17 @@ pub struct Template {
     pub events: Vec<TemplateEvent>,
     /// The path the first flow took.
     pub path: usize,
-    key: Vec<u8>,
     /// Per flow, per flow id field: the template's value.
     flow_ids: Vec<Vec<Vec<u8>>>,
+    stamps: Arc<Stamps>,
+}
+
+/// The pool's stamps: the key's, each flow id field's, each unique field's.
+#[derive(Debug)]
+struct Stamps {
+    key: Stamp,
+    flow_ids: Vec<Stamp>,
+    unique: Vec<Stamp>,
 }
 
 /// The pool templates are drawn from, by path.
@@ -89,6 +189,31 @@ pub struct Pool {
     by_path: Vec<(u32, Vec<usize>)>,
     by_path_total: u64,
     key_shape: Vec<u8>,
+    stamps: Arc<Stamps>,
+}
+
+fn fresh_uuid(upper: bool, rng: &mut Rng, target: &mut [u8]) {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let letters = if upper { b'A' } else { b'a' };
+    let mut at = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            target[at] = b'-';
+            at += 1;
+        }
+        for nibble in [b >> 4, b & 0x0f] {
+            target[at] = if nibble < 10 {
+                b'0' + nibble
+            } else {
+                letters + nibble - 10
+            };
+            at += 1;
+        }
+    }
 }
 
 /// A value shaped like `template`: a fresh UUID for a UUID, otherwise each
@@ -96,56 +221,7 @@ pub struct Pool {
 pub fn fresh_like(template: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(template);
-    fresh_in_place(shape_of(template), template, rng, out);
-}
-
-/// [`fresh_like`] written over `target`, which is as long as `template`:
-/// no allocation, for the stamping loop.
-fn fresh_in_place(shape: Shape, template: &[u8], rng: &mut Rng, target: &mut [u8]) {
-    if let Shape::Uuid { upper } = shape {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
-        bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let letters = if upper { b'A' } else { b'a' };
-        let mut at = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                target[at] = b'-';
-                at += 1;
-            }
-            for nibble in [b >> 4, b & 0x0f] {
-                target[at] = if nibble < 10 {
-                    b'0' + nibble
-                } else {
-                    letters + nibble - 10
-                };
-                at += 1;
-            }
-        }
-        return;
-    }
-    // One 64-bit draw gives many characters: take digits (or letters) off
-    // it until it runs low, then draw again.
-    let (mut bits, mut left) = (0u64, 0u64);
-    let mut take = |n: u64| {
-        if left < n {
-            (bits, left) = (rng.next_u64(), u64::MAX);
-        }
-        let c = bits % n;
-        bits /= n;
-        left /= n;
-        c as u8
-    };
-    for (t, &c) in target.iter_mut().zip(template) {
-        *t = match c {
-            b'0'..=b'9' => b'0' + take(10),
-            b'a'..=b'z' => b'a' + take(26),
-            b'A'..=b'Z' => b'A' + take(26),
-            other => other,
-        };
-    }
+    Stamp::learn(template, &[]).fresh(rng, out);
 }
 
 fn is_uuid(s: &[u8]) -> bool {
@@ -154,52 +230,6 @@ fn is_uuid(s: &[u8]) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
-}
-
-/// How many distinct keys have the template key's shape.
-fn key_capacity(shape: &[u8]) -> u64 {
-    if !shape.is_empty() && shape.iter().all(u8::is_ascii_digit) {
-        // Keep the first digit non-zero, as account numbers have it.
-        return 9u64.saturating_mul(10u64.saturating_pow(shape.len() as u32 - 1));
-    }
-    shape.iter().fold(1u64, |n, c| match c {
-        b'0'..=b'9' => n.saturating_mul(10),
-        b'a'..=b'z' | b'A'..=b'Z' => n.saturating_mul(26),
-        _ => n,
-    })
-}
-
-/// The `index`-th key of the shape: a bijection, so distinct accounts get
-/// distinct keys.
-fn key_for(shape: &[u8], index: u64, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(shape);
-    if !shape.is_empty() && shape.iter().all(u8::is_ascii_digit) {
-        let mut n = 10u64.pow(shape.len() as u32 - 1) + index;
-        for c in out.iter_mut().rev() {
-            *c = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        return;
-    }
-    let mut n = index;
-    for c in out.iter_mut().rev() {
-        match *c {
-            b'0'..=b'9' => {
-                *c = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            b'a'..=b'z' => {
-                *c = b'a' + (n % 26) as u8;
-                n /= 26;
-            }
-            b'A'..=b'Z' => {
-                *c = b'A' + (n % 26) as u8;
-                n /= 26;
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Every place `needle` occurs in `hay`.
@@ -214,8 +244,8 @@ fn occurrences(hay: &[u8], needle: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-fn string_at<'v>(spec: &FlowSpec, body: &'v Value, field: &str, what: &str) -> Result<&'v str> {
-    get(body, field).and_then(Value::as_str).ok_or_else(|| {
+fn string_at<'v>(spec: &FlowSpec, value: &'v Value, state: usize, field: &FieldRef, what: &str) -> Result<&'v str> {
+    field.get(value, state).and_then(Value::as_str).ok_or_else(|| {
         Error::Usage(format!(
             "load: flow {}: {what} {field} is not a string, so it cannot be varied per flow",
             spec.name
@@ -223,9 +253,23 @@ fn string_at<'v>(spec: &FlowSpec, body: &'v Value, field: &str, what: &str) -> R
     })
 }
 
+/// The generated values of a field, as bytes, over every event that has it.
+fn samples<'v>(spec: &FlowSpec, streams: &'v [(String, Vec<Value>)], field: &FieldRef) -> Vec<&'v [u8]> {
+    streams
+        .iter()
+        .flat_map(|(_, values)| values)
+        .filter_map(|v| {
+            let state = spec.classify(v).ok()?;
+            field.get(v, state).and_then(Value::as_str).map(str::as_bytes)
+        })
+        .collect()
+}
+
 impl Pool {
     /// Draws `size` streams of `mix` from `seed` and encodes them with
     /// `encode` (Confluent-framed bytes with the registered schema id).
+    /// What is stamped per flow (key, flow ids, unique ids) is drawn like
+    /// the field's own generated values; [`Pool::check_stamps`] proves it.
     pub fn build(
         spec: &FlowSpec,
         mix: &Mix,
@@ -257,20 +301,31 @@ impl Pool {
             });
             streams[i].1.push(k.value);
         }
-        let time_field = spec.timing.as_ref().and_then(|t| t.monotonic.first().cloned());
-        let mut templates = Vec::with_capacity(streams.len());
-        for (key, values) in streams {
-            templates.push(template(spec, &key, &values, time_field.as_deref(), encode)?);
-        }
-        let key_shape = templates
+        let key_shape = streams
             .first()
-            .map(|t| t.key.clone())
+            .map(|(k, _)| k.as_bytes().to_vec())
             .ok_or_else(|| Error::Usage(format!("load: flow {} gave no flows to stamp out", spec.name)))?;
-        if templates.iter().any(|t| t.key.len() != key_shape.len()) {
+        if streams.iter().any(|(k, _)| k.len() != key_shape.len()) {
             return Err(Error::Usage(format!(
-                "load: flow {}: keys differ in length, so they cannot be stamped out",
-                spec.name
+                "load: flow {}: keys ({}) differ in length, so they cannot be stamped out; give {} a hint that draws values of one length",
+                spec.name, spec.key, spec.key
             )));
+        }
+        let learn = |field: &FieldRef| -> Stamp {
+            let all = samples(spec, &streams, field);
+            let template = all.first().copied().unwrap_or_default();
+            Stamp::learn(template, &all)
+        };
+        let keys: Vec<&[u8]> = streams.iter().map(|(k, _)| k.as_bytes()).collect();
+        let stamps = Arc::new(Stamps {
+            key: Stamp::learn(&key_shape, &keys),
+            flow_ids: spec.flow_id.iter().map(learn).collect(),
+            unique: spec.unique.iter().map(learn).collect(),
+        });
+        let time = spec.timing.as_ref();
+        let mut templates = Vec::with_capacity(streams.len());
+        for (key, values) in &streams {
+            templates.push(template(spec, key, values, time, &stamps, encode)?);
         }
         let by_path: Vec<(u32, Vec<usize>)> = mix
             .0
@@ -290,7 +345,33 @@ impl Pool {
             by_path,
             by_path_total,
             key_shape,
+            stamps,
         })
+    }
+
+    /// Stamps a few events of each of the first templates, decodes them
+    /// (Confluent-framed Avro, or JSON) and validates them against the
+    /// spec's schema, so a key or id the stamps cannot vary validly stops
+    /// a run before it starts.
+    pub fn check_stamps(&self, spec: &FlowSpec, seed: u64) -> Result<()> {
+        let mut rng = Rng::seed_from_u64(seed ^ 0x5eed);
+        let (mut key, mut ids, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (n, t) in self.templates.iter().take(32).enumerate() {
+            let account = rng.random_range(0..self.key_capacity().max(1));
+            self.key(account, &mut key);
+            t.fresh_ids(&mut rng, &mut ids);
+            for i in 0..t.events.len() {
+                t.stamp(i, &key, &ids, &mut rng, &mut out);
+                if let Some(problem) = decode_check(spec, &out) {
+                    return Err(Error::Usage(format!(
+                        "load: flow {}: a stamped event (template {n}, event {i}, key {}) breaks the schema: {problem}; give the key, flow id and unique fields hints that draw values of one length",
+                        spec.name,
+                        String::from_utf8_lossy(&key)
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The mean size of an event's framed value, in bytes.
@@ -305,12 +386,14 @@ impl Pool {
 
     /// How many accounts keys of this flow's shape can tell apart.
     pub fn key_capacity(&self) -> u64 {
-        key_capacity(&self.key_shape)
+        self.stamps.key.capacity()
     }
 
     /// The key of account `index`.
     pub fn key(&self, index: u64, out: &mut Vec<u8>) {
-        key_for(&self.key_shape, index, out);
+        out.clear();
+        out.extend_from_slice(&self.key_shape);
+        self.stamps.key.nth(index, out);
     }
 
     /// A template for the next flow, in the mix's proportions.
@@ -331,15 +414,36 @@ impl Pool {
     }
 }
 
+/// Decodes a framed event and validates it: the first problem, if any.
+pub fn decode_check(spec: &FlowSpec, framed: &[u8]) -> Option<String> {
+    let value = match &spec.schema {
+        Schema::Avro(avro) => {
+            let payload = match crate::codec::confluent::unframe(framed) {
+                Ok((_, p)) => p,
+                Err(e) => return Some(e.to_string()),
+            };
+            match crate::codec::binary::decode(avro, payload) {
+                Ok(v) => v,
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+        Schema::Json(_) => match serde_json::from_slice::<Value>(framed) {
+            Ok(v) => v,
+            Err(e) => return Some(e.to_string()),
+        },
+    };
+    spec.schema.validate(&value).first().map(ToString::to_string)
+}
+
 impl Template {
     /// Fresh flow ids for one stamping of this template, concatenated.
     pub fn fresh_ids(&self, rng: &mut Rng, out: &mut Vec<u8>) {
         out.clear();
         for flow in &self.flow_ids {
-            for id in flow {
+            for (field, id) in flow.iter().enumerate() {
                 let start = out.len();
                 out.extend_from_slice(id);
-                fresh_in_place(shape_of(id), id, rng, &mut out[start..]);
+                self.stamps.flow_ids[field].fresh(rng, &mut out[start..]);
             }
         }
     }
@@ -359,7 +463,7 @@ impl Template {
                         + self.flow_ids[flow][..field].iter().map(Vec::len).sum::<usize>();
                     target.copy_from_slice(&ids[start..start + p.len]);
                 }
-                Slot::Unique(shape) => fresh_in_place(shape, &e.bytes[p.offset..p.offset + p.len], rng, target),
+                Slot::Unique(u) => self.stamps.unique[u].fresh(rng, target),
             }
         }
     }
@@ -369,7 +473,8 @@ fn template(
     spec: &FlowSpec,
     key: &str,
     values: &[Value],
-    time_field: Option<&str>,
+    timing: Option<&Timing>,
+    stamps: &Arc<Stamps>,
     encode: &dyn Fn(&Value) -> Result<Vec<u8>>,
 ) -> Result<Template> {
     let mut flow_ids: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -377,12 +482,14 @@ fn template(
     let mut events = Vec::with_capacity(values.len());
     let mut first_time: Option<i64> = None;
     let mut first_flow_states = Vec::new();
+    let mut key_in_body = None;
     for value in values {
-        let (state, body) = spec.classify(value).map_err(Error::Usage)?;
+        let state = spec.classify(value).map_err(Error::Usage)?;
+        key_in_body = key_in_body.or_else(|| spec.key_of(value, state));
         let ids: Vec<&str> = spec
             .flow_id
             .iter()
-            .map(|f| string_at(spec, body, f, "flow id"))
+            .map(|f| string_at(spec, value, state, f, "flow id"))
             .collect::<Result<_>>()?;
         let joined = ids.join("/");
         let flow = match flow_keys.iter().position(|k| *k == joined) {
@@ -418,17 +525,30 @@ fn template(
         for (field, id) in ids.iter().enumerate() {
             add(id.as_bytes(), Slot::FlowId { flow, field }, "flow id")?;
         }
-        for field in &spec.unique {
-            let unique = string_at(spec, body, field, "unique field")?;
-            add(
-                unique.as_bytes(),
-                Slot::Unique(shape_of(unique.as_bytes())),
-                "unique field",
-            )?;
+        for (u, field) in spec.unique.iter().enumerate() {
+            let Ok(unique) = string_at(spec, value, state, field, "unique field") else {
+                if field.at(state).is_none() {
+                    continue;
+                }
+                return Err(Error::Usage(format!(
+                    "load: flow {}: unique field {field} is not a string, so it cannot be varied per event",
+                    spec.name
+                )));
+            };
+            if unique.len() != match &stamps.unique[u] {
+                Stamp::Uuid { .. } => 36,
+                Stamp::Mask(m) => m.len(),
+            } {
+                return Err(Error::Usage(format!(
+                    "load: flow {}: unique field {field} has values of several lengths; give it a hint such as uuid",
+                    spec.name
+                )));
+            }
+            add(unique.as_bytes(), Slot::Unique(u), "unique field")?;
         }
         patches.sort_by_key(|p| p.offset);
         patches.dedup_by_key(|p| p.offset);
-        let time = time_field.and_then(|f| get_i64(body, f));
+        let time = timing.and_then(|t| t.event_time(value, state));
         let at_ms = match (time, first_time) {
             (Some(t), Some(first)) => (t - first).max(0),
             (Some(t), None) => {
@@ -444,15 +564,25 @@ fn template(
             at_ms,
         });
     }
-    let key_in_body = values
-        .first()
-        .and_then(|v| spec.classify(v).ok())
-        .and_then(|(_, b)| get(b, &spec.key).map(fields::text));
     if key_in_body.is_some_and(|k| k != key) {
         return Err(Error::Usage(format!(
             "load: flow {}: the key {key:?} differs from the key field {}",
             spec.name, spec.key
         )));
+    }
+    for (f, flow) in flow_ids.iter().enumerate() {
+        for (field, id) in flow.iter().enumerate() {
+            let len = match &stamps.flow_ids[field] {
+                Stamp::Uuid { .. } => 36,
+                Stamp::Mask(m) => m.len(),
+            };
+            if id.len() != len {
+                return Err(Error::Usage(format!(
+                    "load: flow {}: flow id {} has values of several lengths (flow {f}); give it a hint such as uuid",
+                    spec.name, spec.flow_id[field]
+                )));
+            }
+        }
     }
     let path = spec
         .paths
@@ -462,34 +592,36 @@ fn template(
     Ok(Template {
         events,
         path,
-        key: key.as_bytes().to_vec(),
         flow_ids,
+        stamps: stamps.clone(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
-    fn keys_are_distinct_and_keep_their_shape() {
-        let mut out = Vec::new();
-        key_for(b"1234567", 0, &mut out);
-        assert_eq!(out, b"1000000");
-        key_for(b"1234567", 42, &mut out);
-        assert_eq!(out, b"1000042");
-        assert_eq!(key_capacity(b"1234567"), 9_000_000);
+    fn learned_keys_are_distinct_and_keep_fixed_characters() {
+        let mut rng = Rng::seed_from_u64(3);
+        let samples: Vec<Vec<u8>> = (0..200)
+            .map(|_| format!("C{:06}", rng.random_range(0..1_000_000)).into_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+        let stamp = Stamp::learn(&samples[0], &refs);
         let mut seen = std::collections::HashSet::new();
         for i in 0..2000 {
-            key_for(b"AB-12", i, &mut out);
-            assert_eq!(out.len(), 5);
-            assert!(seen.insert(out.clone()));
+            let mut out = samples[0].clone();
+            stamp.nth(i, &mut out);
+            assert_eq!(out[0], b'C', "the fixed prefix stays");
+            assert!(out[1..].iter().all(u8::is_ascii_digit));
+            assert!(seen.insert(out));
         }
+        assert_eq!(stamp.capacity(), 1_000_000);
     }
 
     #[test]
-    fn fresh_values_keep_the_shape() {
+    fn positions_keep_the_characters_seen_and_fresh_values_keep_the_shape() {
         let mut rng = Rng::seed_from_u64(1);
         let mut out = Vec::new();
         fresh_like(b"0b0c5f0e-7f5e-4c43-9b8e-2f7b4c1d9a10", &mut rng, &mut out);
@@ -498,5 +630,10 @@ mod tests {
         assert!(
             out[0].is_ascii_uppercase() && out[2].is_ascii_digit() && out[4] == b'-' && out[5].is_ascii_lowercase()
         );
+        let stamp = Stamp::learn(b"10A0", &[b"10A0", b"23A5", b"10B0"]);
+        assert_eq!(stamp.capacity(), 2 * 2 * 2 * 2, "each position keeps what was seen there");
+        let mut out = b"10A0".to_vec();
+        stamp.nth(15, &mut out);
+        assert_eq!(out, b"23B5");
     }
 }

@@ -20,7 +20,6 @@ use super::world::{Contract, FlowWorld, environment, step_failed};
 use crate::flow::checker::CheckOptions;
 use crate::flow::fixture_io::Keyed;
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
-use crate::flow::spec::StateSource;
 use crate::flow::{FlowSpec, fields};
 use crate::generate::hints::Hints;
 use crate::kafka::producer::ProducerOptions;
@@ -62,7 +61,7 @@ fn generated(w: &mut FlowWorld, flows: usize, mix: &str) -> Vec<Keyed> {
 fn queue(w: &mut FlowWorld, messages: Vec<Keyed>) {
     let spec = w.flow().clone();
     w.pending.extend(messages.into_iter().map(|k| {
-        let flow_id = spec.classify(&k.value).ok().and_then(|(_, body)| spec.flow_id_of(body));
+        let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
         Message {
             flow_id,
             ..Message::keyed(k.key, k.value)
@@ -112,7 +111,7 @@ fn known_state(spec: &FlowSpec, state: &str) -> usize {
 
 /// The state of a message, by name.
 fn state_of<'s>(spec: &'s FlowSpec, value: &Value) -> Option<&'s str> {
-    spec.classify(value).ok().map(|(s, _)| spec.states[s].name.as_str())
+    spec.classify(value).ok().map(|s| spec.states[s].name.as_str())
 }
 
 /// Where the first event of `state` is among generated messages.
@@ -124,26 +123,22 @@ fn index_of_state(spec: &FlowSpec, messages: &[Keyed], state: &str) -> usize {
         .unwrap_or_else(|| step_failed(&format!("the generated flow has no {state} event")))
 }
 
-/// The body of an event, where the flow's field paths start: the union
-/// branch's record, or the whole message.
-fn body_mut<'v>(spec: &FlowSpec, value: &'v mut Value) -> &'v mut Value {
-    match &spec.state_source {
-        StateSource::Union(union) => {
-            let Some(branch) = value.get_mut(union).and_then(|u| u.as_object_mut()) else {
-                step_failed(&format!("the event has no union field {union}"))
-            };
-            match branch.values_mut().next() {
-                Some(body) => body,
-                None => step_failed(&format!("the event's union field {union} is empty")),
-            }
-        }
-        StateSource::Field(_) => value,
+/// The values of a field in an event: a path of the flow (from the message
+/// root, or the short form inside the state's union branch), or, for a
+/// schema alone, a path from the root.
+fn field_values<'v>(spec: Option<&FlowSpec>, value: &'v Value, field: &str) -> Vec<&'v Value> {
+    let Some(spec) = spec else {
+        return fields::get_all(value, field);
+    };
+    match spec.classify(value).ok().map(|s| spec.resolve(s, field)) {
+        Some(Ok(path)) => path.get_all(value),
+        _ => Vec::new(),
     }
 }
 
-/// The body of an event (see [`body_mut`]).
-fn body<'v>(spec: &FlowSpec, value: &'v Value) -> &'v Value {
-    spec.classify(value).map_or(value, |(_, body)| body)
+/// A field's value as text, when the event has it.
+fn field_text(spec: Option<&FlowSpec>, value: &Value, field: &str) -> Option<String> {
+    field_values(spec, value, field).first().map(|v| fields::text(v))
 }
 
 /// A value for a field from a step's text: kept as text where the field
@@ -159,11 +154,19 @@ fn typed(current: Option<&Value>, text: &str) -> Value {
     }
 }
 
-/// Sets a field of an event's body from a step's text.
+/// Sets a field of an event from a step's text.
 fn set_field(spec: &FlowSpec, value: &mut Value, field: &str, text: &str) {
-    let body = body_mut(spec, value);
-    let new = typed(fields::get_all(body, field).into_iter().next(), text);
-    fields::set(body, field, new);
+    let state = spec
+        .classify(value)
+        .unwrap_or_else(|e| step_failed(&format!("the event has no state: {e}")));
+    let path = spec.resolve(state, field).unwrap_or_else(|e| {
+        step_failed(&format!(
+            "the {} event has no field {field:?}: {e}",
+            spec.states[state].name
+        ))
+    });
+    let new = typed(path.get(value), text);
+    path.set(value, new);
 }
 
 /// Gives every message of the account the generator drew instead the
@@ -187,8 +190,9 @@ fn rename_keys(spec: &FlowSpec, messages: &mut [Keyed], accounts: &[String]) {
             continue;
         };
         m.key = accounts[i].clone();
-        let body = body_mut(spec, &mut m.value);
-        fields::set(body, &spec.key, Value::String(accounts[i].clone()));
+        if let Ok(state) = spec.classify(&m.value) {
+            spec.key.set(&mut m.value, state, Value::String(accounts[i].clone()));
+        }
     }
 }
 

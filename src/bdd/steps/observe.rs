@@ -5,9 +5,8 @@
 use cucumber::then;
 
 use super::super::world::{Contract, FlowWorld, step_failed};
-use super::{body, known_state, state_of};
+use super::{field_text, known_state, state_of};
 use crate::flow::checker::{Observed, Rule};
-use crate::flow::fields;
 
 fn rule(name: &str) -> Rule {
     Rule::parse(name).unwrap_or_else(|| {
@@ -130,7 +129,7 @@ fn events_of<'w>(w: &'w FlowWorld, state: &str, account: Option<&str>) -> Vec<(&
         .filter_map(|o| {
             let value = o.value.as_ref().ok()?;
             match &flow {
-                Some(f) if state_of(f, value) == Some(state) => Some((o, body(f, value))),
+                Some(f) if state_of(f, value) == Some(state) => Some((o, value)),
                 Some(_) => None,
                 None => Some((o, value)),
             }
@@ -140,12 +139,13 @@ fn events_of<'w>(w: &'w FlowWorld, state: &str, account: Option<&str>) -> Vec<(&
 
 #[then(expr = "the {word} event of the account {string} has {word} equal to {string}")]
 fn a_field_equals(w: &mut FlowWorld, state: String, account: String, field: String, expected: String) {
+    let flow = w.flow_spec();
     let events = events_of(w, &state, Some(&account));
     // With a restart there are several: the last one observed counts.
-    let Some((o, body)) = events.last() else {
+    let Some((o, value)) = events.last() else {
         w.fail(&format!("no {state} event of the account {account} was observed"));
     };
-    let actual = fields::get(body, &field).map(fields::text);
+    let actual = field_text(flow.as_deref(), value, &field);
     if actual.as_deref() != Some(expected.as_str()) {
         w.fail(&format!(
             "the {state} event of the account {account} (partition {}, offset {}): {field} is {}, expected {expected:?}",
@@ -160,14 +160,15 @@ fn a_field_equals(w: &mut FlowWorld, state: String, account: String, field: Stri
 fn every_field_matches(w: &mut FlowWorld, state: String, field: String, pattern: String) {
     let re = regex::Regex::new(&format!("^(?:{pattern})$"))
         .unwrap_or_else(|e| step_failed(&format!("pattern {pattern:?}: {e}")));
+    let flow = w.flow_spec();
     let events = events_of(w, &state, None);
     if events.is_empty() {
         w.fail(&format!("no {state} event was observed"));
     }
     let wrong: Vec<String> = events
         .iter()
-        .filter_map(|(o, body)| {
-            let actual = fields::get(body, &field).map(fields::text);
+        .filter_map(|(o, value)| {
+            let actual = field_text(flow.as_deref(), value, &field);
             match actual {
                 Some(a) if re.is_match(&a) => None,
                 other => Some(format!(

@@ -77,7 +77,7 @@ async fn the_output_follows_the_events(w: &mut FlowWorld, within: i64, topic: St
         let flow_id = spec
             .classify(value)
             .ok()
-            .and_then(|(_, body)| spec.flow_id_of(body))
+            .and_then(|s| spec.flow_id_of(value, s))
             .unwrap_or_default();
         let message = expected.as_ref().map(|m| {
             m.iter()

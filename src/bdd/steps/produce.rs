@@ -59,7 +59,7 @@ async fn a_flow_with_fields(w: &mut FlowWorld, step: &Step, path: String) {
         let mut hit = false;
         for m in &mut messages {
             let chosen = match event.as_str() {
-                "*" => !fields::get_all(super::body(&spec, &m.value), field).is_empty(),
+                "*" => !super::field_values(Some(&spec), &m.value, field).is_empty(),
                 _ => state_of(&spec, &m.value) == Some(event.as_str()),
             };
             if chosen {
@@ -72,7 +72,7 @@ async fn a_flow_with_fields(w: &mut FlowWorld, step: &Step, path: String) {
                 "the generated {path} flow has no {event} event with a field {field}"
             ));
         }
-        if field == &spec.key {
+        if *field == spec.key.text || spec.key.at(0).is_some_and(|p| p.text() == field) {
             for m in &mut messages {
                 m.key.clone_from(value);
             }

@@ -1,0 +1,553 @@
+//! Field paths from the message root, compiled against the schema.
+//!
+//! A path is written as a user reads a message: field names joined by `.`,
+//! `[]` after a field for each item of an array, and, in Avro, the short (or
+//! full) name of a union branch as a segment of its own:
+//! `payload.OrderPlaced.lines[].sku`. A nullable field (`["null", T]`) needs
+//! no branch segment: the path looks through it. Compiling resolves every
+//! segment once, so reading and writing a value never guesses what a JSON
+//! object is: a union wrapper is a wrapper because the schema says so.
+
+use serde_json::{Map, Value};
+
+use crate::schema::Schema;
+use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
+
+/// One step of a compiled path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// A record field or JSON object property.
+    Field(String),
+    /// Every item of an array.
+    Items,
+    /// The named branch of an Avro union (its full name, as Avro JSON keys it).
+    Branch(String),
+    /// Through a union with one non-null branch (its key, for writing).
+    Nullable(String),
+}
+
+/// What a path ends on, as far as flows care: times, states and stamps
+/// depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    /// Avro `long`/`int`, JSON `integer`: the unit comes from the logical
+    /// type (Avro) or from the spec.
+    Integer(Option<Logical>),
+    /// A string; `date_time` when JSON Schema says `format: date-time`,
+    /// `date` for `format: date`.
+    String { date_time: bool, date: bool },
+    /// An Avro enum.
+    Enum,
+    /// Anything else: records, arrays, unions, numbers, booleans.
+    Other,
+}
+
+/// A compiled path from the message root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MsgPath {
+    text: String,
+    steps: Vec<Step>,
+    leaf: Leaf,
+}
+
+impl std::fmt::Display for MsgPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl MsgPath {
+    /// The path as written from the message root.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn leaf(&self) -> Leaf {
+        self.leaf
+    }
+
+    /// Whether the path goes through an array (`[]`), so has many values.
+    pub fn has_items(&self) -> bool {
+        self.steps.contains(&Step::Items)
+    }
+
+    /// The path as the generators' hints spell it: field names, `[]` for
+    /// items, and the short name of every named union branch it passes
+    /// (a trailing nullable wrapper left out, so the path names the field).
+    pub fn hint_path(&self) -> String {
+        let mut out = String::new();
+        let end = match self.steps.last() {
+            Some(Step::Nullable(_)) => self.steps.len() - 1,
+            _ => self.steps.len(),
+        };
+        for step in &self.steps[..end] {
+            let segment = match step {
+                Step::Field(n) => n.as_str(),
+                Step::Items => {
+                    out.push_str("[]");
+                    continue;
+                }
+                Step::Branch(full) | Step::Nullable(full) => {
+                    if !full.contains('.') && is_primitive(full) {
+                        continue;
+                    }
+                    full.rsplit('.').next().unwrap_or(full)
+                }
+            };
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+        out
+    }
+
+    /// `self` extended by `other` (whose steps start where `self` ends).
+    fn join(&self, other: &MsgPath) -> MsgPath {
+        let text = if self.text.is_empty() {
+            other.text.clone()
+        } else if other.text.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{}.{}", self.text, other.text)
+        };
+        let mut steps = self.steps.clone();
+        steps.extend(other.steps.iter().cloned());
+        MsgPath {
+            text,
+            steps,
+            leaf: other.leaf,
+        }
+    }
+
+    /// Whether this path selects a branch of the union at `union` other than `branch`.
+    fn selects_other_branch(&self, union: &MsgPath, branch: &str) -> bool {
+        self.steps.len() > union.steps.len()
+            && self.steps[..union.steps.len()] == union.steps[..]
+            && matches!(&self.steps[union.steps.len()], Step::Branch(b) if b != branch)
+    }
+
+    /// Every value at the path (one per array item below a `[]`); nulls are left out.
+    pub fn get_all<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
+        let mut current = vec![value];
+        for step in &self.steps {
+            let mut next = Vec::with_capacity(current.len());
+            for v in current {
+                match step {
+                    Step::Field(name) => next.extend(v.get(name)),
+                    Step::Items => next.extend(v.as_array().into_iter().flatten()),
+                    Step::Branch(full) => next.extend(v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(full))),
+                    Step::Nullable(_) => match v {
+                        Value::Null => {}
+                        Value::Object(m) if m.len() == 1 => next.extend(m.values().next()),
+                        other => next.push(other),
+                    },
+                }
+            }
+            current = next;
+        }
+        current.retain(|v| !v.is_null());
+        current
+    }
+
+    /// The value at the path, when there is one and it is not null.
+    pub fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        self.get_all(value).into_iter().next()
+    }
+
+    /// Writes `new` at the path, creating records, branches and nullable
+    /// wrappers on the way. A path through an array writes nothing.
+    pub fn set(&self, value: &mut Value, new: Value) {
+        if self.has_items() {
+            return;
+        }
+        let mut current = value;
+        let last = self.steps.len().saturating_sub(1);
+        for (i, step) in self.steps.iter().enumerate() {
+            let terminal = i == last;
+            match step {
+                Step::Field(name) => {
+                    if !current.is_object() {
+                        *current = Value::Object(Map::new());
+                    }
+                    let Value::Object(map) = current else { return };
+                    let slot = map.entry(name.clone()).or_insert(Value::Null);
+                    if terminal {
+                        *slot = new;
+                        return;
+                    }
+                    current = slot;
+                }
+                Step::Branch(full) => {
+                    let holds = current.as_object().is_some_and(|m| m.len() == 1 && m.contains_key(full));
+                    if !holds {
+                        let mut m = Map::new();
+                        m.insert(full.clone(), Value::Object(Map::new()));
+                        *current = Value::Object(m);
+                    }
+                    let Some(inner) = current.as_object_mut().and_then(|m| m.get_mut(full)) else {
+                        return;
+                    };
+                    if terminal {
+                        *inner = new;
+                        return;
+                    }
+                    current = inner;
+                }
+                Step::Nullable(key) => {
+                    if terminal && new.is_null() {
+                        *current = Value::Null;
+                        return;
+                    }
+                    let wrapped = current.as_object().is_some_and(|m| m.len() == 1);
+                    if !wrapped {
+                        let mut m = Map::new();
+                        m.insert(key.clone(), Value::Object(Map::new()));
+                        *current = Value::Object(m);
+                    }
+                    let Some(inner) = current.as_object_mut().and_then(|m| m.values_mut().next()) else {
+                        return;
+                    };
+                    if terminal {
+                        *inner = new;
+                        return;
+                    }
+                    current = inner;
+                }
+                Step::Items => return,
+            }
+        }
+        *current = new;
+    }
+}
+
+fn is_primitive(name: &str) -> bool {
+    matches!(
+        name,
+        "null" | "boolean" | "int" | "long" | "float" | "double" | "bytes" | "string" | "array" | "map"
+    )
+}
+
+/// Segments of a written path: names, each with whether it ends in `[]`.
+fn segments(text: &str) -> Vec<(&str, bool)> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.split('.')
+        .map(|s| s.strip_suffix("[]").map_or((s, false), |n| (n, true)))
+        .collect()
+}
+
+/// Where in a schema a path starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// The message root.
+    Root,
+    /// An Avro node (the record of a union branch).
+    Avro(NodeId),
+    /// A JSON Schema subschema.
+    Json(&'a Value),
+}
+
+/// Compiles `text` against `schema` from `start`; the error says which
+/// segment names nothing and what was there instead.
+pub fn compile(schema: &Schema, start: Start<'_>, text: &str) -> Result<MsgPath, String> {
+    match schema {
+        Schema::Avro(avro) => {
+            let node = match start {
+                Start::Avro(id) => id,
+                _ => avro.root(),
+            };
+            compile_avro(avro, node, text)
+        }
+        Schema::Json(json) => {
+            let at = match start {
+                Start::Json(s) => s,
+                _ => json.json(),
+            };
+            compile_json(json.json(), at, text)
+        }
+    }
+}
+
+/// The root-to-here prefix for a state inside a union branch, and how a
+/// short path resolves inside that branch's record.
+pub(super) fn extend(prefix: &MsgPath, inner: &MsgPath) -> MsgPath {
+    prefix.join(inner)
+}
+
+/// Whether `path` reaches into the union at `union` through a branch other
+/// than `branch`, so names nothing in a message of that branch.
+pub(super) fn other_branch(path: &MsgPath, union: &MsgPath, branch: &str) -> bool {
+    path.selects_other_branch(union, branch)
+}
+
+fn compile_avro(schema: &AvroSchema, start: NodeId, text: &str) -> Result<MsgPath, String> {
+    compile_avro_node(schema, start, text).map(|(p, _)| p)
+}
+
+/// Compiles an Avro path and gives the node it ends on as well.
+pub(super) fn compile_avro_node(schema: &AvroSchema, start: NodeId, text: &str) -> Result<(MsgPath, NodeId), String> {
+    let mut steps = Vec::new();
+    let mut node = start;
+    let mut segs = segments(text).into_iter().peekable();
+    while let Some((name, items)) = segs.next() {
+        if name.is_empty() {
+            return Err(format!("{text:?} has an empty segment"));
+        }
+        // A union here: the segment names a branch, or the union is nullable.
+        if let Node::Union(u) = schema.node(node) {
+            if let Some(b) = u.find(name) {
+                if items {
+                    return Err(format!("{name} is a union branch, not an array: drop the []"));
+                }
+                steps.push(Step::Branch(u.keys[b].full.clone()));
+                node = u.branches[b];
+                continue;
+            }
+            match nullable(schema, node) {
+                Some((key, inner)) => {
+                    steps.push(Step::Nullable(key));
+                    node = inner;
+                }
+                None => {
+                    let names: Vec<&str> = u.keys.iter().map(|k| k.short.as_str()).collect();
+                    return Err(format!(
+                        "{} is a union: name its branch before {name:?} ({})",
+                        prefix_text(text, &steps),
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+        let Node::Record(record) = schema.node(node) else {
+            return Err(format!(
+                "{name:?} is looked up in {}, which has no fields",
+                schema.describe(node)
+            ));
+        };
+        let Some(field) = record.fields.iter().find(|f| f.name == name) else {
+            let names: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(format!(
+                "record {} has no field {name:?} (fields: {})",
+                record.name.name,
+                names.join(", ")
+            ));
+        };
+        steps.push(Step::Field(name.to_string()));
+        node = field.node;
+        if items {
+            if let Some((key, inner)) = nullable(schema, node) {
+                steps.push(Step::Nullable(key));
+                node = inner;
+            }
+            let Node::Array(item) = schema.node(node) else {
+                return Err(format!("{name} is {}, not an array: drop the []", schema.describe(node)));
+            };
+            steps.push(Step::Items);
+            node = *item;
+        }
+        // The path ends on a nullable field: look through it to its value.
+        if segs.peek().is_none()
+            && let Some((key, inner)) = nullable(schema, node)
+        {
+            steps.push(Step::Nullable(key));
+            node = inner;
+        }
+    }
+    let leaf = match schema.node(node) {
+        Node::Int(l) | Node::Long(l) => Leaf::Integer(*l),
+        Node::String(_) => Leaf::String {
+            date_time: false,
+            date: false,
+        },
+        Node::Enum(_) => Leaf::Enum,
+        _ => Leaf::Other,
+    };
+    Ok((
+        MsgPath {
+            text: text.to_string(),
+            steps,
+            leaf,
+        },
+        node,
+    ))
+}
+
+/// The one non-null branch of a `["null", T]` union: its key and node.
+fn nullable(schema: &AvroSchema, node: NodeId) -> Option<(String, NodeId)> {
+    let Node::Union(u) = schema.node(node) else { return None };
+    let others: Vec<usize> = (0..u.branches.len()).filter(|i| u.keys[*i].full != "null").collect();
+    match others.as_slice() {
+        [one] if u.null_branch().is_some() => Some((u.keys[*one].full.clone(), u.branches[*one])),
+        _ => None,
+    }
+}
+
+fn prefix_text(text: &str, steps: &[Step]) -> String {
+    let n = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Field(_) | Step::Branch(_)))
+        .count();
+    let written: Vec<&str> = text.split('.').take(n).collect();
+    if written.is_empty() {
+        "the message".to_string()
+    } else {
+        written.join(".")
+    }
+}
+
+fn compile_json(root: &Value, start: &Value, text: &str) -> Result<MsgPath, String> {
+    let mut steps = Vec::new();
+    let mut here: Vec<&Value> = vec![start];
+    for (name, items) in segments(text) {
+        let found: Vec<&Value> = here.iter().flat_map(|s| property(root, s, name)).collect();
+        if found.is_empty() {
+            return Err(format!(
+                "the schema has no property {name:?} at {}",
+                prefix_text(text, &steps)
+            ));
+        }
+        steps.push(Step::Field(name.to_string()));
+        here = found;
+        if items {
+            let items: Vec<&Value> = here
+                .iter()
+                .flat_map(|s| alternatives(root, s))
+                .filter_map(|s| s.get("items"))
+                .collect();
+            if items.is_empty() {
+                return Err(format!("{name} is not an array: drop the []"));
+            }
+            steps.push(Step::Items);
+            here = items;
+        }
+    }
+    let all: Vec<&Value> = here.iter().flat_map(|s| alternatives(root, s)).collect();
+    let has = |key: &str, value: &str| all.iter().any(|s| s.get(key).is_some_and(|v| v == value || v.as_array().is_some_and(|a| a.iter().any(|x| x == value))));
+    let leaf = if has("type", "integer") {
+        Leaf::Integer(None)
+    } else if has("type", "string") || all.iter().any(|s| s.get("enum").is_some() || s.get("const").is_some_and(Value::is_string)) {
+        Leaf::String {
+            date_time: has("format", "date-time"),
+            date: has("format", "date"),
+        }
+    } else {
+        Leaf::Other
+    };
+    Ok(MsgPath {
+        text: text.to_string(),
+        steps,
+        leaf,
+    })
+}
+
+/// A subschema and everything it is combined with: `$ref`, `allOf`,
+/// `anyOf`, `oneOf`, `then`, `else`.
+fn alternatives<'a>(root: &'a Value, schema: &'a Value) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    let mut stack = vec![schema];
+    while let Some(s) = stack.pop() {
+        if out.len() > 512 {
+            break;
+        }
+        out.push(s);
+        if let Some(Value::String(r)) = s.get("$ref")
+            && let Some(target) = r.strip_prefix('#').and_then(|ptr| root.pointer(ptr))
+        {
+            stack.push(target);
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            stack.extend(s.get(key).and_then(Value::as_array).into_iter().flatten());
+        }
+        stack.extend(["then", "else"].iter().filter_map(|k| s.get(*k)));
+    }
+    out
+}
+
+fn property<'a>(root: &'a Value, schema: &'a Value, name: &str) -> Vec<&'a Value> {
+    alternatives(root, schema)
+        .into_iter()
+        .filter_map(|s| s.get("properties").and_then(|p| p.get(name)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn avro(json: Value) -> Schema {
+        Schema::from_value(&json).expect("schema")
+    }
+
+    fn order_schema() -> Schema {
+        avro(json!({
+            "type": "record", "name": "OrderEvent", "namespace": "shop",
+            "fields": [
+                {"name": "orderId", "type": "string"},
+                {"name": "note", "type": ["null", "string"], "default": null},
+                {"name": "payload", "type": [
+                    {"type": "record", "name": "OrderPlaced", "fields": [
+                        {"name": "lines", "type": {"type": "array", "items": {"type": "record", "name": "Line", "fields": [{"name": "sku", "type": "string"}]}}}
+                    ]},
+                    {"type": "record", "name": "Shipped", "fields": [{"name": "carrier", "type": "string"}]}
+                ]}
+            ]
+        }))
+    }
+
+    #[test]
+    fn message_level_paths_reach_through_branches_and_arrays() {
+        let s = order_schema();
+        let sku = compile(&s, Start::Root, "payload.OrderPlaced.lines[].sku").expect("compiles");
+        let v = json!({"orderId": "o1", "note": {"string": "hi"}, "payload": {"shop.OrderPlaced": {"lines": [{"sku": "A"}, {"sku": "B"}]}}});
+        assert_eq!(sku.get_all(&v), [&json!("A"), &json!("B")]);
+        let note = compile(&s, Start::Root, "note").expect("compiles");
+        assert_eq!(note.get(&v), Some(&json!("hi")));
+        let carrier = compile(&s, Start::Root, "payload.Shipped.carrier").expect("compiles");
+        assert_eq!(carrier.get(&v), None, "another branch names nothing here");
+    }
+
+    #[test]
+    fn paths_that_name_nothing_say_why() {
+        let s = order_schema();
+        let e = compile(&s, Start::Root, "ordrId").expect_err("no such field");
+        assert!(e.contains("record OrderEvent has no field \"ordrId\""), "{e}");
+        let e = compile(&s, Start::Root, "payload.lines").expect_err("a union needs its branch");
+        assert!(e.contains("payload is a union: name its branch"), "{e}");
+        let e = compile(&s, Start::Root, "orderId[]").expect_err("not an array");
+        assert!(e.contains("not an array"), "{e}");
+    }
+
+    #[test]
+    fn set_writes_inside_and_creates_wrappers() {
+        let s = order_schema();
+        let note = compile(&s, Start::Root, "note").expect("compiles");
+        let mut v = json!({"orderId": "o1", "note": null});
+        note.set(&mut v, json!("x"));
+        assert_eq!(v["note"], json!({"string": "x"}));
+        note.set(&mut v, json!("y"));
+        assert_eq!(v["note"], json!({"string": "y"}));
+        let carrier = compile(&s, Start::Root, "payload.Shipped.carrier").expect("compiles");
+        carrier.set(&mut v, json!("DHL"));
+        assert_eq!(v["payload"], json!({"shop.Shipped": {"carrier": "DHL"}}));
+    }
+
+    #[test]
+    fn json_schema_paths_follow_refs_and_combinators() {
+        let s = Schema::from_value(&json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "$defs": {"meta": {"type": "object", "properties": {"createdAt": {"type": "string", "format": "date-time"}}}},
+            "properties": {"metadata": {"$ref": "#/$defs/meta"}, "items": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "integer"}}}}}
+        }))
+        .expect("schema");
+        let p = compile(&s, Start::Root, "metadata.createdAt").expect("compiles");
+        assert_eq!(p.leaf(), Leaf::String { date_time: true, date: false });
+        let n = compile(&s, Start::Root, "items[].n").expect("compiles");
+        assert_eq!(n.leaf(), Leaf::Integer(None));
+        assert!(compile(&s, Start::Root, "metadata.nope").is_err());
+    }
+}
