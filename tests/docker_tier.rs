@@ -227,7 +227,16 @@ fn the_feature_suite_passes_against_a_broker_container() {
         stdout.contains("(testcontainers)"),
         "the run did not use the container:\n{stdout}"
     );
-    assert!(!stdout.contains("failed"), "{stdout}");
+    // The summary's counts, not the text: a scenario or a mix may say "failed".
+    let summary: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" scenarios (") || l.contains(" steps ("))
+        .collect();
+    assert_eq!(summary.len(), 2, "{stdout}");
+    assert!(
+        summary.iter().all(|l| !l.contains("failed") && !l.contains("skipped")),
+        "{stdout}"
+    );
     println!(
         "features against a broker container: passed in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -40,8 +40,13 @@ struct Design {
 
 fn design() -> impl Strategy<Value = Design> {
     let key = prop_oneof![
-        prop::sample::select(vec!["^C[0-9]{6}$", "^[A-Z]{2}-[0-9]{4}$", "^acct_[a-z0-9]{8}$", "^[0-9]{3}[A-F]{2}$"])
-            .prop_map(Key::Pattern),
+        prop::sample::select(vec![
+            "^C[0-9]{6}$",
+            "^[A-Z]{2}-[0-9]{4}$",
+            "^acct_[a-z0-9]{8}$",
+            "^[0-9]{3}[A-F]{2}$"
+        ])
+        .prop_map(Key::Pattern),
         Just(Key::Uuid),
         Just(Key::Digits),
     ];
@@ -153,7 +158,10 @@ fn spec_text(d: &Design) -> String {
         .zip(&selectors)
         .map(|(n, s)| format!("{n} = \"{s}\""))
         .collect();
-    let transitions: Vec<String> = names.windows(2).map(|w| format!("{} = {{ {} = 1 }}", w[0], w[1])).collect();
+    let transitions: Vec<String> = names
+        .windows(2)
+        .map(|w| format!("{} = {{ {} = 1 }}", w[0], w[1]))
+        .collect();
     let path: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
     format!(
         "name = \"stamps\"\nschema = \"schema\"\ntopic = \"t\"\nkey = \"{key}\"\n\n[state]\n{source}\n\n[states]\n{states}\n\n\

@@ -459,7 +459,9 @@ impl<'s> Checker<'s> {
             && let Some(t) = st.time.read(value, state)
         {
             let field = &st.time.field.text;
-            if let Some(before) = flow.last_time.filter(|b| t < *b) {
+            // A monotonic field already said so.
+            let monotonic = timing.monotonic.iter().any(|m| m.field.text == st.time.field.text);
+            if let Some(before) = flow.last_time.filter(|b| t < *b && !monotonic) {
                 found.push((
                     Rule::TimeBackwards,
                     format!("{field} {t} is before the previous event's time {before}"),
@@ -478,11 +480,17 @@ impl<'s> Checker<'s> {
                     let anchor = timing.anchor.as_ref().map_or("", |a| a.field.text.as_str());
                     found.push((
                         Rule::Timing,
-                        format!("{name}.{field} is T0{:+}ms, expected {expected} (T0 = {anchor})", t - t0),
+                        format!(
+                            "{name}.{field} is T0{:+}ms, expected {expected} (T0 = {anchor})",
+                            t - t0
+                        ),
                     ));
                 }
             }
-            let relative = [(&st.previous, flow.last_time, "the previous event"), (&st.start, flow.first_time, "the flow's first event")];
+            let relative = [
+                (&st.previous, flow.last_time, "the previous event"),
+                (&st.start, flow.first_time, "the flow's first event"),
+            ];
             for (window, reference, what) in relative {
                 if let (false, Some(r)) = (window.is_empty(), reference)
                     && !Window::holds(window, t, r, &scaled)

@@ -20,9 +20,9 @@ use super::fixture_io::Keyed;
 use super::spec::{FlowSpec, StateSource, TimeRule};
 use super::timing::{StateTiming, Window};
 use crate::error::{Error, Result};
+use crate::generate::avro::{self, Pin};
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
-use crate::generate::avro::{self, Pin};
 use crate::generate::sample::{self, seeded_runner};
 use crate::schema::{JsonSchema, Schema};
 
@@ -388,7 +388,13 @@ impl EventCtx<'_> {
             .map_err(|e| Error::Usage(format!("generating {}: {e}", self.spec.states[state].name)))
     }
 
-    fn event(&mut self, strategy: &BoxedStrategy<Value>, state: usize, stream: &mut Stream, flow_no: usize) -> Result<Value> {
+    fn event(
+        &mut self,
+        strategy: &BoxedStrategy<Value>,
+        state: usize,
+        stream: &mut Stream,
+        flow_no: usize,
+    ) -> Result<Value> {
         let spec = self.spec;
         let mut value = self.draw(strategy, state)?;
         // A new stream takes a key no other stream has; a new flow an unused id.
@@ -419,7 +425,9 @@ impl EventCtx<'_> {
                 value = self.draw(strategy, state)?;
             }
             let timing = spec.timing.as_ref();
-            let drawn_t0 = timing.and_then(|t| t.anchor.as_ref()).and_then(|a| a.read(&value, state));
+            let drawn_t0 = timing
+                .and_then(|t| t.anchor.as_ref())
+                .and_then(|a| a.read(&value, state));
             // A restart is scheduled again some days after the flow it replaces.
             let days = |rng: &mut Rng| rng.random_range(3..15) * 86_400_000;
             let (t0, first) = match previous {

@@ -179,7 +179,9 @@ impl MsgPath {
                     current = slot;
                 }
                 Step::Branch(full) => {
-                    let holds = current.as_object().is_some_and(|m| m.len() == 1 && m.contains_key(full));
+                    let holds = current
+                        .as_object()
+                        .is_some_and(|m| m.len() == 1 && m.contains_key(full));
                     if !holds {
                         let mut m = Map::new();
                         m.insert(full.clone(), Value::Object(Map::new()));
@@ -342,7 +344,10 @@ pub(super) fn compile_avro_node(schema: &AvroSchema, start: NodeId, text: &str) 
                 node = inner;
             }
             let Node::Array(item) = schema.node(node) else {
-                return Err(format!("{name} is {}, not an array: drop the []", schema.describe(node)));
+                return Err(format!(
+                    "{name} is {}, not an array: drop the []",
+                    schema.describe(node)
+                ));
             };
             steps.push(Step::Items);
             node = *item;
@@ -424,10 +429,19 @@ fn compile_json(root: &Value, start: &Value, text: &str) -> Result<MsgPath, Stri
         }
     }
     let all: Vec<&Value> = here.iter().flat_map(|s| alternatives(root, s)).collect();
-    let has = |key: &str, value: &str| all.iter().any(|s| s.get(key).is_some_and(|v| v == value || v.as_array().is_some_and(|a| a.iter().any(|x| x == value))));
+    let has = |key: &str, value: &str| {
+        all.iter().any(|s| {
+            s.get(key)
+                .is_some_and(|v| v == value || v.as_array().is_some_and(|a| a.iter().any(|x| x == value)))
+        })
+    };
     let leaf = if has("type", "integer") {
         Leaf::Integer(None)
-    } else if has("type", "string") || all.iter().any(|s| s.get("enum").is_some() || s.get("const").is_some_and(Value::is_string)) {
+    } else if has("type", "string")
+        || all
+            .iter()
+            .any(|s| s.get("enum").is_some() || s.get("const").is_some_and(Value::is_string))
+    {
         Leaf::String {
             date_time: has("format", "date-time"),
             date: has("format", "date"),
@@ -545,7 +559,13 @@ mod tests {
         }))
         .expect("schema");
         let p = compile(&s, Start::Root, "metadata.createdAt").expect("compiles");
-        assert_eq!(p.leaf(), Leaf::String { date_time: true, date: false });
+        assert_eq!(
+            p.leaf(),
+            Leaf::String {
+                date_time: true,
+                date: false
+            }
+        );
         let n = compile(&s, Start::Root, "items[].n").expect("compiles");
         assert_eq!(n.leaf(), Leaf::Integer(None));
         assert!(compile(&s, Start::Root, "metadata.nope").is_err());

@@ -50,9 +50,11 @@ impl<'a> Resolver<'a> {
                 Some((union, bodies)) => (StateSource::Union(union), bodies),
                 None => (fallback(schema).unwrap_or_else(|_| unreachable_root()), none()),
             },
-            (None, Some(f)) => (state_field(schema, f, states, p).unwrap_or_else(|| {
-                fallback(schema).unwrap_or_else(|_| unreachable_root())
-            }), none()),
+            (None, Some(f)) => (
+                state_field(schema, f, states, p)
+                    .unwrap_or_else(|| fallback(schema).unwrap_or_else(|_| unreachable_root())),
+                none(),
+            ),
             _ => {
                 p.add(
                     "state",
@@ -80,7 +82,10 @@ impl<'a> Resolver<'a> {
 
     /// Per state, the full name of its union branch.
     pub(super) fn branches(&self) -> Vec<Option<String>> {
-        self.bodies.iter().map(|b| b.as_ref().map(|b| b.branch.clone())).collect()
+        self.bodies
+            .iter()
+            .map(|b| b.as_ref().map(|b| b.branch.clone()))
+            .collect()
     }
 
     fn resolve(&self, state: usize, text: &str) -> Resolved {
@@ -250,8 +255,11 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let mut duration = |which: &str, v: &Option<String>| -> Option<i64> {
-            v.as_ref()
-                .and_then(|text| parse_duration_ms(text).map_err(|e| p.add(&format!("{key}.{which}"), e)).ok())
+            v.as_ref().and_then(|text| {
+                parse_duration_ms(text)
+                    .map_err(|e| p.add(&format!("{key}.{which}"), e))
+                    .ok()
+            })
         };
         let at = duration("at", &st.at);
         let within = duration("within", &st.within);
@@ -353,7 +361,11 @@ fn union_bodies<'a>(
                 let known: Vec<&str> = union.keys.iter().map(|k| k.short.as_str()).collect();
                 p.add(
                     &format!("states.{}", s.name),
-                    format!("union {text:?} has no branch {} (branches: {})", s.selector, known.join(", ")),
+                    format!(
+                        "union {text:?} has no branch {} (branches: {})",
+                        s.selector,
+                        known.join(", ")
+                    ),
                 );
                 return None;
             };
@@ -388,7 +400,9 @@ fn state_field(schema: &Schema, text: &str, states: &[State], p: &mut Problems) 
         p.add("state.field", "a state field cannot be inside an array");
     }
     if let Schema::Avro(avro) = schema {
-        let node = path::compile_avro_node(avro, avro.root(), text).ok().map(|(_, n)| avro.node(n));
+        let node = path::compile_avro_node(avro, avro.root(), text)
+            .ok()
+            .map(|(_, n)| avro.node(n));
         match node {
             Some(Node::Enum(e)) => {
                 for s in states {
@@ -408,7 +422,10 @@ fn state_field(schema: &Schema, text: &str, states: &[State], p: &mut Problems) 
             Some(Node::String(_) | Node::Int(_) | Node::Long(_)) => {}
             Some(other) => p.add(
                 "state.field",
-                format!("{text:?} is {}: a state field is an enum, a string or a number", other.type_name()),
+                format!(
+                    "{text:?} is {}: a state field is an enum, a string or a number",
+                    other.type_name()
+                ),
             ),
             None => {}
         }
@@ -420,7 +437,10 @@ fn state_field(schema: &Schema, text: &str, states: &[State], p: &mut Problems) 
 
 /// A path written at run time (a step's text), resolved for one state.
 pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str) -> Result<MsgPath, String> {
-    let prefix = match (&spec.state_source, spec.states.get(state).and_then(|s| s.branch.as_deref())) {
+    let prefix = match (
+        &spec.state_source,
+        spec.states.get(state).and_then(|s| s.branch.as_deref()),
+    ) {
         (StateSource::Union(union), Some(branch)) => Some((union, branch)),
         _ => None,
     };

@@ -26,7 +26,10 @@ const SCHEMAS: &[(&str, &str)] = &[
         "../schemas/subscription-event.schema.json",
         include_str!("../../schemas/subscription-event.schema.json"),
     ),
-    ("../schemas/order-event.avsc", include_str!("../../schemas/order-event.avsc")),
+    (
+        "../schemas/order-event.avsc",
+        include_str!("../../schemas/order-event.avsc"),
+    ),
     ("../schemas/payment.avsc", include_str!("../../schemas/payment.avsc")),
 ];
 

@@ -337,7 +337,7 @@ impl FlowSpec {
     /// A field path written at run time (a step's text), resolved for `state`
     /// as the spec's own paths are.
     pub fn resolve(&self, state: usize, text: &str) -> Result<MsgPath> {
-        super::schema_paths::resolve_one(self, state, text).map_err(|e| Error::Usage(e))
+        super::schema_paths::resolve_one(self, state, text).map_err(Error::Usage)
     }
 
     /// The names of the spec's paths, for messages.

@@ -21,7 +21,9 @@ pub enum TimeUnit {
     Millis,
     Micros,
     /// ISO-8601 text: `2026-12-02T10:00:00Z`, or `2026-12-02` for a date.
-    Iso { date_only: bool },
+    Iso {
+        date_only: bool,
+    },
 }
 
 impl TimeUnit {
@@ -170,7 +172,10 @@ impl Window {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TimeRule {
     /// At T0 + offset, give or take `within`.
-    At { offset: i64, within: i64 },
+    At {
+        offset: i64,
+        within: i64,
+    },
     Before(i64),
     After(i64),
 }

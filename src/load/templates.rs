@@ -16,9 +16,9 @@ use crate::flow::FlowSpec;
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
 use crate::flow::spec::FieldRef;
 use crate::flow::timing::Timing;
-use crate::schema::Schema;
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
+use crate::schema::Schema;
 
 /// What a patch writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +82,7 @@ impl Stamp {
     pub fn capacity(&self) -> u64 {
         match self {
             Stamp::Uuid { .. } => u64::MAX,
-            Stamp::Mask(m) => m
-                .iter()
-                .flatten()
-                .fold(1u64, |n, a| n.saturating_mul(a.len() as u64)),
+            Stamp::Mask(m) => m.iter().flatten().fold(1u64, |n, a| n.saturating_mul(a.len() as u64)),
         }
     }
 
@@ -535,10 +532,12 @@ fn template(
                     spec.name
                 )));
             };
-            if unique.len() != match &stamps.unique[u] {
-                Stamp::Uuid { .. } => 36,
-                Stamp::Mask(m) => m.len(),
-            } {
+            if unique.len()
+                != match &stamps.unique[u] {
+                    Stamp::Uuid { .. } => 36,
+                    Stamp::Mask(m) => m.len(),
+                }
+            {
                 return Err(Error::Usage(format!(
                     "load: flow {}: unique field {field} has values of several lengths; give it a hint such as uuid",
                     spec.name
@@ -631,7 +630,11 @@ mod tests {
             out[0].is_ascii_uppercase() && out[2].is_ascii_digit() && out[4] == b'-' && out[5].is_ascii_lowercase()
         );
         let stamp = Stamp::learn(b"10A0", &[b"10A0", b"23A5", b"10B0"]);
-        assert_eq!(stamp.capacity(), 2 * 2 * 2 * 2, "each position keeps what was seen there");
+        assert_eq!(
+            stamp.capacity(),
+            2 * 2 * 2 * 2,
+            "each position keeps what was seen there"
+        );
         let mut out = b"10A0".to_vec();
         stamp.nth(15, &mut out);
         assert_eq!(out, b"23B5");
