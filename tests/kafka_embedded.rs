@@ -28,6 +28,7 @@ fn run(env: &Environment, spec: &FlowSpec, topic: &str, flows: usize, mix: &str,
         .collect();
     let run = ProduceRun {
         topic: topic.into(),
+        others: Vec::new(),
         partitions: 3,
         schema: spec.schema.clone(),
         messages,
@@ -82,6 +83,7 @@ fn the_seed_fixture_is_produced_as_it_is() {
     let entry = &fixture.entries[0];
     let run = ProduceRun {
         topic: entry.topic.clone(),
+        others: Vec::new(),
         partitions: 1,
         schema: (*entry.schema).clone(),
         messages: entry

@@ -148,7 +148,7 @@ impl Sink for Keys {
 }
 
 fn pool(o: &LoadOptions) -> Pool {
-    let encode = |v: &serde_json::Value| Ok(serde_json::to_vec(v).unwrap());
+    let encode = |v: &serde_json::Value, _: usize| Ok(serde_json::to_vec(v).unwrap());
     Pool::build(&o.flow, &o.mix, o.hints.clone(), o.pool_size, 7, &encode).unwrap()
 }
 

@@ -179,7 +179,7 @@ fn a_broker_stopped_mid_load_and_started_again_leaves_an_exact_account() {
     };
     let pool = pool(&env, &options, 5).unwrap();
     let acks = Arc::new(Acks::new(Instant::now()));
-    let mut sink = KafkaSink::new(&env.cluster, &options.producer, topic, acks.clone()).unwrap();
+    let mut sink = KafkaSink::new(&env.cluster, &options.producer, &[topic.to_string()], acks.clone()).unwrap();
     let engine_options = options.engine.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let producing = {
@@ -297,6 +297,7 @@ fn a_registry_answering_5xx_is_retried_then_a_clear_error_and_nothing_goes_out()
         .collect();
     let run = ProduceRun {
         topic: "registry-down".into(),
+        others: Vec::new(),
         partitions: 1,
         schema: spec.schema.clone(),
         messages,

@@ -176,8 +176,8 @@ fn spec_text(d: &Design) -> String {
     )
 }
 
-fn encode(schema: &Schema) -> impl Fn(&Value) -> flowharness::error::Result<Vec<u8>> + '_ {
-    move |v| flowharness::verify::encode(schema, 1, v)
+fn encode(schema: &Schema) -> impl Fn(&Value, usize) -> flowharness::error::Result<Vec<u8>> + '_ {
+    move |v, _| flowharness::verify::encode(schema, 1, v)
 }
 
 proptest! {

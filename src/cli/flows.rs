@@ -34,7 +34,7 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
         time_scale: args.time_scale,
     };
     let messages = generator::generate(&spec, &options, seed)?;
-    let fixture = fixture_io::to_fixture(&spec.schema, &spec.topic, &messages);
+    let fixture = fixture_io::to_fixture_of(&spec, None, &messages);
     // The summary comes from checking what was generated.
     let mut checker = Checker::new(&spec, CheckOptions::default());
     for m in fixture_io::observed(&fixture) {

@@ -138,10 +138,23 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
     Ok(OK)
 }
 
-fn fixture_messages(path: &std::path::Path) -> Result<(Fixture, Vec<Message>)> {
+/// A fixture's messages, each on the topic of its entry: the topics in
+/// the order the fixture names them, with the schema of the first entry
+/// on each.
+type Topics = Vec<(String, crate::schema::Schema)>;
+
+fn fixture_messages(path: &std::path::Path) -> Result<(Topics, Vec<Message>)> {
     let fixture = Fixture::load(path)?;
     let mut messages = Vec::new();
+    let mut topics: Topics = Vec::new();
     for entry in &fixture.entries {
+        let channel = match topics.iter().position(|(t, _)| *t == entry.topic) {
+            Some(c) => c,
+            None => {
+                topics.push((entry.topic.clone(), (*entry.schema).clone()));
+                topics.len() - 1
+            }
+        };
         let key = match &entry.key {
             serde_json::Value::Null => None,
             serde_json::Value::String(s) => Some(s.clone()),
@@ -152,11 +165,15 @@ fn fixture_messages(path: &std::path::Path) -> Result<(Fixture, Vec<Message>)> {
                 key: key.clone(),
                 partition: entry.partition,
                 value: m.clone(),
+                channel,
                 ..Message::default()
             });
         }
     }
-    Ok((fixture, messages))
+    if topics.is_empty() {
+        return Err(Error::Usage(format!("{}: no entries", path.display())));
+    }
+    Ok((topics, messages))
 }
 
 pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
@@ -171,22 +188,11 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
     };
     let strategy = args.subject_strategy.parse().map_err(Error::Usage)?;
     let timeout = duration("--timeout", &args.timeout)?;
-    let (schema, topic, messages, seed, partitions) = match (&args.file, &spec) {
+    let (mut topics, messages, seed, partitions) = match (&args.file, &spec) {
         (Some(file), _) => {
-            let (fixture, messages) = fixture_messages(file)?;
-            let first = fixture
-                .entries
-                .first()
-                .ok_or_else(|| Error::Usage(format!("{}: no entries", file.display())))?;
-            let topic = args.topic.clone().unwrap_or_else(|| first.topic.clone());
-            let highest = fixture.entries.iter().filter_map(|e| e.partition).max().unwrap_or(0);
-            (
-                (*first.schema).clone(),
-                topic,
-                messages,
-                None,
-                args.partitions.max(highest + 1),
-            )
+            let (topics, messages) = fixture_messages(file)?;
+            let highest = messages.iter().filter_map(|m| m.partition).max().unwrap_or(0);
+            (topics, messages, None, args.partitions.max(highest + 1))
         }
         (None, Some(spec)) => {
             let mix = match &args.mix {
@@ -212,19 +218,39 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
                         value: k.value,
                         flow_id,
                         raw: None,
+                        channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
                     }
                 })
                 .collect();
-            (
-                spec.schema.clone(),
-                args.topic.clone().unwrap_or_else(|| spec.topic.clone()),
-                messages,
-                Some(seed),
-                args.partitions,
-            )
+            let topics = spec
+                .channels
+                .iter()
+                .map(|c| (c.topic.clone(), c.schema.clone()))
+                .collect();
+            (topics, messages, Some(seed), args.partitions)
         }
         (None, None) => return Err(Error::Usage("produce needs --flow (to generate) or --file".into())),
     };
+    if let Some(t) = &args.topic {
+        if topics.len() > 1 {
+            return Err(Error::Usage(format!(
+                "--topic {t}: this run writes to {} topics ({}); their names come from the flow or the fixture",
+                topics.len(),
+                topics.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        topics[0].0.clone_from(t);
+    }
+    let mut topics = topics.into_iter();
+    let Some((topic, schema)) = topics.next() else {
+        return Err(Error::Usage("nothing to produce".into()));
+    };
+    let others: Vec<(String, crate::schema::Schema)> = topics.collect();
+    for (t, _) in &others {
+        if !crate::fixture::valid_topic(t) {
+            return Err(Error::Usage(format!("invalid topic name {t:?}")));
+        }
+    }
     if !crate::fixture::valid_topic(&topic) {
         return Err(Error::Usage(format!("invalid topic name {topic:?}")));
     }
@@ -233,6 +259,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
         topic: topic.clone(),
         partitions,
         schema,
+        others,
         messages,
         seed,
         strategy,
@@ -241,7 +268,10 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
         keep_observed: false,
     };
     let report = produce_and_check(&env, &run, spec.as_ref(), CheckOptions::default())?;
-    write_run(&report, &topic, out)?;
+    let names: Vec<&str> = std::iter::once(topic.as_str())
+        .chain(run.others.iter().map(|(t, _)| t.as_str()))
+        .collect();
+    write_run(&report, &names.join(", "), out)?;
     if let Some(path) = &args.junit {
         crate::report::junit::write(path, &format!("produce {topic}"), &report.check)?;
     }
@@ -259,12 +289,19 @@ fn write_run(r: &RunReport, topic: &str, out: &mut dyn Write) -> Result<()> {
     for f in &d.failures {
         writeln!(out, "delivery failure: {f}").map_err(stdio)?;
     }
-    let parts: Vec<String> = r
-        .observation
-        .per_partition
-        .iter()
-        .map(|(p, n)| format!("{p}: {n}"))
-        .collect();
+    let parts: Vec<String> = if r.observation.per_topic.is_empty() {
+        r.observation
+            .per_partition
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect()
+    } else {
+        r.observation
+            .per_topic
+            .iter()
+            .flat_map(|(t, parts)| parts.iter().map(move |(p, n)| format!("{t}/{p}: {n}")))
+            .collect()
+    };
     let timed_out = if r.observation.timed_out { ", timed out" } else { "" };
     writeln!(
         out,
@@ -279,20 +316,50 @@ fn write_run(r: &RunReport, topic: &str, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// The topics `verify` reads, one per topic of the flow, in its order.
+fn verify_topics(spec: &FlowSpec, args: &[String]) -> Result<Vec<String>> {
+    if !spec.is_multi_topic() {
+        return match args {
+            [one] => Ok(vec![one.split_once('=').map_or(one.as_str(), |(_, a)| a).to_string()]),
+            [] => Err(Error::Usage("verify needs --file or --topic".into())),
+            _ => Err(Error::Usage(format!(
+                "flow {} lives on one topic: give one --topic",
+                spec.name
+            ))),
+        };
+    }
+    let mut actual: Vec<String> = spec.channels.iter().map(|c| c.topic.clone()).collect();
+    for a in args {
+        let (name, to) = a.split_once('=').unwrap_or((a, a));
+        let Some(c) = spec.channel_of(name) else {
+            let known: Vec<&str> = spec.channels.iter().map(|c| c.topic.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "--topic {a}: flow {} has no topic {name:?} (topics: {}; read one from elsewhere with NAME=ACTUAL)",
+                spec.name,
+                known.join(", ")
+            )));
+        };
+        actual[c] = to.to_string();
+    }
+    Ok(actual)
+}
+
 pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
-    let Some(topic) = &args.topic else {
-        return Err(Error::Usage("verify needs --file or --topic".into()));
-    };
     let spec = shipped::resolve(&args.flow)?;
+    let topics = verify_topics(&spec, &args.topic)?;
     let timeout = duration("--timeout", &args.timeout)?;
     let env = connect(&args.connect)?;
-    let start = if args.from_beginning {
-        None
-    } else {
-        Some(observer::end_offsets(&env.cluster, topic)?)
-    };
+    let mut reading = Vec::with_capacity(topics.len());
+    for t in &topics {
+        let start = if args.from_beginning {
+            None
+        } else {
+            Some(observer::end_offsets(&env.cluster, t)?)
+        };
+        reading.push((t.as_str(), start));
+    }
     let options = ObserveOptions {
-        start,
+        start: None,
         expected: None,
         until_end: args.from_beginning,
         timeout,
@@ -313,16 +380,28 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
         CheckOptions {
             incomplete,
             time_scale: args.time_scale,
+            topics: topics.clone(),
             ..CheckOptions::default()
         },
     );
-    let observation = observer::observe(&env.cluster, topic, &decoder, &options, &mut |o, _| checker.observe(&o))?;
+    let topic = topics.join(", ");
+    let observation = observer::observe_many(&env.cluster, &reading, &decoder, &options, &mut |o, _| {
+        checker.observe(&o)
+    })?;
     let report = checker.finish();
-    let parts: Vec<String> = observation
-        .per_partition
-        .iter()
-        .map(|(p, n)| format!("{p}: {n}"))
-        .collect();
+    let parts: Vec<String> = if observation.per_topic.is_empty() {
+        observation
+            .per_partition
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect()
+    } else {
+        observation
+            .per_topic
+            .iter()
+            .flat_map(|(t, parts)| parts.iter().map(move |(p, n)| format!("{t}/{p}: {n}")))
+            .collect()
+    };
     writeln!(out, "read {} from {topic} ({})", observation.messages, parts.join(", ")).map_err(stdio)?;
     write_report(&report, out)?;
     if let Some(path) = &args.junit {

@@ -285,9 +285,10 @@ pub struct VerifyArgs {
     /// A fixture file to check offline, without a broker.
     #[arg(long, conflicts_with = "topic", required_unless_present = "topic")]
     pub file: Option<PathBuf>,
-    /// A topic to read and check.
+    /// A topic to read and check. A flow across topics reads all of its
+    /// own; `--topic NAME=ACTUAL` reads the flow's topic NAME from ACTUAL.
     #[arg(long)]
-    pub topic: Option<String>,
+    pub topic: Vec<String>,
     /// Read the topic from the beginning, up to its end when reading began.
     #[arg(long)]
     pub from_beginning: bool,

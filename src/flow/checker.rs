@@ -7,17 +7,19 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::fields::text;
 pub use super::findings::{Finding, Report, Rule};
 use super::spec::{FlowSpec, Severity, TimeRule};
-use super::timing::Window;
 
 /// A message as a consumer observed it.
 #[derive(Debug, Clone)]
 pub struct Observed {
+    /// The topic it was read from (a flow on one topic needs none).
+    pub topic: Option<Arc<str>>,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<String>,
@@ -36,6 +38,10 @@ pub struct CheckOptions {
     pub time_scale: f64,
     /// Findings kept in full; past this only counted.
     pub max_findings: usize,
+    /// The topic each of the spec's topics is read from, in the spec's
+    /// order, where they are not the spec's own names (a scenario's own
+    /// topics, `verify --topic`). Empty: the spec's names.
+    pub topics: Vec<String>,
 }
 
 impl Default for CheckOptions {
@@ -45,6 +51,7 @@ impl Default for CheckOptions {
             dedupe_window: 100_000,
             time_scale: 1.0,
             max_findings: 10_000,
+            topics: Vec::new(),
         }
     }
 }
@@ -58,14 +65,19 @@ struct OpenFlow {
     t0: Option<i64>,
     first_time: Option<i64>,
     last_time: Option<i64>,
+    /// The topic of the flow's previous event.
+    last_channel: usize,
     monotonic: Vec<Option<i64>>,
     unknown: bool,
     at: (i32, i64),
+    /// Where it started, for a flow across topics.
+    topic: Option<Arc<str>>,
 }
 
 #[derive(Debug, Default)]
 struct KeyInfo {
-    partition: Option<i32>,
+    /// Per topic of the flow, the partition the key was seen on.
+    partitions: Vec<Option<i32>>,
     open: Vec<String>,
     /// Recently closed flow ids of this key.
     closed: VecDeque<String>,
@@ -86,7 +98,37 @@ pub struct Checker<'s> {
     /// and still have been published first, so these wait for the end.
     pending_references: Vec<PendingReference>,
     missing_key_reported: bool,
+    /// Events of flows across topics, held until their time comes.
+    reorder: Option<Reorder>,
+    /// The topic names messages are read from, per channel.
+    topics: Vec<Arc<str>>,
     report: Report,
+}
+
+/// Events of a flow across topics, applied in the order of their times.
+/// Kafka orders nothing across topics, so an event the flow cannot take
+/// yet (a Completed read before the Captured on the other topic) waits
+/// with its flow until what it waits for arrives; an event may go before
+/// an earlier one when their times are within the spec's skew. What still
+/// waits at the end of the stream is applied then, and its findings made.
+#[derive(Debug, Default)]
+struct Reorder {
+    held: HashMap<String, Vec<Held>>,
+}
+
+/// How many events of one flow may wait before the first is applied anyway.
+const MAX_HELD: usize = 64;
+
+#[derive(Debug)]
+struct Held {
+    time: i64,
+    channel: usize,
+    state: usize,
+    key: String,
+    value: Value,
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
 }
 
 impl fmt::Debug for Checker<'_> {
@@ -109,6 +151,7 @@ fn hash_of(v: &Value) -> u64 {
 
 struct PendingReference {
     reference: usize,
+    topic: Option<String>,
     value: String,
     partition: i32,
     offset: i64,
@@ -117,6 +160,7 @@ struct PendingReference {
 }
 
 struct At<'a> {
+    topic: Option<&'a str>,
     partition: i32,
     offset: i64,
     key: Option<&'a str>,
@@ -125,7 +169,16 @@ struct At<'a> {
 
 impl<'s> Checker<'s> {
     pub fn new(spec: &'s FlowSpec, options: CheckOptions) -> Self {
+        let topics = spec
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(c, ch)| Arc::from(options.topics.get(c).map_or(ch.topic.as_str(), String::as_str)))
+            .collect();
+        let reorder = spec.is_multi_topic().then(Reorder::default);
         Checker {
+            reorder,
+            topics,
             spec,
             options,
             flows: HashMap::new(),
@@ -154,6 +207,7 @@ impl<'s> Checker<'s> {
             self.report.findings.push(Finding {
                 rule,
                 severity,
+                topic: at.topic.map(str::to_string),
                 partition: at.partition,
                 offset: at.offset,
                 key: at.key.map(str::to_string),
@@ -166,20 +220,35 @@ impl<'s> Checker<'s> {
     pub fn observe(&mut self, m: &Observed) {
         self.report.messages += 1;
         let spec = self.spec;
+        let multi = spec.is_multi_topic();
+        let channel = if multi {
+            m.topic
+                .as_deref()
+                .and_then(|t| self.topics.iter().position(|x| &**x == t))
+        } else {
+            Some(0)
+        };
+        let topic_name = m.topic.clone();
         let mut at = At {
+            topic: if multi { m.topic.as_deref() } else { None },
             partition: m.partition,
             offset: m.offset,
             key: m.key.as_deref(),
             flow: None,
         };
+        let Some(channel) = channel else {
+            let known: Vec<&str> = self.topics.iter().map(|t| &**t).collect();
+            let message = format!("a message on a topic that is none of the flow's ({})", known.join(", "));
+            return self.find(Rule::UnknownState, Severity::Error, &at, message);
+        };
         let value = match &m.value {
             Ok(v) => v,
             Err(e) => return self.find(Rule::SchemaInvalid, Severity::Error, &at, e.clone()),
         };
-        if let Some(v) = spec.schema.validate(value).into_iter().next() {
+        if let Some(v) = spec.channels[channel].schema.validate(value).into_iter().next() {
             return self.find(Rule::SchemaInvalid, Severity::Error, &at, v.to_string());
         }
-        let state = match spec.classify(value) {
+        let state = match spec.classify_on(channel, value) {
             Ok(x) => x,
             Err(e) => return self.find(Rule::UnknownState, Severity::Error, &at, e),
         };
@@ -211,8 +280,12 @@ impl<'s> Checker<'s> {
         }
         at.key = Some(&key);
         at.flow = Some(&flow_id);
+        let channels = spec.channels.len();
         let info = self.keys.entry(key.clone()).or_default();
-        match info.partition {
+        if info.partitions.len() != channels {
+            info.partitions = vec![None; channels];
+        }
+        match info.partitions[channel] {
             Some(p) if p != m.partition => {
                 let message = format!(
                     "key seen on partition {p} and {}: its order is not guaranteed",
@@ -220,17 +293,111 @@ impl<'s> Checker<'s> {
                 );
                 self.find(Rule::KeyOnManyPartitions, Severity::Error, &at, message);
             }
-            _ => info.partition = Some(m.partition),
+            _ => info.partitions[channel] = Some(m.partition),
         }
         self.check_unique(value, state, &at);
         self.check_references(state, value, &at);
-        if self.flows.contains_key(&flow_id) {
-            self.continue_flow(state, value, &flow_id, &at);
-        } else {
-            self.start_flow(state, value, &flow_id, &key, &at);
+        if multi {
+            let time = spec
+                .timing
+                .as_ref()
+                .and_then(|t| t.event_time(value, state))
+                .unwrap_or(i64::MIN);
+            let held = Held {
+                time,
+                channel,
+                state,
+                key: key.clone(),
+                value: value.clone(),
+                topic: topic_name.unwrap_or_else(|| self.topics[channel].clone()),
+                partition: m.partition,
+                offset: m.offset,
+            };
+            self.hold(&flow_id, held);
+            self.release(&flow_id, false);
+            return;
         }
-        if spec.is_final(state) {
-            self.close(&flow_id);
+        self.apply(state, value, &flow_id, &key, &at);
+    }
+
+    /// The flow rules of one event, in the flow's order.
+    fn apply(&mut self, state: usize, value: &Value, flow_id: &str, key: &str, at: &At<'_>) {
+        if self.flows.contains_key(flow_id) {
+            self.continue_flow(state, value, flow_id, at);
+        } else {
+            self.start_flow(state, value, flow_id, key, at);
+        }
+        if self.spec.is_final(state) {
+            self.close(flow_id);
+        }
+    }
+
+    /// Puts an event among its flow's waiting ones, in time order; one
+    /// from the same topic stays after those read before it.
+    fn hold(&mut self, flow_id: &str, held: Held) {
+        let Some(r) = self.reorder.as_mut() else { return };
+        let list = r.held.entry(flow_id.to_string()).or_default();
+        let at = list
+            .iter()
+            .rposition(|h| h.channel == held.channel || h.time <= held.time)
+            .map_or(0, |i| i + 1);
+        list.insert(at, held);
+    }
+
+    /// Whether the flow can take an event of `state` now.
+    fn accepts(&self, flow_id: &str, state: usize) -> bool {
+        match self.flows.get(flow_id) {
+            Some(f) => f.unknown || self.spec.allows(f.state, state),
+            None => self.spec.start.contains(&state),
+        }
+    }
+
+    /// Applies the flow's waiting events it can take, in time order (all
+    /// of them, in order, when `all`).
+    fn release(&mut self, flow_id: &str, all: bool) {
+        let skew = self.spec.cross_topic_skew_ms;
+        loop {
+            let Some(list) = self.reorder.as_ref().and_then(|r| r.held.get(flow_id)) else {
+                return;
+            };
+            let Some(first) = list.first() else { return };
+            let next = if all || list.len() > MAX_HELD {
+                Some(0)
+            } else {
+                list.iter()
+                    .position(|h| self.accepts(flow_id, h.state))
+                    .filter(|i| *i == 0 || list[*i].time.saturating_sub(first.time) <= skew)
+            };
+            let Some(i) = next else { return };
+            let Some(r) = self.reorder.as_mut() else { return };
+            let Some(list) = r.held.get_mut(flow_id) else { return };
+            let held = list.remove(i);
+            if list.is_empty() {
+                r.held.remove(flow_id);
+            }
+            let at = At {
+                topic: Some(&held.topic),
+                partition: held.partition,
+                offset: held.offset,
+                key: Some(&held.key),
+                flow: Some(flow_id),
+            };
+            self.apply(held.state, &held.value, flow_id, &held.key, &at);
+        }
+    }
+
+    /// Applies every event still waiting, flow by flow in the order their
+    /// first waiting event was read.
+    fn release_all(&mut self) {
+        let Some(r) = self.reorder.as_ref() else { return };
+        let mut waiting: Vec<(i32, i64, String)> = r
+            .held
+            .iter()
+            .filter_map(|(id, list)| list.first().map(|h| (h.partition, h.offset, id.clone())))
+            .collect();
+        waiting.sort();
+        for (_, _, id) in waiting {
+            self.release(&id, true);
         }
     }
 
@@ -279,6 +446,7 @@ impl<'s> Checker<'s> {
                 for value in missing {
                     self.pending_references.push(PendingReference {
                         reference: i,
+                        topic: at.topic.map(str::to_string),
                         value,
                         partition: at.partition,
                         offset: at.offset,
@@ -304,6 +472,7 @@ impl<'s> Checker<'s> {
                 r.field, p.value, r.target_field
             );
             let at = At {
+                topic: p.topic.as_deref(),
                 partition: p.partition,
                 offset: p.offset,
                 key: p.key.as_deref(),
@@ -362,9 +531,11 @@ impl<'s> Checker<'s> {
             t0: None,
             first_time: None,
             last_time: None,
+            last_channel: spec.states[state].channel,
             monotonic: Vec::new(),
             unknown: !known || (closed_here && restarts),
             at: (at.partition, at.offset),
+            topic: at.topic.map(Arc::from),
         };
         self.flows.insert(flow_id.to_string(), flow);
         self.keys
@@ -455,13 +626,20 @@ impl<'s> Checker<'s> {
         let scaled = |ms: i64| (ms as f64 / scale) as i64;
         let name = &spec.states[state].name;
         let event_time = timing.event_time(value, state);
+        // Clocks of producers on other topics may disagree by the skew.
+        let channel = spec.states[state].channel;
+        let slack = if channel == flow.last_channel {
+            0
+        } else {
+            spec.cross_topic_skew_ms
+        };
         if let Some(st) = &timing.states[state]
             && let Some(t) = st.time.read(value, state)
         {
             let field = &st.time.field.text;
             // A monotonic field already said so.
             let monotonic = timing.monotonic.iter().any(|m| m.field.text == st.time.field.text);
-            if let Some(before) = flow.last_time.filter(|b| t < *b && !monotonic) {
+            if let Some(before) = flow.last_time.filter(|b| t + slack < *b && !monotonic) {
                 found.push((
                     Rule::TimeBackwards,
                     format!("{field} {t} is before the previous event's time {before}"),
@@ -493,7 +671,7 @@ impl<'s> Checker<'s> {
             ];
             for (window, reference, what) in relative {
                 if let (false, Some(r)) = (window.is_empty(), reference)
-                    && !Window::holds(window, t, r, &scaled)
+                    && !window.holds_within(t, r, slack, &scaled)
                 {
                     found.push((
                         Rule::Timing,
@@ -509,6 +687,7 @@ impl<'s> Checker<'s> {
         if let Some(t) = event_time {
             flow.first_time.get_or_insert(t);
             flow.last_time = Some(t);
+            flow.last_channel = channel;
         }
         for (rule, message) in found {
             self.find(rule, Severity::Error, at, message);
@@ -539,6 +718,7 @@ impl<'s> Checker<'s> {
     /// Ends the stream: flows still open and not in an end state are
     /// incomplete.
     pub fn finish(mut self) -> Report {
+        self.release_all();
         self.report_pending_references();
         let severity = self.options.incomplete.unwrap_or(self.spec.incomplete);
         let mut open: Vec<(String, OpenFlow)> = self.flows.drain().collect();
@@ -546,6 +726,7 @@ impl<'s> Checker<'s> {
         for (id, flow) in open {
             if !flow.unknown && !self.spec.end.contains(&flow.state) {
                 let at = At {
+                    topic: flow.topic.as_deref(),
                     partition: flow.at.0,
                     offset: flow.at.1,
                     key: Some(&flow.key),

@@ -87,6 +87,8 @@ impl fmt::Display for Rule {
 pub struct Finding {
     pub rule: Rule,
     pub severity: Severity,
+    /// The topic, for a flow across topics (a flow on one topic leaves it out).
+    pub topic: Option<String>,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<String>,
@@ -101,11 +103,11 @@ impl fmt::Display for Finding {
         } else {
             "warning"
         };
-        write!(
-            f,
-            "{level}[{}] partition {} offset {}",
-            self.rule, self.partition, self.offset
-        )?;
+        write!(f, "{level}[{}] ", self.rule)?;
+        if let Some(t) = &self.topic {
+            write!(f, "topic {t} ")?;
+        }
+        write!(f, "partition {} offset {}", self.partition, self.offset)?;
         if let Some(k) = &self.key {
             write!(f, " key {k}")?;
         }

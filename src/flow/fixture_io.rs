@@ -3,9 +3,11 @@
 //! format (for `generate --out`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::FlowSpec;
 use super::checker::Observed;
 use crate::fixture::{Entry, Fixture, SchemaSource};
 use crate::schema::Schema;
@@ -13,18 +15,27 @@ use crate::schema::Schema;
 /// The messages of a fixture in file order, numbered per partition as a
 /// broker would; an entry without a partition is on partition 0.
 pub fn observed(fixture: &Fixture) -> Vec<Observed> {
-    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut next: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+    let mut topics: Vec<Arc<str>> = Vec::new();
     let mut out = Vec::new();
     for entry in &fixture.entries {
         let partition = entry.partition.unwrap_or(0);
+        let topic = match topics.iter().find(|t| ***t == *entry.topic) {
+            Some(t) => t.clone(),
+            None => {
+                topics.push(Arc::from(entry.topic.as_str()));
+                topics[topics.len() - 1].clone()
+            }
+        };
         let key = match &entry.key {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),
             other => Some(other.to_string()),
         };
         for message in &entry.messages {
-            let offset = next.entry(partition).or_insert(0);
+            let offset = next.entry((topic.clone(), partition)).or_insert(0);
             out.push(Observed {
+                topic: Some(topic.clone()),
                 partition,
                 offset: *offset,
                 key: key.clone(),
@@ -36,40 +47,76 @@ pub fn observed(fixture: &Fixture) -> Vec<Observed> {
     out
 }
 
-/// A message to produce: its key and value.
+/// A message to produce: its key and value, and for a flow across topics
+/// the topic (the spec's name for it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keyed {
     pub key: String,
     pub value: Value,
+    pub topic: Option<Arc<str>>,
 }
 
 /// Messages as a fixture: one entry per run of messages with the same key,
 /// in order, so the interleaving survives in the seed's format. Partitions
 /// are left to the producer's partitioner (`null`).
 pub fn to_fixture(schema: &Schema, topic: &str, messages: &[Keyed]) -> Fixture {
+    let channels = [(topic.to_string(), Arc::new(schema.clone()))];
+    fixture_of(&channels, messages)
+}
+
+/// Messages of a flow's topics as a fixture: each entry on its message's
+/// topic (`topic` renames a flow's only topic), with that topic's schema.
+pub fn to_fixture_of(spec: &FlowSpec, topic: Option<&str>, messages: &[Keyed]) -> Fixture {
+    let channels: Vec<(String, Arc<Schema>)> = spec
+        .channels
+        .iter()
+        .map(|c| {
+            let name = match topic {
+                Some(t) if !spec.is_multi_topic() => t.to_string(),
+                _ => c.topic.clone(),
+            };
+            (name, Arc::new(c.schema.clone()))
+        })
+        .collect();
+    fixture_of_spec(spec, &channels, messages)
+}
+
+fn fixture_of_spec(spec: &FlowSpec, channels: &[(String, Arc<Schema>)], messages: &[Keyed]) -> Fixture {
     let mut entries: Vec<Entry> = Vec::new();
-    let schema = std::sync::Arc::new(schema.clone());
     for m in messages {
-        match entries.last_mut() {
-            Some(e) if e.key == Value::String(m.key.clone()) => e.messages.push(m.value.clone()),
-            _ => entries.push(Entry {
-                id: entries.len().to_string(),
-                schema: schema.clone(),
-                schema_source: SchemaSource::Inline,
-                topic: topic.to_string(),
-                partition: None,
-                key: Value::String(m.key.clone()),
-                messages: vec![m.value.clone()],
-            }),
-        }
+        let c = m.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0);
+        push(&mut entries, &channels[c], m);
     }
     Fixture { entries }
+}
+
+fn fixture_of(channels: &[(String, Arc<Schema>)], messages: &[Keyed]) -> Fixture {
+    let mut entries: Vec<Entry> = Vec::new();
+    for m in messages {
+        push(&mut entries, &channels[0], m);
+    }
+    Fixture { entries }
+}
+
+fn push(entries: &mut Vec<Entry>, (topic, schema): &(String, Arc<Schema>), m: &Keyed) {
+    match entries.last_mut() {
+        Some(e) if e.key == Value::String(m.key.clone()) && e.topic == *topic => e.messages.push(m.value.clone()),
+        _ => entries.push(Entry {
+            id: entries.len().to_string(),
+            schema: schema.clone(),
+            schema_source: SchemaSource::Inline,
+            topic: topic.clone(),
+            partition: None,
+            key: Value::String(m.key.clone()),
+            messages: vec![m.value.clone()],
+        }),
+    }
 }
 
 /// Messages as a consumer of a topic with `partitions` partitions would
 /// observe them: keys spread by a stable hash, offsets per partition.
 pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
-    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut next: HashMap<(Option<Arc<str>>, i32), i64> = HashMap::new();
     messages
         .iter()
         .map(|m| {
@@ -78,8 +125,9 @@ pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
                 .bytes()
                 .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
             let partition = (hash % partitions.max(1) as u32) as i32;
-            let offset = next.entry(partition).or_insert(0);
+            let offset = next.entry((m.topic.clone(), partition)).or_insert(0);
             let observed = Observed {
+                topic: m.topic.clone(),
                 partition,
                 offset: *offset,
                 key: Some(m.key.clone()),

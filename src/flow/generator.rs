@@ -265,6 +265,9 @@ fn materialize(
     let mut used_keys = HashSet::new();
     let mut used_ids = HashSet::new();
     let mut out = Vec::with_capacity(total);
+    let topics: Option<Vec<Arc<str>>> = spec
+        .is_multi_topic()
+        .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
     for step in 0..total {
         let ready: Vec<usize> = (0..streams.len())
             .filter(|i| {
@@ -292,7 +295,8 @@ fn materialize(
             published: &published,
         };
         let value = ctx.event(&strategies[state], state, &mut streams[i], flow_no)?;
-        if spec.classify(&value) != Ok(state) {
+        let channel = spec.states[state].channel;
+        if spec.classify_on(channel, &value) != Ok(state) {
             return Err(Error::Usage(format!(
                 "flow {}: a generated {} is not classified as its state",
                 spec.name, spec.states[state].name
@@ -307,7 +311,7 @@ fn materialize(
                 }
             }
         }
-        if let Some(v) = spec.schema.validate(&value).into_iter().next() {
+        if let Some(v) = spec.schema_of(state).validate(&value).into_iter().next() {
             return Err(Error::Usage(format!(
                 "flow {}: a generated {} breaks the schema: {v}",
                 spec.name, spec.states[state].name
@@ -316,6 +320,7 @@ fn materialize(
         out.push(Keyed {
             key: streams[i].key.clone().unwrap_or_default(),
             value,
+            topic: topics.as_ref().map(|t| t[channel].clone()),
         });
     }
     Ok(out)
@@ -326,7 +331,8 @@ fn materialize(
 /// and filtered.
 pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -> Result<BoxedStrategy<Value>> {
     let selector = &spec.states[state].selector;
-    match (&spec.schema, &spec.state_source) {
+    let channel = &spec.channels[spec.states[state].channel];
+    match (&channel.schema, &channel.state_source) {
         (Schema::Avro(avro), source) => {
             let pin = match source {
                 StateSource::Union(path) => (
@@ -341,7 +347,7 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
             let pinned = json_pinned(json.json(), path.text(), selector)?;
             crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
         }
-        (Schema::Json(_), StateSource::Union(_)) => sample::strategy(&spec.schema, hints, None),
+        (Schema::Json(_), StateSource::Union(_)) => sample::strategy(&channel.schema, hints, None),
     }
 }
 

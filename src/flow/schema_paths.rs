@@ -8,7 +8,7 @@
 //! one it means in full: the resolver never picks one silently.
 
 use super::path::{self, Leaf, MsgPath, Start};
-use super::spec::{FieldRef, Problems, State, StateFile, StateSource, StateTimingFile, TimingFile};
+use super::spec::{ChannelFile, FieldRef, Problems, State, StateSource, StateTimingFile, TimingFile};
 use super::timing::{StateTiming, TimeField, TimeRule, TimeUnit, Timing, Window};
 use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
@@ -32,8 +32,12 @@ enum Resolved {
 
 /// Resolves paths for every state of one spec.
 pub(super) struct Resolver<'a> {
-    schema: &'a Schema,
-    source: StateSource,
+    /// Per state: its topic's schema.
+    schemas: Vec<&'a Schema>,
+    /// Per state: its topic.
+    channel_of: Vec<usize>,
+    topics: Vec<String>,
+    sources: Vec<StateSource>,
     bodies: Vec<Option<Body<'a>>>,
     /// States whose branch names nothing: already reported, so not checked further.
     broken: Vec<bool>,
@@ -41,43 +45,72 @@ pub(super) struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(super) fn new(schema: &'a Schema, state: &StateFile, states: &[State], p: &mut Problems) -> Resolver<'a> {
+    pub(super) fn new(channels: &'a [ChannelFile], states: &[State], p: &mut Problems) -> Resolver<'a> {
         let names = states.iter().map(|s| s.name.clone()).collect();
-        let none = || states.iter().map(|_| None).collect::<Vec<_>>();
-        let fallback = |schema: &Schema| path::compile(schema, Start::Root, "").map(StateSource::Field);
-        let (source, bodies) = match (&state.union, &state.field) {
-            (Some(u), None) => match union_bodies(schema, u, states, p) {
-                Some((union, bodies)) => (StateSource::Union(union), bodies),
-                None => (fallback(schema).unwrap_or_else(|_| unreachable_root()), none()),
-            },
-            (None, Some(f)) => (
-                state_field(schema, f, states, p)
-                    .unwrap_or_else(|| fallback(schema).unwrap_or_else(|_| unreachable_root())),
-                none(),
-            ),
-            _ => {
-                p.add(
-                    "state",
-                    "give exactly one of union = \"path of the union\" or field = \"path of the state field\"",
+        let mut bodies: Vec<Option<Body<'a>>> = states.iter().map(|_| None).collect();
+        let mut broken = vec![false; states.len()];
+        let mut sources = Vec::with_capacity(channels.len());
+        let many = channels.len() > 1;
+        for (c, channel) in channels.iter().enumerate() {
+            let mut problems = Problems(Vec::new());
+            let on: Vec<usize> = (0..states.len()).filter(|s| states[*s].channel == c).collect();
+            let mine: Vec<State> = on.iter().map(|s| states[*s].clone()).collect();
+            let schema = &channel.schema;
+            let fallback = || path::compile(schema, Start::Root, "").map(StateSource::Field);
+            let source = match (&channel.state.union, &channel.state.field) {
+                (Some(u), None) => match union_bodies(schema, u, &mine, &mut problems) {
+                    Some((union, found)) => {
+                        for (s, body) in on.iter().zip(found) {
+                            broken[*s] = body.is_none();
+                            bodies[*s] = body;
+                        }
+                        StateSource::Union(union)
+                    }
+                    None => {
+                        for s in &on {
+                            broken[*s] = true;
+                        }
+                        fallback().unwrap_or_else(|_| unreachable_root())
+                    }
+                },
+                (None, Some(f)) => state_field(schema, f, &mine, &mut problems)
+                    .unwrap_or_else(|| fallback().unwrap_or_else(|_| unreachable_root())),
+                _ => {
+                    problems.add(
+                        "state",
+                        "give exactly one of union = \"path of the union\" or field = \"path of the state field\"",
+                    );
+                    fallback().unwrap_or_else(|_| unreachable_root())
+                }
+            };
+            for d in problems.0 {
+                // With several topics, a state problem names its topic.
+                p.0.push(
+                    if many
+                        && d.location.first().is_some_and(|l| l.starts_with("state"))
+                        && !d.location[0].starts_with("states.")
+                    {
+                        d.within(format!("topics.{}", channel.topic))
+                    } else {
+                        d
+                    },
                 );
-                (fallback(schema).unwrap_or_else(|_| unreachable_root()), none())
             }
-        };
-        let broken = match source {
-            StateSource::Union(_) => bodies.iter().map(Option::is_none).collect(),
-            StateSource::Field(_) => vec![false; bodies.len()],
-        };
+            sources.push(source);
+        }
         Resolver {
-            schema,
-            source,
+            schemas: states.iter().map(|s| &channels[s.channel].schema).collect(),
+            channel_of: states.iter().map(|s| s.channel).collect(),
+            topics: channels.iter().map(|c| c.topic.clone()).collect(),
+            sources,
             bodies,
             broken,
             names,
         }
     }
 
-    pub(super) fn source(&self) -> StateSource {
-        self.source.clone()
+    pub(super) fn sources(&self) -> Vec<StateSource> {
+        self.sources.clone()
     }
 
     /// Per state, the full name of its union branch.
@@ -89,7 +122,8 @@ impl<'a> Resolver<'a> {
     }
 
     fn resolve(&self, state: usize, text: &str) -> Resolved {
-        let root = path::compile(self.schema, Start::Root, text);
+        let schema = self.schemas[state];
+        let root = path::compile(schema, Start::Root, text);
         let Some(body) = &self.bodies[state] else {
             return match root {
                 Ok(p) => Resolved::Found(p),
@@ -103,7 +137,7 @@ impl<'a> Resolver<'a> {
             Ok(r) => (Some(r), String::new()),
             Err(e) => (None, e),
         };
-        let short = path::compile(self.schema, body.start, text).map(|inner| path::extend(&body.prefix, &inner));
+        let short = path::compile(schema, body.start, text).map(|inner| path::extend(&body.prefix, &inner));
         match (root, short) {
             (Some(r), Ok(s)) if r.text() != s.text() => Resolved::Ambiguous(format!(
                 "{text:?} names both {} and {} in state {}: write the full path of the one you mean",
@@ -145,13 +179,56 @@ impl<'a> Resolver<'a> {
         (found, absent)
     }
 
-    /// A path every state's messages must have (the key, the flow id).
-    pub(super) fn every(&self, key: &str, text: &str, p: &mut Problems) -> FieldRef {
-        let (found, absent) = self.per_state(key, text, p);
-        if let Some(first) = absent.first() {
-            p.add(key, format!("field {text:?} is missing from {first}"));
+    /// A path every state's messages must have (the key, the flow id),
+    /// written per topic where a topic names its own.
+    pub(super) fn every_per_topic(
+        &self,
+        key: &str,
+        text: &str,
+        per_topic: &[Option<String>],
+        p: &mut Problems,
+    ) -> FieldRef {
+        let mut found = Vec::with_capacity(self.bodies.len());
+        let mut reported = false;
+        for s in 0..self.bodies.len() {
+            let own = per_topic.get(self.channel_of[s]).and_then(Option::as_deref);
+            let (path_text, place) = match own {
+                Some(t) => (
+                    t,
+                    format!("topics.{}.{}", self.topic_key(s), key.rsplit('.').next().unwrap_or(key)),
+                ),
+                None => (text, key.to_string()),
+            };
+            if self.broken[s] {
+                found.push(None);
+                continue;
+            }
+            match self.resolve(s, path_text) {
+                Resolved::Found(path) => found.push(Some(path)),
+                Resolved::Absent(why) => {
+                    if !reported {
+                        p.add(
+                            &place,
+                            format!("field {path_text:?} is missing from state {}: {why}", self.names[s]),
+                        );
+                    }
+                    reported = true;
+                    found.push(None);
+                }
+                Resolved::Ambiguous(message) => {
+                    if !reported {
+                        p.add(&place, message);
+                    }
+                    reported = true;
+                    found.push(None);
+                }
+            }
         }
         FieldRef::new(text, found)
+    }
+
+    fn topic_key(&self, state: usize) -> &str {
+        &self.topics[self.channel_of[state]]
     }
 
     /// A path at least one state's messages have.
@@ -437,16 +514,17 @@ fn state_field(schema: &Schema, text: &str, states: &[State], p: &mut Problems) 
 
 /// A path written at run time (a step's text), resolved for one state.
 pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str) -> Result<MsgPath, String> {
-    let prefix = match (
-        &spec.state_source,
-        spec.states.get(state).and_then(|s| s.branch.as_deref()),
-    ) {
+    let Some(channel) = spec.states.get(state).map(|s| &spec.channels[s.channel]) else {
+        return Err(format!("no state {state}"));
+    };
+    let schema = &channel.schema;
+    let prefix = match (&channel.state_source, spec.states[state].branch.as_deref()) {
         (StateSource::Union(union), Some(branch)) => Some((union, branch)),
         _ => None,
     };
-    let root = path::compile(&spec.schema, Start::Root, text);
+    let root = path::compile(schema, Start::Root, text);
     let Some((union, branch)) = prefix else { return root };
-    let Schema::Avro(avro) = &spec.schema else { return root };
+    let Schema::Avro(avro) = schema else { return root };
     let root = root.ok().filter(|r| !path::other_branch(r, union, branch));
     let short_name = branch.rsplit('.').next().unwrap_or(branch);
     let prefix_text = if union.text().is_empty() {
@@ -454,9 +532,9 @@ pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str
     } else {
         format!("{}.{short_name}", union.text())
     };
-    let prefix = path::compile(&spec.schema, Start::Root, &prefix_text)?;
+    let prefix = path::compile(schema, Start::Root, &prefix_text)?;
     let node = path::compile_avro_node(avro, avro.root(), &prefix_text)?.1;
-    let short = path::compile(&spec.schema, Start::Avro(node), text).map(|inner| path::extend(&prefix, &inner));
+    let short = path::compile(schema, Start::Avro(node), text).map(|inner| path::extend(&prefix, &inner));
     match (root, short) {
         (Some(r), Ok(s)) if r.text() != s.text() => Err(format!(
             "{text:?} names both {} and {}: write the full path",

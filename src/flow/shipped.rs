@@ -15,6 +15,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ),
     ("order-saga", include_str!("../../flows/order-saga.toml")),
     ("payment-lifecycle", include_str!("../../flows/payment-lifecycle.toml")),
+    ("checkout-saga", include_str!("../../flows/checkout-saga.toml")),
 ];
 
 const SCHEMAS: &[(&str, &str)] = &[
@@ -31,6 +32,14 @@ const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/order-event.avsc"),
     ),
     ("../schemas/payment.avsc", include_str!("../../schemas/payment.avsc")),
+    (
+        "../schemas/checkout-order.avsc",
+        include_str!("../../schemas/checkout-order.avsc"),
+    ),
+    (
+        "../schemas/payment-event.schema.json",
+        include_str!("../../schemas/payment-event.schema.json"),
+    ),
 ];
 
 /// Names of the shipped flows.

@@ -39,6 +39,17 @@ pub struct State {
     pub selector: Value,
     /// For a union state: the branch's full name, as Avro JSON keys it.
     pub branch: Option<String>,
+    /// The topic (index into [`FlowSpec::channels`]) its messages are on.
+    pub channel: usize,
+}
+
+/// A topic a flow's messages live on: its schema and where its messages'
+/// states are.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub topic: String,
+    pub schema: Schema,
+    pub state_source: StateSource,
 }
 
 /// A field path of the spec, resolved for every state: where the state's
@@ -113,6 +124,8 @@ pub struct Reference {
 pub struct FlowSpec {
     pub name: String,
     pub description: String,
+    /// The first topic's schema, topic and state source; a flow on one
+    /// topic has no other. See [`FlowSpec::channels`].
     pub schema: Schema,
     pub topic: String,
     pub key: FieldRef,
@@ -131,6 +144,12 @@ pub struct FlowSpec {
     pub incomplete: Severity,
     pub timing: Option<Timing>,
     pub references: Vec<Reference>,
+    /// Every topic of the flow, in name order (one for most flows).
+    pub channels: Vec<Channel>,
+    /// How far producers' clocks may disagree across topics: events of a
+    /// flow on different topics are put in time order, and one may arrive
+    /// this much later than a later one on another topic.
+    pub cross_topic_skew_ms: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,10 +158,13 @@ pub(super) struct SpecFile {
     name: String,
     #[serde(default)]
     description: String,
-    schema: String,
-    topic: String,
+    schema: Option<String>,
+    topic: Option<String>,
     key: String,
-    state: StateFile,
+    state: Option<StateFile>,
+    /// A flow across topics: each topic's schema, state and paths.
+    #[serde(default)]
+    topics: BTreeMap<String, TopicFile>,
     states: BTreeMap<String, Value>,
     flow: FlowFile,
     #[serde(default)]
@@ -152,6 +174,17 @@ pub(super) struct SpecFile {
     timing: Option<TimingFile>,
     #[serde(default)]
     references: Vec<ReferenceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicFile {
+    schema: String,
+    state: StateFile,
+    /// This topic's path to the key, where it is not the spec's `key`.
+    key: Option<String>,
+    /// This topic's paths to the flow id, where they are not `flow.id`.
+    id: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +224,8 @@ struct FlowFile {
     #[serde(default)]
     unique: Vec<String>,
     incomplete: Option<Severity>,
+    /// How far producers' clocks may disagree across topics.
+    cross_topic_skew: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,7 +271,7 @@ struct ReferenceFile {
 }
 
 /// Collects problems, each at a key.
-pub(super) struct Problems(Vec<Diagnostic>);
+pub(super) struct Problems(pub(super) Vec<Diagnostic>);
 
 impl Problems {
     pub(super) fn add(&mut self, key: &str, message: impl Into<String>) {
@@ -262,9 +297,9 @@ impl FlowSpec {
     pub fn parse(text: &str, load_schema: &dyn Fn(&str) -> Result<Schema>) -> Result<FlowSpec> {
         let file: SpecFile = toml::from_str(text)
             .map_err(|e| Error::invalid(Diagnostic::new(e.to_string().trim().replace('\n', " "))))?;
-        let schema = load_schema(&file.schema).map_err(|e| e.within("schema"))?;
+        let channels = channels_of(&file, load_schema)?;
         let mut p = Problems(Vec::new());
-        let spec = build(file, schema, &mut p);
+        let spec = build(file, channels, &mut p);
         if p.0.is_empty() {
             Ok(spec)
         } else {
@@ -289,9 +324,37 @@ impl FlowSpec {
         self.transitions[from].iter().any(|(t, _)| *t == to)
     }
 
-    /// The state of a message, or why it has none.
+    /// Whether the flow's messages live on several topics.
+    pub fn is_multi_topic(&self) -> bool {
+        self.channels.len() > 1
+    }
+
+    /// The channel of a topic name, as the spec names its topics.
+    pub fn channel_of(&self, topic: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.topic == topic)
+    }
+
+    /// The schema of a state's messages.
+    pub fn schema_of(&self, state: usize) -> &Schema {
+        &self.channels[self.states[state].channel].schema
+    }
+
+    /// The state of a message whose topic is not known: the first topic
+    /// whose states it matches (a flow on one topic has only that one).
     pub fn classify(&self, value: &Value) -> std::result::Result<usize, String> {
-        match &self.state_source {
+        let first = self.classify_on(0, value);
+        if first.is_ok() || !self.is_multi_topic() {
+            return first;
+        }
+        (1..self.channels.len())
+            .find_map(|c| self.classify_on(c, value).ok())
+            .ok_or_else(|| first.unwrap_err())
+    }
+
+    /// The state of a message on topic `channel`, or why it has none.
+    pub fn classify_on(&self, channel: usize, value: &Value) -> std::result::Result<usize, String> {
+        let on = |s: &&State| s.channel == channel;
+        match &self.channels[channel].state_source {
             StateSource::Union(path) => {
                 let Some(Value::Object(wrapper)) = path.get(value) else {
                     return Err(format!("no union field {path:?}", path = path.text()));
@@ -299,7 +362,11 @@ impl FlowSpec {
                 let Some((full, _)) = wrapper.iter().next().filter(|_| wrapper.len() == 1) else {
                     return Err(format!("union field {:?} holds no single branch", path.text()));
                 };
-                match self.states.iter().position(|s| s.branch.as_deref() == Some(full)) {
+                match self
+                    .states
+                    .iter()
+                    .position(|s| on(&s) && s.branch.as_deref() == Some(full))
+                {
                     Some(i) => Ok(i),
                     None => {
                         let short = full.rsplit('.').next().unwrap_or(full);
@@ -311,7 +378,7 @@ impl FlowSpec {
                 let v = path
                     .get(value)
                     .ok_or_else(|| format!("no state field {:?}", path.text()))?;
-                match self.states.iter().position(|s| &s.selector == v) {
+                match self.states.iter().position(|s| on(&s) && &s.selector == v) {
                     Some(i) => Ok(i),
                     None => Err(format!("{} = {v} is not a state of flow {}", path.text(), self.name)),
                 }
@@ -354,14 +421,124 @@ impl FlowSpec {
     }
 }
 
-fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
+/// The topics a spec's messages live on, with their schemas loaded.
+fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<Schema>) -> Result<Vec<ChannelFile>> {
+    if file.topics.is_empty() {
+        let missing: Vec<&str> = [
+            ("schema", file.schema.is_none()),
+            ("topic", file.topic.is_none()),
+            ("[state]", file.state.is_none()),
+        ]
+        .iter()
+        .filter(|(_, m)| *m)
+        .map(|(k, _)| *k)
+        .collect();
+        if !missing.is_empty() {
+            return Err(Error::invalid(Diagnostic::new(format!(
+                "give {} (or a [topics.NAME] table per topic)",
+                missing.join(", ")
+            ))));
+        }
+        let (Some(schema), Some(topic), Some(state)) = (&file.schema, &file.topic, &file.state) else {
+            return Err(Error::invalid(Diagnostic::new("give schema, topic and [state]")));
+        };
+        let schema = load_schema(schema).map_err(|e| e.within("schema"))?;
+        return Ok(vec![ChannelFile {
+            topic: topic.clone(),
+            schema,
+            state: StateFile {
+                union: state.union.clone(),
+                field: state.field.clone(),
+            },
+            key: None,
+            id: None,
+        }]);
+    }
+    if file.schema.is_some() || file.topic.is_some() || file.state.is_some() {
+        return Err(Error::invalid(
+            Diagnostic::new("with [topics.NAME] tables, give schema and state per topic, not at the top")
+                .within("topics"),
+        ));
+    }
+    file.topics
+        .iter()
+        .map(|(name, t)| {
+            let schema = load_schema(&t.schema).map_err(|e| e.within(&format!("topics.{name}.schema")))?;
+            Ok(ChannelFile {
+                topic: name.clone(),
+                schema,
+                state: StateFile {
+                    union: t.state.union.clone(),
+                    field: t.state.field.clone(),
+                },
+                key: t.key.clone(),
+                id: t.id.as_ref().map(OneOrMany::list),
+            })
+        })
+        .collect()
+}
+
+/// One topic of a spec, its schema loaded.
+pub(super) struct ChannelFile {
+    pub(super) topic: String,
+    pub(super) schema: Schema,
+    pub(super) state: StateFile,
+    pub(super) key: Option<String>,
+    pub(super) id: Option<Vec<String>>,
+}
+
+/// How a state is written: its selector, and with several topics, its topic.
+fn state_entry(name: &str, value: &Value, channels: &[ChannelFile], p: &mut Problems) -> (Value, usize) {
+    let key = format!("states.{name}");
+    match value {
+        Value::Object(table) => {
+            let selector = table.get("is").cloned().unwrap_or_else(|| {
+                p.add(&key, "give the state's branch or value as is = \"...\"");
+                Value::Null
+            });
+            let channel = match table.get("topic").and_then(Value::as_str) {
+                Some(t) => channels.iter().position(|c| c.topic == t).unwrap_or_else(|| {
+                    let known: Vec<&str> = channels.iter().map(|c| c.topic.as_str()).collect();
+                    p.add(
+                        &format!("{key}.topic"),
+                        format!("unknown topic {t:?} (topics: {})", known.join(", ")),
+                    );
+                    0
+                }),
+                None if channels.len() == 1 => 0,
+                None => {
+                    p.add(&key, "name the state's topic: { topic = \"...\", is = \"...\" }");
+                    0
+                }
+            };
+            if let Some(extra) = table.keys().find(|k| *k != "is" && *k != "topic") {
+                p.add(&key, format!("unknown key {extra:?}: a state has topic and is"));
+            }
+            (selector, channel)
+        }
+        other if channels.len() > 1 => {
+            p.add(
+                &key,
+                format!("with several topics, name the state's topic: {{ topic = \"...\", is = {other} }}"),
+            );
+            (other.clone(), 0)
+        }
+        other => (other.clone(), 0),
+    }
+}
+
+fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSpec {
     let states: Vec<State> = file
         .states
         .iter()
-        .map(|(name, selector)| State {
-            name: name.clone(),
-            selector: selector.clone(),
-            branch: None,
+        .map(|(name, value)| {
+            let (selector, channel) = state_entry(name, value, &channels, p);
+            State {
+                name: name.clone(),
+                selector,
+                branch: None,
+                channel,
+            }
         })
         .collect();
     if states.is_empty() {
@@ -469,16 +646,34 @@ fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
         }
         found
     });
-    let resolver = Resolver::new(&schema, &file.state, &states, p);
-    let key = resolver.every("key", &file.key, p);
-    let flow_id = file
-        .flow
-        .id
-        .list()
+    let resolver = Resolver::new(&channels, &states, p);
+    let keys: Vec<Option<String>> = channels.iter().map(|c| c.key.clone()).collect();
+    let key = resolver.every_per_topic("key", &file.key, &keys, p);
+    let ids = file.flow.id.list();
+    let flow_id = ids
         .iter()
         .enumerate()
-        .map(|(i, f)| resolver.every(&format!("flow.id[{i}]"), f, p))
+        .map(|(i, f)| {
+            let per_topic: Vec<Option<String>> = channels
+                .iter()
+                .map(|c| c.id.as_ref().and_then(|ids| ids.get(i).cloned()))
+                .collect();
+            resolver.every_per_topic(&format!("flow.id[{i}]"), f, &per_topic, p)
+        })
         .collect();
+    for c in &channels {
+        if c.id.as_ref().is_some_and(|own| own.len() != ids.len()) {
+            p.add(
+                &format!("topics.{}.id", c.topic),
+                format!("give as many id fields as flow.id ({})", ids.len()),
+            );
+        }
+    }
+    let skew = file.flow.cross_topic_skew.as_ref().map_or(0, |s| {
+        crate::generate::time::parse_duration_ms(s)
+            .map_err(|e| p.add("flow.cross_topic_skew", e))
+            .unwrap_or(0)
+    });
     let invariants = resolver.some_of("flow.invariants", &file.flow.invariants, p);
     let unique = resolver.some_of("flow.unique", &file.flow.unique, p);
     let timing = file.timing.as_ref().map(|t| resolver.timing(t, p));
@@ -498,13 +693,39 @@ fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
             })
         })
         .collect();
-    let state_source = resolver.source();
+    let sources = resolver.sources();
     let branches = resolver.branches();
+    if channels.len() > 1 {
+        let timed = |s: usize| {
+            timing
+                .as_ref()
+                .is_some_and(|t| t.states[s].is_some() || t.monotonic.iter().any(|m| m.field.at(s).is_some()))
+        };
+        for (s, state) in states.iter().enumerate() {
+            if !timed(s) {
+                p.add(
+                    &format!("states.{}", state.name),
+                    "a flow across topics orders its events by their times: give this state a time field in [timing.states] or timing.monotonic",
+                );
+            }
+        }
+    }
+    let channels: Vec<Channel> = channels
+        .into_iter()
+        .zip(sources)
+        .map(|(c, state_source)| Channel {
+            topic: c.topic,
+            schema: c.schema,
+            state_source,
+        })
+        .collect();
+    let first = &channels[0];
+    let (schema, topic, state_source) = (first.schema.clone(), first.topic.clone(), first.state_source.clone());
     let spec = FlowSpec {
         name: file.name,
         description: file.description,
         schema,
-        topic: file.topic,
+        topic,
         key,
         state_source,
         states,
@@ -520,6 +741,8 @@ fn build(file: SpecFile, schema: Schema, p: &mut Problems) -> FlowSpec {
         incomplete: file.flow.incomplete.unwrap_or(Severity::Warning),
         timing,
         references,
+        channels,
+        cross_topic_skew_ms: skew,
     };
     let mut spec = spec;
     for (state, branch) in spec.states.iter_mut().zip(branches) {

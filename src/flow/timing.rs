@@ -157,6 +157,13 @@ impl Window {
         self.after.is_none_or(|a| d >= scale(a)) && self.within.is_none_or(|w| d <= scale(w))
     }
 
+    /// [`Window::holds`], give or take `slack` either way (clocks of
+    /// producers on different topics).
+    pub fn holds_within(&self, t: i64, reference: i64, slack: i64, scale: &dyn Fn(i64) -> i64) -> bool {
+        let d = t - reference;
+        self.after.is_none_or(|a| d + slack >= scale(a)) && self.within.is_none_or(|w| d - slack <= scale(w))
+    }
+
     /// The rule as text, for findings.
     pub fn describe(&self, what: &str, scale: &dyn Fn(i64) -> i64) -> String {
         match (self.after, self.within) {

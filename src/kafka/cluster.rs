@@ -128,6 +128,21 @@ impl Cluster {
             .map_err(|e| self.error(&format!("assign {topic}"), &e))
     }
 
+    /// Assigns `consumer` partitions of several topics at the given offsets.
+    pub fn assign_many<'t>(
+        &self,
+        consumer: &BaseConsumer,
+        offsets: impl IntoIterator<Item = (&'t str, i32, Offset)>,
+    ) -> Result<()> {
+        let mut assignment = TopicPartitionList::new();
+        for (topic, p, offset) in offsets {
+            assignment
+                .add_partition_offset(topic, p, offset)
+                .map_err(|e| self.error("assign", &e))?;
+        }
+        consumer.assign(&assignment).map_err(|e| self.error("assign", &e))
+    }
+
     /// Checks the cluster answers a metadata request within the timeout.
     pub fn ping(&self) -> Result<()> {
         let consumer: BaseConsumer = self

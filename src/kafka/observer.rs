@@ -90,6 +90,8 @@ pub struct Observation {
     pub timed_out: bool,
     /// Messages delivered again at an offset already handed on, passed over.
     pub redelivered: u64,
+    /// Per topic and partition, when several topics were read.
+    pub per_topic: BTreeMap<String, BTreeMap<i32, u64>>,
 }
 
 /// The last offset handed on, per partition. The observer never joins a
@@ -164,24 +166,53 @@ pub fn observe(
     options: &ObserveOptions,
     each: &mut dyn FnMut(Observed, Option<(String, u64)>),
 ) -> Result<Observation> {
+    observe_many(cluster, &[(topic, options.start.clone())], decoder, options, each)
+}
+
+/// A topic to read and where to start: offsets per partition, or `None`
+/// for the beginning.
+pub type Reading<'a> = (&'a str, Option<Vec<(i32, i64)>>);
+
+/// Reads several topics in one consumer, each from its own start offsets
+/// (`None`: the beginning); `options.start` is not used.
+pub fn observe_many(
+    cluster: &Cluster,
+    topics: &[Reading<'_>],
+    decoder: &Decoder,
+    options: &ObserveOptions,
+    each: &mut dyn FnMut(Observed, Option<(String, u64)>),
+) -> Result<Observation> {
     let consumer = cluster.consumer(&format!("flowharness-observer-{}", uuid::Uuid::new_v4()), &[])?;
-    let ends = end_offsets(cluster, topic)?;
-    let start_of = |p: i32| {
-        options
-            .start
-            .as_ref()
-            .and_then(|s| s.iter().find(|(q, _)| *q == p).map(|(_, o)| *o))
-    };
-    let offsets = ends
+    let mut ends: Vec<(usize, i32, i64)> = Vec::new();
+    let mut assignment = Vec::new();
+    for (t, (topic, start)) in topics.iter().enumerate() {
+        let start_of = |p: i32| {
+            start
+                .as_ref()
+                .and_then(|s| s.iter().find(|(q, _)| *q == p).map(|(_, o)| *o))
+        };
+        for (p, high) in end_offsets(cluster, topic)? {
+            ends.push((t, p, high.max(start_of(p).unwrap_or(0))));
+            assignment.push((*topic, p, start_of(p).map_or(Offset::Beginning, Offset::Offset)));
+        }
+    }
+    cluster.assign_many(&consumer, assignment)?;
+    let names: Vec<std::sync::Arc<str>> = topics.iter().map(|(t, _)| std::sync::Arc::from(*t)).collect();
+    let starts: Vec<(usize, i32, i64)> = topics
         .iter()
-        .map(|(p, _)| (*p, start_of(*p).map_or(Offset::Beginning, Offset::Offset)));
-    cluster.assign(&consumer, topic, offsets)?;
+        .enumerate()
+        .flat_map(|(t, (_, s))| s.iter().flatten().map(move |(p, o)| (t, *p, *o)))
+        .collect();
     let mut seen = Observation::default();
-    let mut positions = Positions::default();
+    let mut positions: Vec<Positions> = vec![Positions::default(); topics.len()];
     let deadline = Instant::now() + options.timeout;
-    let at_end = |positions: &Positions| {
-        ends.iter().all(|(p, high)| {
-            *high <= start_of(*p).unwrap_or(0) || positions.last(*p).is_some_and(|pos| pos + 1 >= *high)
+    let at_end = |positions: &[Positions]| {
+        ends.iter().all(|(t, p, high)| {
+            let start = starts
+                .iter()
+                .find(|(u, q, _)| u == t && q == p)
+                .map_or(0, |(_, _, o)| *o);
+            *high <= start || positions[*t].last(*p).is_some_and(|pos| pos + 1 >= *high)
         })
     };
     // End offsets can lag behind what a broker holds (tansu's do), so the
@@ -207,7 +238,8 @@ pub fn observe(
             }
         };
         last_message = Instant::now();
-        if !positions.advance(m.partition(), m.offset()) {
+        let t = names.iter().position(|n| **n == *m.topic()).unwrap_or(0);
+        if !positions[t].advance(m.partition(), m.offset()) {
             seen.redelivered += 1;
             continue;
         }
@@ -219,9 +251,18 @@ pub fn observe(
         }
         seen.messages += 1;
         *seen.per_partition.entry(m.partition()).or_default() += 1;
+        if topics.len() > 1 {
+            *seen
+                .per_topic
+                .entry(names[t].to_string())
+                .or_default()
+                .entry(m.partition())
+                .or_default() += 1;
+        }
         let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
         let value = decoder.decode(m.payload());
         let observed = Observed {
+            topic: Some(names[t].clone()),
             partition: m.partition(),
             offset: m.offset(),
             key,
@@ -258,6 +299,7 @@ pub fn first_match(
         };
         read += 1;
         let observed = Observed {
+            topic: Some(std::sync::Arc::from(m.topic())),
             partition: m.partition(),
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),

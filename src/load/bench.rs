@@ -163,7 +163,12 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
         let topic = format!("{}-bench-harness-{round}", options.topic);
         env.cluster.create_topic(&topic, options.partitions)?;
         let acks = Arc::new(Acks::new(Instant::now()));
-        let mut sink = KafkaSink::new(&env.cluster, &options.producer, &topic, acks.clone())?;
+        let mut sink = KafkaSink::new(
+            &env.cluster,
+            &options.producer,
+            std::slice::from_ref(&topic),
+            acks.clone(),
+        )?;
         // Timed as A is: from the first send to the last acknowledgement.
         let began = Instant::now();
         engine::run(

@@ -115,6 +115,7 @@ pub fn run(
     stop: &AtomicBool,
     tick: &mut dyn FnMut(&Tick),
 ) -> EngineResult {
+    let multi_topic = pool.templates.iter().flat_map(|t| &t.events).any(|e| e.channel > 0);
     let origin = acks.origin;
     let wall_origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -222,6 +223,9 @@ pub fn run(
             let i = usize::from(active.next);
             template.stamp(i, &active.key, &active.ids, &mut rng, &mut buf);
             let intended = if paced { due } else { now_us };
+            if multi_topic {
+                sink.select(template.events[i].channel);
+            }
             sink.send(&active.key, &buf, wall_origin_ms + (intended / 1000) as i64, intended);
             out.events_sent += 1;
             second.events_sent += 1;

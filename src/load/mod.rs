@@ -179,12 +179,26 @@ impl LoadReport {
     }
 }
 
+impl LoadOptions {
+    /// The topics a run writes: `topic` for a flow on one topic; a flow
+    /// across topics writes each of its own, `topic` naming the first.
+    pub fn topics(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.flow.channels.iter().map(|c| c.topic.clone()).collect();
+        names[0].clone_from(&self.topic);
+        names
+    }
+}
+
 /// Builds the template pool for a run, encoding through the registry.
 pub fn pool(env: &Environment, options: &LoadOptions, seed: u64) -> Result<Pool> {
     let spec = &options.flow;
-    let subject = SubjectStrategy::Topic.subject(&options.topic, &spec.schema);
-    let schema_id = env.registry.register(&subject, &spec.schema)?;
-    let encode = |v: &serde_json::Value| crate::verify::encode(&spec.schema, schema_id, v);
+    let topics = options.topics();
+    let mut ids = Vec::with_capacity(topics.len());
+    for (topic, channel) in topics.iter().zip(&spec.channels) {
+        let subject = SubjectStrategy::Topic.subject(topic, &channel.schema);
+        ids.push(env.registry.register(&subject, &channel.schema)?);
+    }
+    let encode = |v: &serde_json::Value, c: usize| crate::verify::encode(&spec.channels[c].schema, ids[c], v);
     let pool = Pool::build(
         spec,
         &options.mix,
@@ -215,32 +229,25 @@ pub fn run(
     tick: &mut dyn FnMut(&Tick),
 ) -> Result<LoadReport> {
     let cluster = &env.cluster;
-    cluster.create_topic(&options.topic, options.partitions)?;
+    let topics = options.topics();
+    for t in &topics {
+        cluster.create_topic(t, options.partitions)?;
+    }
     let pool = pool(env, options, options.engine.seed)?;
-    let start = end_offsets(cluster, &options.topic)?;
+    let mut start = Vec::with_capacity(topics.len());
+    for t in &topics {
+        start.push((t.clone(), end_offsets(cluster, t)?));
+    }
     let acks = Arc::new(Acks::new(Instant::now()));
-    let mut sink = KafkaSink::new(cluster, &options.producer, &options.topic, acks.clone())?;
+    let mut sink = KafkaSink::new(cluster, &options.producer, &topics, acks.clone())?;
     let expect = Arc::new(Expect::default());
     let observer = options.observe.then(|| {
-        let (cluster, topic, spec, expect) = (
-            cluster.clone(),
-            options.topic.clone(),
-            options.flow.clone(),
-            expect.clone(),
-        );
+        let (cluster, spec, expect) = (cluster.clone(), options.flow.clone(), expect.clone());
         let decoder = Decoder {
             registry: env.registry.clone(),
         };
         std::thread::spawn(move || {
-            observe::observe(
-                &cluster,
-                &topic,
-                &start,
-                &decoder,
-                &spec,
-                &expect,
-                Duration::from_secs(10),
-            )
+            observe::observe(&cluster, &start, &decoder, &spec, &expect, Duration::from_secs(10))
         })
     });
     let result = engine::run(&pool, &options.engine, &mut sink, &acks, stop, tick);

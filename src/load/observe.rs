@@ -55,8 +55,7 @@ fn wall_ms() -> i64 {
 /// acknowledged was read (or nothing arrived for `quiet`).
 pub fn observe(
     cluster: &Cluster,
-    topic: &str,
-    start: &[(i32, i64)],
+    start: &[(String, Vec<(i32, i64)>)],
     decoder: &Decoder,
     spec: &Arc<FlowSpec>,
     expect: &Expect,
@@ -66,10 +65,22 @@ pub fn observe(
         &format!("flowharness-load-observer-{}", uuid::Uuid::new_v4()),
         &[("fetch.wait.max.ms", "10")],
     )?;
-    let offsets = start.iter().map(|(p, offset)| (*p, Offset::Offset(*offset)));
-    cluster.assign(&consumer, topic, offsets)?;
-    let mut checker = Checker::new(spec, CheckOptions::default());
-    let mut positions = crate::kafka::observer::Positions::default();
+    let offsets = start
+        .iter()
+        .flat_map(|(t, parts)| parts.iter().map(move |(p, o)| (t.as_str(), *p, Offset::Offset(*o))));
+    cluster.assign_many(&consumer, offsets)?;
+    let names: Vec<Arc<str>> = start.iter().map(|(t, _)| Arc::from(t.as_str())).collect();
+    let multi = names.len() > 1;
+    let options = CheckOptions {
+        topics: if multi {
+            start.iter().map(|(t, _)| t.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        ..CheckOptions::default()
+    };
+    let mut checker = Checker::new(spec, options);
+    let mut positions = vec![crate::kafka::observer::Positions::default(); names.len()];
     let mut latencies: BTreeMap<usize, Histogram<u64>> = BTreeMap::new();
     let mut summary = ObservedSummary::default();
     let mut last = Instant::now();
@@ -88,7 +99,8 @@ pub fn observe(
         let Ok(m) = polled else { continue };
         last = Instant::now();
         // A re-delivery (see `Positions`) is not counted twice.
-        if !positions.advance(m.partition(), m.offset()) {
+        let t = names.iter().position(|n| **n == *m.topic()).unwrap_or(0);
+        if !positions[t].advance(m.partition(), m.offset()) {
             continue;
         }
         summary.messages += 1;
@@ -101,6 +113,7 @@ pub fn observe(
             record(h, (wall_ms() - sent).max(0) as u64 * 1000);
         }
         checker.observe(&Observed {
+            topic: multi.then(|| names[t].clone()),
             partition: m.partition(),
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),

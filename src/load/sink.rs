@@ -78,6 +78,9 @@ impl ProducerContext for AckContext {
 
 /// Where events go.
 pub trait Sink {
+    /// Chooses the topic (of the flow's) the next `send`s go to; a flow on
+    /// one topic never calls it.
+    fn select(&mut self, _channel: usize) {}
     /// Sends one event meant to go at `intended_us` (since the run began).
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64);
     /// Serves delivery reports.
@@ -108,18 +111,25 @@ impl Sink for NullSink {
 /// A Kafka topic.
 pub struct KafkaSink {
     producer: BaseProducer<AckContext>,
-    topic: String,
+    /// Per topic of the flow; `send` writes to the one last selected.
+    topics: Vec<String>,
+    current: usize,
     sent: u64,
 }
 
 impl std::fmt::Debug for KafkaSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSink").field("topic", &self.topic).finish()
+        f.debug_struct("KafkaSink").field("topics", &self.topics).finish()
     }
 }
 
 impl KafkaSink {
-    pub fn new(cluster: &Cluster, options: &ProducerOptions, topic: &str, acks: std::sync::Arc<Acks>) -> Result<Self> {
+    pub fn new(
+        cluster: &Cluster,
+        options: &ProducerOptions,
+        topics: &[String],
+        acks: std::sync::Arc<Acks>,
+    ) -> Result<Self> {
         let mut config = options.client_config(cluster);
         config.set("queue.buffering.max.messages", "1000000");
         let producer = config
@@ -127,17 +137,22 @@ impl KafkaSink {
             .map_err(|e| cluster.error("cannot create a producer", &e))?;
         Ok(KafkaSink {
             producer,
-            topic: topic.to_string(),
+            topics: topics.to_vec(),
+            current: 0,
             sent: 0,
         })
     }
 }
 
 impl Sink for KafkaSink {
+    fn select(&mut self, channel: usize) {
+        self.current = channel.min(self.topics.len().saturating_sub(1));
+    }
+
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64) {
         self.sent += 1;
         loop {
-            let record = BaseRecord::with_opaque_to(&self.topic, intended_us as usize)
+            let record = BaseRecord::with_opaque_to(&self.topics[self.current], intended_us as usize)
                 .key(key)
                 .payload(payload)
                 .timestamp(timestamp_ms);

@@ -155,6 +155,8 @@ pub struct TemplateEvent {
     patches: Vec<Patch>,
     /// The state's index in the spec.
     pub state: usize,
+    /// The topic of the flow it goes to (index into the spec's channels).
+    pub channel: usize,
     /// Milliseconds after the stream's first event, in the flow's own time.
     pub at_ms: i64,
 }
@@ -273,7 +275,7 @@ impl Pool {
         hints: Arc<Hints>,
         size: usize,
         seed: u64,
-        encode: &dyn Fn(&Value) -> Result<Vec<u8>>,
+        encode: &dyn Fn(&Value, usize) -> Result<Vec<u8>>,
     ) -> Result<Pool> {
         if !spec.references.is_empty() {
             return Err(Error::Usage(format!(
@@ -359,7 +361,7 @@ impl Pool {
             t.fresh_ids(&mut rng, &mut ids);
             for i in 0..t.events.len() {
                 t.stamp(i, &key, &ids, &mut rng, &mut out);
-                if let Some(problem) = decode_check(spec, &out) {
+                if let Some(problem) = decode_check_on(spec, t.events[i].channel, &out) {
                     return Err(Error::Usage(format!(
                         "load: flow {}: a stamped event (template {n}, event {i}, key {}) breaks the schema: {problem}; give the key, flow id and unique fields hints that draw values of one length",
                         spec.name,
@@ -413,7 +415,13 @@ impl Pool {
 
 /// Decodes a framed event and validates it: the first problem, if any.
 pub fn decode_check(spec: &FlowSpec, framed: &[u8]) -> Option<String> {
-    let value = match &spec.schema {
+    decode_check_on(spec, 0, framed)
+}
+
+/// [`decode_check`] for a message of the flow's topic `channel`.
+pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option<String> {
+    let schema = &spec.channels[channel].schema;
+    let value = match schema {
         Schema::Avro(avro) => {
             let payload = match crate::codec::confluent::unframe(framed) {
                 Ok((_, p)) => p,
@@ -429,7 +437,7 @@ pub fn decode_check(spec: &FlowSpec, framed: &[u8]) -> Option<String> {
             Err(e) => return Some(e.to_string()),
         },
     };
-    spec.schema.validate(&value).first().map(ToString::to_string)
+    schema.validate(&value).first().map(ToString::to_string)
 }
 
 impl Template {
@@ -472,7 +480,7 @@ fn template(
     values: &[Value],
     timing: Option<&Timing>,
     stamps: &Arc<Stamps>,
-    encode: &dyn Fn(&Value) -> Result<Vec<u8>>,
+    encode: &dyn Fn(&Value, usize) -> Result<Vec<u8>>,
 ) -> Result<Template> {
     let mut flow_ids: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut flow_keys: Vec<String> = Vec::new();
@@ -500,7 +508,8 @@ fn template(
         if flow == 0 {
             first_flow_states.push(state);
         }
-        let bytes = encode(value)?;
+        let channel = spec.states[state].channel;
+        let bytes = encode(value, channel)?;
         let mut patches = Vec::new();
         let mut add = |needle: &[u8], slot: Slot, what: &str| -> Result<()> {
             let at = occurrences(&bytes, needle);
@@ -560,6 +569,7 @@ fn template(
             bytes,
             patches,
             state,
+            channel,
             at_ms,
         });
     }

@@ -25,6 +25,9 @@ pub struct Message {
     /// Bytes sent as they are instead of the encoded `value`: a foreign
     /// producer, or a deliberately broken message.
     pub raw: Option<Vec<u8>>,
+    /// Which of the run's topics it goes to: 0 the run's `topic`, c the
+    /// (c-1)-th of `others`.
+    pub channel: usize,
 }
 
 impl Message {
@@ -44,6 +47,8 @@ pub struct ProduceRun {
     pub topic: String,
     pub partitions: i32,
     pub schema: Schema,
+    /// Further topics, for a flow across topics, each with its schema.
+    pub others: Vec<(String, Schema)>,
     pub messages: Vec<Message>,
     pub seed: Option<u64>,
     pub strategy: SubjectStrategy,
@@ -101,17 +106,26 @@ pub fn produce_and_check(
     check: CheckOptions,
 ) -> Result<RunReport> {
     let cluster = &env.cluster;
-    cluster.create_topic(&run.topic, run.partitions)?;
-    let subject = run.strategy.subject(&run.topic, &run.schema);
-    let schema_id = env.registry.register(&subject, &run.schema)?;
-    let start = observer::end_offsets(cluster, &run.topic)?;
+    let topics: Vec<(&str, &Schema)> = std::iter::once((run.topic.as_str(), &run.schema))
+        .chain(run.others.iter().map(|(t, s)| (t.as_str(), s)))
+        .collect();
+    let mut schema_ids = Vec::with_capacity(topics.len());
+    let mut starts = Vec::with_capacity(topics.len());
+    for (topic, schema) in &topics {
+        cluster.create_topic(topic, run.partitions)?;
+        let subject = run.strategy.subject(topic, schema);
+        schema_ids.push(env.registry.register(&subject, schema)?);
+        starts.push(observer::end_offsets(cluster, topic)?);
+    }
+    let schema_id = schema_ids[0];
     let mut producer = Producer::new(cluster, &run.producer)?;
     let seed = run.seed.map(|s| s.to_string());
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     for (seq, m) in run.messages.iter().enumerate() {
+        let c = m.channel.min(topics.len() - 1);
         let payload = match &m.raw {
             Some(raw) => raw.clone(),
-            None => encode(&run.schema, schema_id, &m.value).map_err(|e| e.within(&format!("message {seq}")))?,
+            None => encode(topics[c].1, schema_ids[c], &m.value).map_err(|e| e.within(&format!("message {seq}")))?,
         };
         let seq_text = format!("{run_id}:{seq}");
         let mut headers: Vec<(&str, &[u8])> = vec![(SEQUENCE_HEADER, seq_text.as_bytes())];
@@ -122,7 +136,7 @@ pub fn produce_and_check(
             headers.push((SEED_HEADER, s.as_bytes()));
         }
         producer.send(&Outgoing {
-            topic: &run.topic,
+            topic: topics[c].0,
             partition: m.partition,
             key: m.key.as_deref().map(str::as_bytes),
             payload: Some(&payload),
@@ -134,23 +148,35 @@ pub fn produce_and_check(
         registry: env.registry.clone(),
     };
     let options = ObserveOptions {
-        start: Some(start),
+        start: None,
         expected: Some(delivery.acknowledged),
         until_end: false,
         timeout: run.observe_timeout,
         run_id: Some(run_id.clone()),
     };
+    let mut check = check;
+    if check.topics.is_empty() && flow.is_some_and(FlowSpec::is_multi_topic) {
+        check.topics = topics.iter().map(|(t, _)| t.to_string()).collect();
+    }
     let mut checker = flow.map(|f| Checker::new(f, check));
     let mut schema_only = Report::default();
     let mut seen: HashMap<u64, u32> = HashMap::new();
     let mut kept = Vec::new();
-    let observation = observer::observe(cluster, &run.topic, &decoder, &options, &mut |o, seq| {
+    let reading: Vec<observer::Reading<'_>> = topics.iter().zip(starts).map(|((t, _), s)| (*t, Some(s))).collect();
+    let observation = observer::observe_many(cluster, &reading, &decoder, &options, &mut |o, seq| {
         if let Some((_, s)) = seq {
             *seen.entry(s).or_default() += 1;
         }
         match checker.as_mut() {
             Some(c) => c.observe(&o),
-            None => judge_schema(&run.schema, &o, &mut schema_only),
+            None => {
+                let schema = o
+                    .topic
+                    .as_deref()
+                    .and_then(|t| topics.iter().find(|(n, _)| *n == t))
+                    .map_or(&run.schema, |(_, s)| *s);
+                judge_schema(schema, &o, &mut schema_only);
+            }
         }
         if run.keep_observed {
             kept.push(o);
@@ -188,6 +214,7 @@ fn judge_schema(schema: &Schema, o: &Observed, report: &mut Report) {
         report.findings.push(Finding {
             rule: Rule::SchemaInvalid,
             severity: Severity::Error,
+            topic: None,
             partition: o.partition,
             offset: o.offset,
             key: o.key.clone(),

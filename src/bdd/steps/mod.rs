@@ -64,6 +64,7 @@ fn queue(w: &mut FlowWorld, messages: Vec<Keyed>) {
         let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
         Message {
             flow_id,
+            channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
             ..Message::keyed(k.key, k.value)
         }
     }));
@@ -77,10 +78,12 @@ fn produce(w: &mut FlowWorld) {
         .clone()
         .unwrap_or_else(|| step_failed("no contract chosen: start with Given the \"NAME\" flow"));
     let schema = w.schema().clone();
+    let (others, topics) = scenario_topics(w);
     let run = ProduceRun {
         topic: w.topic.clone(),
         partitions: 3,
         schema,
+        others,
         messages: std::mem::take(&mut w.pending),
         seed: Some(w.seed),
         strategy: SubjectStrategy::Topic,
@@ -92,9 +95,31 @@ fn produce(w: &mut FlowWorld) {
         Contract::Flow(f) => Some(f.as_ref()),
         Contract::Schema(_) => None,
     };
-    let report = produce_and_check(environment(), &run, flow, CheckOptions::default())
-        .unwrap_or_else(|e| w.fail(&e.to_string()));
+    let check = CheckOptions {
+        topics,
+        ..CheckOptions::default()
+    };
+    let report = produce_and_check(environment(), &run, flow, check).unwrap_or_else(|e| w.fail(&e.to_string()));
     w.run = Some(report);
+}
+
+/// A scenario's topics for a flow across topics: the scenario's topic for
+/// the flow's first, `{topic}-{name}` for the others, with their schemas;
+/// and every one's name in the flow's order, for the checker.
+fn scenario_topics(w: &FlowWorld) -> (Vec<(String, crate::schema::Schema)>, Vec<String>) {
+    match &w.contract {
+        Some(Contract::Flow(f)) if f.is_multi_topic() => {
+            let others: Vec<(String, crate::schema::Schema)> = f.channels[1..]
+                .iter()
+                .map(|c| (format!("{}-{}", w.topic, c.topic), c.schema.clone()))
+                .collect();
+            let names = std::iter::once(w.topic.clone())
+                .chain(others.iter().map(|(t, _)| t.clone()))
+                .collect();
+            (others, names)
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
 }
 
 /// Fails unless the flow has a state of this name.
