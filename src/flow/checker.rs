@@ -20,6 +20,9 @@ use super::spec::{FlowSpec, Severity, TimeRule};
 pub struct Observed {
     /// The topic it was read from (a flow on one topic needs none).
     pub topic: Option<Arc<str>>,
+    /// The full name of the writer schema's record, where the registry
+    /// told it (a topic of several record types needs it).
+    pub record: Option<Arc<str>>,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<String>,
@@ -140,6 +143,17 @@ impl fmt::Debug for Checker<'_> {
     }
 }
 
+/// Whether a value is already a union branch wrapper of the schema's root union.
+fn is_branch_of(value: &Value, schema: &crate::schema::Schema) -> bool {
+    let (Value::Object(m), crate::schema::Schema::Avro(a)) = (value, schema) else {
+        return false;
+    };
+    let crate::schema::avro::Node::Union(u) = a.node(a.root()) else {
+        return false;
+    };
+    m.len() == 1 && m.keys().next().is_some_and(|k| u.keys.iter().any(|b| b.full == *k))
+}
+
 fn hash_of(v: &Value) -> u64 {
     let mut h = DefaultHasher::new();
     match v {
@@ -244,6 +258,15 @@ impl<'s> Checker<'s> {
         let value = match &m.value {
             Ok(v) => v,
             Err(e) => return self.find(Rule::SchemaInvalid, Severity::Error, &at, e.clone()),
+        };
+        // A record read with its own writer schema is the union's branch of that name.
+        let wrapped;
+        let value = match (&m.record, spec.channels[channel].records) {
+            (Some(record), true) if !is_branch_of(value, &spec.channels[channel].schema) => {
+                wrapped = serde_json::json!({ record.as_ref(): value });
+                &wrapped
+            }
+            _ => value,
         };
         if let Some(v) = spec.channels[channel].schema.validate(value).into_iter().next() {
             return self.find(Rule::SchemaInvalid, Severity::Error, &at, v.to_string());

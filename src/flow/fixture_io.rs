@@ -36,6 +36,7 @@ pub fn observed(fixture: &Fixture) -> Vec<Observed> {
             let offset = next.entry((topic.clone(), partition)).or_insert(0);
             out.push(Observed {
                 topic: Some(topic.clone()),
+                record: None,
                 partition,
                 offset: *offset,
                 key: key.clone(),
@@ -128,6 +129,7 @@ pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
             let offset = next.entry((m.topic.clone(), partition)).or_insert(0);
             let observed = Observed {
                 topic: m.topic.clone(),
+                record: None,
                 partition,
                 offset: *offset,
                 key: Some(m.key.clone()),

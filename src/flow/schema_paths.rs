@@ -57,7 +57,26 @@ impl<'a> Resolver<'a> {
             let mine: Vec<State> = on.iter().map(|s| states[*s].clone()).collect();
             let schema = &channel.schema;
             let fallback = || path::compile(schema, Start::Root, "").map(StateSource::Field);
-            let source = match (&channel.state.union, &channel.state.field) {
+            let records = channel.state.record == Some(true);
+            let union = match (&channel.state.union, records) {
+                (None, true) => Some(""),
+                (Some(u), false) => Some(u.as_str()),
+                (Some(_), true) => {
+                    problems.add("state", "give one of union, field or record");
+                    None
+                }
+                (None, false) => None,
+            };
+            if records && channel.state.field.is_some() {
+                problems.add("state", "give one of union, field or record");
+            }
+            if records && !matches!(schema, Schema::Avro(a) if matches!(a.node(a.root()), Node::Union(_))) {
+                problems.add(
+                    "state.record",
+                    "record = true takes the schema's record types from a schema that is a union of records ([{...}, {...}])",
+                );
+            }
+            let source = match (union, &channel.state.field) {
                 (Some(u), None) => match union_bodies(schema, u, &mine, &mut problems) {
                     Some((union, found)) => {
                         for (s, body) in on.iter().zip(found) {
@@ -78,7 +97,7 @@ impl<'a> Resolver<'a> {
                 _ => {
                     problems.add(
                         "state",
-                        "give exactly one of union = \"path of the union\" or field = \"path of the state field\"",
+                        "give exactly one of union = \"path of the union\", field = \"path of the state field\" or record = true",
                     );
                     fallback().unwrap_or_else(|_| unreachable_root())
                 }

@@ -16,6 +16,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("order-saga", include_str!("../../flows/order-saga.toml")),
     ("payment-lifecycle", include_str!("../../flows/payment-lifecycle.toml")),
     ("checkout-saga", include_str!("../../flows/checkout-saga.toml")),
+    ("account-lifecycle", include_str!("../../flows/account-lifecycle.toml")),
 ];
 
 const SCHEMAS: &[(&str, &str)] = &[
@@ -35,6 +36,10 @@ const SCHEMAS: &[(&str, &str)] = &[
     (
         "../schemas/checkout-order.avsc",
         include_str!("../../schemas/checkout-order.avsc"),
+    ),
+    (
+        "../schemas/account-events.avsc",
+        include_str!("../../schemas/account-events.avsc"),
     ),
     (
         "../schemas/payment-event.schema.json",

@@ -50,6 +50,10 @@ pub struct Channel {
     pub topic: String,
     pub schema: Schema,
     pub state_source: StateSource,
+    /// The topic carries several record types, each its own schema under
+    /// the topic-record subject strategy; `schema` is their union and a
+    /// message's state is its writer schema's record.
+    pub records: bool,
 }
 
 /// A field path of the spec, resolved for every state: where the state's
@@ -192,6 +196,9 @@ struct TopicFile {
 pub(super) struct StateFile {
     pub(super) union: Option<String>,
     pub(super) field: Option<String>,
+    /// The state is the record type of the writer schema: the schema is a
+    /// union of records, each registered on its own (topic-record subjects).
+    pub(super) record: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -449,6 +456,7 @@ fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<Schema>) ->
             state: StateFile {
                 union: state.union.clone(),
                 field: state.field.clone(),
+                record: state.record,
             },
             key: None,
             id: None,
@@ -470,6 +478,7 @@ fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<Schema>) ->
                 state: StateFile {
                     union: t.state.union.clone(),
                     field: t.state.field.clone(),
+                    record: t.state.record,
                 },
                 key: t.key.clone(),
                 id: t.id.as_ref().map(OneOrMany::list),
@@ -714,6 +723,7 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         .into_iter()
         .zip(sources)
         .map(|(c, state_source)| Channel {
+            records: c.state.record == Some(true),
             topic: c.topic,
             schema: c.schema,
             state_source,

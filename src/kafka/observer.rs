@@ -38,6 +38,26 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn decode(&self, payload: Option<&[u8]>) -> std::result::Result<Value, String> {
+        self.decode_named(payload).0
+    }
+
+    /// The value, and the writer schema's record name where the registry
+    /// gave a named Avro schema.
+    pub fn decode_named(
+        &self,
+        payload: Option<&[u8]>,
+    ) -> (std::result::Result<Value, String>, Option<std::sync::Arc<str>>) {
+        let record = payload
+            .and_then(|b| confluent::unframe(b).ok())
+            .and_then(|(id, _)| self.registry.schema(id).ok())
+            .and_then(|s| match s.as_ref() {
+                Schema::Avro(a) => a.root_name().map(|n| std::sync::Arc::from(n.as_str())),
+                Schema::Json(_) => None,
+            });
+        (self.decode_value(payload), record)
+    }
+
+    fn decode_value(&self, payload: Option<&[u8]>) -> std::result::Result<Value, String> {
         let Some(bytes) = payload else {
             return Err("tombstone: the value is null".into());
         };
@@ -260,9 +280,10 @@ pub fn observe_many(
                 .or_default() += 1;
         }
         let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
-        let value = decoder.decode(m.payload());
+        let (value, record) = decoder.decode_named(m.payload());
         let observed = Observed {
             topic: Some(names[t].clone()),
+            record,
             partition: m.partition(),
             offset: m.offset(),
             key,
@@ -298,12 +319,14 @@ pub fn first_match(
             continue;
         };
         read += 1;
+        let (value, record) = decoder.decode_named(m.payload());
         let observed = Observed {
             topic: Some(std::sync::Arc::from(m.topic())),
+            record,
             partition: m.partition(),
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-            value: decoder.decode(m.payload()),
+            value,
         };
         if wanted(&observed) {
             return Ok(Ok(observed));

@@ -193,12 +193,17 @@ impl LoadOptions {
 pub fn pool(env: &Environment, options: &LoadOptions, seed: u64) -> Result<Pool> {
     let spec = &options.flow;
     let topics = options.topics();
-    let mut ids = Vec::with_capacity(topics.len());
+    let mut encoders = Vec::with_capacity(topics.len());
     for (topic, channel) in topics.iter().zip(&spec.channels) {
-        let subject = SubjectStrategy::Topic.subject(topic, &channel.schema);
-        ids.push(env.registry.register(&subject, &channel.schema)?);
+        encoders.push(crate::verify::TopicEncoder::register(
+            env,
+            topic,
+            &channel.schema,
+            channel.records,
+            SubjectStrategy::Topic,
+        )?);
     }
-    let encode = |v: &serde_json::Value, c: usize| crate::verify::encode(&spec.channels[c].schema, ids[c], v);
+    let encode = |v: &serde_json::Value, c: usize| encoders[c].encode(v);
     let pool = Pool::build(
         spec,
         &options.mix,

@@ -104,9 +104,15 @@ pub fn observe(
             continue;
         }
         summary.messages += 1;
-        let value = decoder.decode(m.payload());
-        if let Ok(v) = &value
-            && let Ok(state) = spec.classify(v)
+        let (value, writer) = decoder.decode_named(m.payload());
+        let state = match (&value, &writer) {
+            (Ok(v), Some(r)) if spec.channels.iter().any(|c| c.records) => spec
+                .classify(&serde_json::json!({ r.as_ref(): v }))
+                .or_else(|_| spec.classify(v)),
+            (Ok(v), _) => spec.classify(v),
+            (Err(e), _) => Err(e.clone()),
+        };
+        if let Ok(state) = state
             && let Some(sent) = m.timestamp().to_millis()
         {
             let h = latencies.entry(state).or_insert_with(histogram);
@@ -114,6 +120,7 @@ pub fn observe(
         }
         checker.observe(&Observed {
             topic: multi.then(|| names[t].clone()),
+            record: writer,
             partition: m.partition(),
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),

@@ -428,6 +428,11 @@ pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option
                 Err(e) => return Some(e.to_string()),
             };
             match crate::codec::binary::decode(avro, payload) {
+                Ok(v) if !spec.channels[channel].records => v,
+                Ok(_) | Err(_) if spec.channels[channel].records => match decode_record(avro, payload) {
+                    Ok(v) => v,
+                    Err(e) => return Some(e),
+                },
                 Ok(v) => v,
                 Err(e) => return Some(e.to_string()),
             }
@@ -438,6 +443,24 @@ pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option
         },
     };
     schema.validate(&value).first().map(ToString::to_string)
+}
+
+/// A record written with its own schema, one branch of the union: the
+/// branch it decodes as, wrapped as the union's value.
+fn decode_record(union: &crate::schema::AvroSchema, payload: &[u8]) -> std::result::Result<Value, String> {
+    let crate::schema::avro::Node::Union(u) = union.node(union.root()) else {
+        return Err("the schema is not a union of records".into());
+    };
+    for (b, key) in u.branches.iter().zip(&u.keys) {
+        let json = crate::schema::avro_write::standalone(union, *b);
+        let Ok(own) = crate::schema::avro_parse::parse_value(&json) else {
+            continue;
+        };
+        if let Ok(v) = crate::codec::binary::decode(&own, payload) {
+            return Ok(serde_json::json!({ key.full.as_str(): v }));
+        }
+    }
+    Err("no record of the union decodes it".into())
 }
 
 impl Template {

@@ -3,6 +3,7 @@
 
 pub mod avro;
 pub mod avro_parse;
+pub mod avro_write;
 pub mod compat;
 pub mod json_schema;
 

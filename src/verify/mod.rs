@@ -14,6 +14,7 @@ use crate::kafka::observer::{self, Decoder, FLOW_HEADER, Observation, ObserveOpt
 use crate::kafka::producer::{Delivery, Outgoing, Producer, ProducerOptions};
 use crate::registry::SubjectStrategy;
 use crate::schema::Schema;
+use crate::schema::avro::{AvroSchema, Node};
 
 /// One message to produce.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -97,6 +98,67 @@ pub fn encode(schema: &Schema, schema_id: u32, value: &serde_json::Value) -> Res
     }
 }
 
+/// How a topic's values are encoded: with the topic's one schema, or, for a
+/// topic of several record types (topic-record subjects), each union
+/// branch with a schema of its own, registered as `{topic}-{record}`.
+#[derive(Debug)]
+pub struct TopicEncoder {
+    schema: Schema,
+    id: u32,
+    records: Vec<(String, AvroSchema, u32)>,
+}
+
+impl TopicEncoder {
+    /// Registers what the topic needs.
+    pub fn register(
+        env: &Environment,
+        topic: &str,
+        schema: &Schema,
+        records: bool,
+        strategy: SubjectStrategy,
+    ) -> Result<TopicEncoder> {
+        let mut branches = Vec::new();
+        if records
+            && let Schema::Avro(avro) = schema
+            && let Node::Union(u) = avro.node(avro.root())
+        {
+            for (b, key) in u.branches.iter().zip(&u.keys) {
+                let json = crate::schema::avro_write::standalone(avro, *b);
+                let own = crate::schema::avro_parse::parse_value(&json)?;
+                let id = env
+                    .registry
+                    .register(&format!("{topic}-{}", key.full), &Schema::Avro(own.clone()))?;
+                branches.push((key.full.clone(), own, id));
+            }
+        }
+        let id = match branches.first() {
+            Some((_, _, id)) => *id,
+            None => env.registry.register(&strategy.subject(topic, schema), schema)?,
+        };
+        Ok(TopicEncoder {
+            schema: schema.clone(),
+            id,
+            records: branches,
+        })
+    }
+
+    /// The schema id of the topic's (first) schema.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Encodes a value: a record branch with its own schema and id.
+    pub fn encode(&self, value: &serde_json::Value) -> Result<Vec<u8>> {
+        if !self.records.is_empty()
+            && let Some((full, inner)) = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next())
+            && let Some((_, avro, id)) = self.records.iter().find(|(name, _, _)| name == full)
+        {
+            return encode(&Schema::Avro(avro.clone()), *id, inner);
+        }
+        encode(&self.schema, self.id, value)
+    }
+}
+
 /// Produces, observes from the run's start offsets, and checks against
 /// `flow` (or only against the schema, without one).
 pub fn produce_and_check(
@@ -109,15 +171,15 @@ pub fn produce_and_check(
     let topics: Vec<(&str, &Schema)> = std::iter::once((run.topic.as_str(), &run.schema))
         .chain(run.others.iter().map(|(t, s)| (t.as_str(), s)))
         .collect();
-    let mut schema_ids = Vec::with_capacity(topics.len());
+    let mut encoders = Vec::with_capacity(topics.len());
     let mut starts = Vec::with_capacity(topics.len());
-    for (topic, schema) in &topics {
+    for (c, (topic, schema)) in topics.iter().enumerate() {
         cluster.create_topic(topic, run.partitions)?;
-        let subject = run.strategy.subject(topic, schema);
-        schema_ids.push(env.registry.register(&subject, schema)?);
+        let records = flow.is_some_and(|f| f.channels.get(c).is_some_and(|ch| ch.records));
+        encoders.push(TopicEncoder::register(env, topic, schema, records, run.strategy)?);
         starts.push(observer::end_offsets(cluster, topic)?);
     }
-    let schema_id = schema_ids[0];
+    let schema_id = encoders[0].id();
     let mut producer = Producer::new(cluster, &run.producer)?;
     let seed = run.seed.map(|s| s.to_string());
     let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -125,7 +187,9 @@ pub fn produce_and_check(
         let c = m.channel.min(topics.len() - 1);
         let payload = match &m.raw {
             Some(raw) => raw.clone(),
-            None => encode(topics[c].1, schema_ids[c], &m.value).map_err(|e| e.within(&format!("message {seq}")))?,
+            None => encoders[c]
+                .encode(&m.value)
+                .map_err(|e| e.within(&format!("message {seq}")))?,
         };
         let seq_text = format!("{run_id}:{seq}");
         let mut headers: Vec<(&str, &[u8])> = vec![(SEQUENCE_HEADER, seq_text.as_bytes())];
