@@ -57,6 +57,25 @@ fn load(env: &Environment, options: &LoadOptions) -> LoadReport {
 }
 
 #[test]
+fn every_event_design_loads_clean_with_its_stamps_valid() {
+    // An envelope with a union, an enum status, one topic of several
+    // record types, and a saga across an Avro and a JSON Schema topic.
+    let env = Environment::embedded().unwrap();
+    for name in ["order-saga", "payment-lifecycle", "account-lifecycle", "checkout-saga"] {
+        let spec = Arc::new(shipped::resolve(name).unwrap());
+        let mut o = options(&format!("load-{name}"), "200/s", 2.0, (0, 1));
+        o.mix = Mix::uniform(&spec);
+        o.flow = spec;
+        let r = load(&env, &o);
+        let observed = r.observed.as_ref().unwrap();
+        assert_eq!(r.flows.started, 400, "{name}: {r:#?}");
+        assert_eq!((observed.lost, observed.violations, observed.warnings), (0, 0, 0), "{name}: {:#?}", observed.findings);
+        assert_eq!(observed.messages, r.events.sent, "{name}");
+        assert_eq!(observed.complete_by_path.values().sum::<u64>(), 400, "{name}: {observed:#?}");
+    }
+}
+
+#[test]
 fn a_short_load_on_the_embedded_broker_loses_nothing_and_breaks_no_rule() {
     let env = Environment::embedded().unwrap();
     let r = load(&env, &options("load-short", "100/s", 3.0, (0, 1)));
