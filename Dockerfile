@@ -8,14 +8,14 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --bin flowharness --example migration-status-service
+RUN cargo build --release --bin flowharness --bin migration-status-service
 
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/flowharness /usr/local/bin/flowharness
-COPY --from=build /src/target/release/examples/migration-status-service /usr/local/bin/migration-status-service
+COPY --from=build /src/target/release/migration-status-service /usr/local/bin/migration-status-service
 COPY features /features
 COPY fixtures /fixtures
 COPY flows /flows

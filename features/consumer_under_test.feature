@@ -7,14 +7,14 @@ Feature: A consumer under test
   group to catch up, and checks what it published against what the flows
   imply, exactly as a consumer team tests its own service.
 
-  Set MIGRATION_STATUS_SERVICE to the service's binary to skip cargo run
-  (cargo test does).
+  The service is built next to flowharness (cargo build, with or without
+  --release); MIGRATION_STATUS_SERVICE, when set, names another binary.
 
   Background:
     Given the "account-migration" flow
 
   Scenario: the service follows every account through happy, cancel and rollback flows
-    When the command "${MIGRATION_STATUS_SERVICE:-cargo run --quiet --example migration-status-service --} --group status-{topic}" is started
+    When the command "${MIGRATION_STATUS_SERVICE:-$FLOWHARNESS_BIN_DIR/migration-status-service} --group status-{topic}" is started
     And 24 flows are produced with the mix "happy=1,cancel=1,rollback=1"
     Then no violations are reported
     And the consumer group "status-{topic}" has caught up within 60 seconds
@@ -32,7 +32,7 @@ Feature: A consumer under test
   # these scenarios are for, and they pass when it fails.
   @expected-failure
   Scenario Outline: the suite catches a service with the bug <bug>
-    When the command "${MIGRATION_STATUS_SERVICE:-cargo run --quiet --example migration-status-service --} --group status-{topic} --bug <bug>" is started
+    When the command "${MIGRATION_STATUS_SERVICE:-$FLOWHARNESS_BIN_DIR/migration-status-service} --group status-{topic} --bug <bug>" is started
     And 24 flows are produced with the mix "happy=1,cancel=1,rollback=1"
     Then the consumer group "status-{topic}" has caught up within 60 seconds
     And within 10 seconds the topic "{topic}-status" shows each account's events as:

@@ -95,6 +95,29 @@ fn a_feature_file_from_elsewhere_runs_and_an_unknown_step_fails() {
     let (code, out) = flowharness(&["test", broken.to_str().unwrap()]);
     assert_eq!(code, 2, "a syntax error is bad input: {out}");
     assert!(out.contains("broken.feature: not valid Gherkin: Error at "), "{out}");
+
+    // Mistyped keywords make steps description text: a scenario with no
+    // steps would pass, so it is refused with its file and line.
+    let empty = dir.path().join("empty.feature");
+    std::fs::write(
+        &empty,
+        "Feature: empty
+  Scenario: typos
+    Given
+    Whe n broken
+
+  Scenario: fine
+    Given the \"account-migration\" flow
+",
+    )
+    .unwrap();
+    let (code, out) = flowharness(&["test", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "a scenario with no steps is bad input: {out}");
+    assert!(
+        out.contains("empty.feature:2: scenario \"typos\" has no steps: it would pass without testing anything"),
+        "{out}"
+    );
+    assert!(!out.contains("empty.feature:6"), "{out}");
 }
 
 #[test]
@@ -180,6 +203,11 @@ fn an_expected_failure_passes_only_when_its_last_step_fails() {
         "    When 2 happy flows are produced\n    Then 3 complete happy flows are observed\n    And no violations are reported\n",
     );
     assert_eq!(code, 1, "{out}");
+    assert!(
+        !out.contains("went unnoticed"),
+        "a step failed, so nothing went unnoticed: {out}"
+    );
+    assert!(out.contains("a step before the last failed"), "{out}");
 }
 
 #[test]
@@ -202,4 +230,37 @@ fn a_step_with_a_bad_argument_is_bad_input_before_anything_runs() {
         "{out}"
     );
     assert!(!out.contains("run seed"), "nothing ran: {out}");
+}
+
+/// Processes whose command line has `marker`, from /proc.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(marker) {
+                found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn started_commands_are_stopped_with_their_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sleepers.feature");
+    // A background child of sh and its foreground one: killing sh alone leaves both.
+    let marker = format!("30{}.25", std::process::id() % 10);
+    std::fs::write(
+        &path,
+        format!(
+            "Feature: sleepers\n  Scenario: a command that starts others\n    Given the \"account-migration\" flow\n    When the command \"sleep {marker} & sleep {marker}\" is started\n    And 1 happy flows are produced\n"
+        ),
+    )
+    .unwrap();
+    let (code, out) = flowharness(&["test", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let left = processes_with(&format!("sleep {marker}"));
+    assert!(left.is_empty(), "still running after the run: {left:?}");
 }

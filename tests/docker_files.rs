@@ -215,7 +215,7 @@ fn the_compose_commands_parse_and_the_dockerfile_copies_what_exists() {
         let source = line.split_whitespace().nth(1).expect("a source");
         assert!(Path::new(ROOT).join(source).exists(), "Dockerfile: {line}: no {source}");
     }
-    assert!(dockerfile.contains("--bin flowharness --example migration-status-service"));
+    assert!(dockerfile.contains("--bin flowharness --bin migration-status-service"));
     assert!(
         Path::new(ROOT)
             .join("examples/migration-status-service/main.rs")

@@ -162,7 +162,7 @@ fn networks() -> Vec<String> {
 
 fn service() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let service = exe.parent()?.parent()?.join("examples/migration-status-service");
+    let service = exe.parent()?.parent()?.join("migration-status-service");
     service.exists().then_some(service)
 }
 

@@ -7,13 +7,9 @@ fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowharness"));
     command.args(["test", &format!("{root}/features")]).current_dir(root);
-    let service = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/migration-status-service")))
-        .filter(|p| p.exists());
-    if let Some(service) = service {
-        command.env("MIGRATION_STATUS_SERVICE", service);
-    }
+    command.env_remove("MIGRATION_STATUS_SERVICE");
+    let service = std::path::Path::new(env!("CARGO_BIN_EXE_migration-status-service"));
+    assert!(service.exists(), "{} was built", service.display());
     let started = std::time::Instant::now();
     let status = command.status().expect("flowharness test runs");
     if status.success() {

@@ -69,9 +69,18 @@ fn every_event_design_loads_clean_with_its_stamps_valid() {
         let r = load(&env, &o);
         let observed = r.observed.as_ref().unwrap();
         assert_eq!(r.flows.started, 400, "{name}: {r:#?}");
-        assert_eq!((observed.lost, observed.violations, observed.warnings), (0, 0, 0), "{name}: {:#?}", observed.findings);
+        assert_eq!(
+            (observed.lost, observed.violations, observed.warnings),
+            (0, 0, 0),
+            "{name}: {:#?}",
+            observed.findings
+        );
         assert_eq!(observed.messages, r.events.sent, "{name}");
-        assert_eq!(observed.complete_by_path.values().sum::<u64>(), 400, "{name}: {observed:#?}");
+        assert_eq!(
+            observed.complete_by_path.values().sum::<u64>(),
+            400,
+            "{name}: {observed:#?}"
+        );
     }
 }
 

@@ -18,8 +18,18 @@ pub const TAG: &str = "expected-failure";
 #[derive(Debug)]
 pub struct ExpectFailure<Wr> {
     writer: Wr,
-    /// Per tagged scenario: whether a step failed, and its last step.
-    scenarios: HashMap<usize, (bool, Option<Source<cucumber::gherkin::Step>>)>,
+    /// Per tagged scenario: what its steps did so far.
+    scenarios: HashMap<usize, Seen>,
+}
+
+/// What the steps of a tagged scenario did.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The last step failed, as the tag says it should.
+    caught: bool,
+    /// A step before the last failed (or was skipped), so the last never ran.
+    failed_early: bool,
+    last: Option<Source<cucumber::gherkin::Step>>,
 }
 
 impl<Wr> ExpectFailure<Wr> {
@@ -90,7 +100,7 @@ where
             Scenario::Step(step, Step::Failed(Some(captures), location, _, error))
                 if sc.steps.last().is_some_and(|last| last.position == step.position) =>
             {
-                self.scenarios.entry(id).or_default().0 = true;
+                self.scenarios.entry(id).or_default().caught = true;
                 let text = error.to_string();
                 let mut lines: Vec<&str> = text.lines().take(6).collect();
                 if text.lines().count() > lines.len() {
@@ -103,8 +113,16 @@ where
                     .await;
             }
             Scenario::Finished => {
-                let (caught, last) = self.scenarios.remove(&id).unwrap_or_default();
-                if !caught && let Some(last) = last {
+                let seen = self.scenarios.remove(&id).unwrap_or_default();
+                if seen.failed_early {
+                    // The scenario failed on that step: say why it is not the expected failure.
+                    let note = format!(
+                        "expected failure: a step before the last failed, so the failure the @{TAG} tag expects of the last step was never reached\n"
+                    );
+                    self.writer.handle_event(send(Scenario::Log(note)), cli).await;
+                } else if !seen.caught
+                    && let Some(last) = seen.last
+                {
                     let mut step = (*last).clone();
                     step.keyword = "Then ".into();
                     step.value = format!("a step fails, as the @{TAG} tag says");
@@ -122,8 +140,12 @@ where
                 self.writer.handle_event(send(Scenario::Finished), cli).await;
             }
             other => {
-                if let Scenario::Step(step, _) = &other {
-                    self.scenarios.entry(id).or_default().1 = Some(step.clone());
+                if let Scenario::Step(step, event) = &other {
+                    let seen = self.scenarios.entry(id).or_default();
+                    seen.last = Some(step.clone());
+                    if matches!(event, Step::Failed(..) | Step::Skipped) {
+                        seen.failed_early = true;
+                    }
                 }
                 self.writer.handle_event(send(other), cli).await;
             }

@@ -70,6 +70,34 @@ pub fn check_steps(features: &[Feature]) -> Result<()> {
     let mut problems = Vec::new();
     for feature in features {
         let file = feature.path.as_deref().map_or_else(|| feature.name.clone(), shown);
+        // A scenario with no steps passes without testing anything: almost
+        // always steps the parser took as description text (`Given` alone on
+        // a line, a misspelt keyword).
+        let scenarios = feature
+            .scenarios
+            .iter()
+            .chain(feature.rules.iter().flat_map(|r| &r.scenarios));
+        for scenario in scenarios {
+            let background = feature.background.as_ref().is_some_and(|b| !b.steps.is_empty());
+            if scenario.steps.is_empty() {
+                let why = if background {
+                    "it would run only the Background"
+                } else {
+                    "it would pass without testing anything"
+                };
+                let hint = match scenario.description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                    Some(d) => format!(
+                        "; its description reads {:?}: a misspelt or lone keyword turns steps into description",
+                        d.lines().next().unwrap_or(d)
+                    ),
+                    None => String::new(),
+                };
+                problems.push(
+                    Diagnostic::new(format!("scenario \"{}\" has no steps: {why}{hint}", scenario.name))
+                        .within(format!("{file}:{}", scenario.position.line)),
+                );
+            }
+        }
         for step in steps_of(feature) {
             let at = format!("{file}:{}", step.position.line);
             match collection.find(step) {

@@ -109,17 +109,71 @@ pub struct FlowWorld {
     pub processes: Processes,
 }
 
-/// Processes a scenario started, killed when dropped.
+/// Processes a scenario started, each the leader of its own process
+/// group (so `sh -c "a & b"` and a `cargo run` with its compiler are one
+/// group); stopped when it ends or is dropped.
 #[derive(Debug, Default)]
 pub struct Processes(pub Vec<std::process::Child>);
 
+/// Process groups started by this process and not stopped yet, for Ctrl-C.
+static GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// How long a process group has to stop after SIGTERM before SIGKILL.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn signal_group(group: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([format!("-{signal}"), "--".into(), format!("-{group}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 impl Processes {
-    /// Kills and reaps every process.
+    /// Adds a child started with `process_group(0)`.
+    pub fn add(&mut self, child: std::process::Child) {
+        GROUPS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(child.id());
+        self.0.push(child);
+    }
+
+    /// Stops every process group: SIGTERM, then SIGKILL after a grace
+    /// period; the leaders are reaped.
     pub fn stop(&mut self) {
-        for mut child in self.0.drain(..) {
+        let children: Vec<std::process::Child> = self.0.drain(..).collect();
+        for child in &children {
+            signal_group(child.id(), "TERM");
+        }
+        let deadline = std::time::Instant::now() + GRACE;
+        for mut child in children {
+            while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // The leader may be gone and others of its group not.
+            signal_group(child.id(), "KILL");
             let _ = child.kill();
             let _ = child.wait();
+            GROUPS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|g| *g != child.id());
         }
+    }
+}
+
+/// Kills every process group scenarios started and did not stop (Ctrl-C).
+pub fn kill_all_groups() {
+    let groups = std::mem::take(&mut *GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for g in &groups {
+        signal_group(*g, "TERM");
+    }
+    if !groups.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    for g in groups {
+        signal_group(g, "KILL");
     }
 }
 

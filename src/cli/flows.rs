@@ -116,12 +116,17 @@ pub(crate) fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
         )
         .map_err(stdio)?;
     }
+    // The counts, not the findings kept (at most `max_findings`).
     let by = |sev: Severity| -> String {
-        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-        for f in report.findings.iter().filter(|f| f.severity == sev) {
-            *counts.entry(f.rule.name()).or_default() += 1;
+        let counts = match sev {
+            Severity::Error => &report.error_counts,
+            Severity::Warning => &report.warning_counts,
+        };
+        let mut named: BTreeMap<&str, u64> = BTreeMap::new();
+        for (rule, n) in counts {
+            named.insert(rule.name(), *n);
         }
-        counts
+        named
             .iter()
             .map(|(r, n)| format!("{r} {n}"))
             .collect::<Vec<_>>()

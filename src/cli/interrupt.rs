@@ -13,6 +13,7 @@ pub const INTERRUPTED: i32 = 130;
 static GRACEFUL: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 fn exit_now() -> ! {
+    crate::bdd::world::kill_all_groups();
     crate::kafka::containers::remove_all();
     std::process::exit(INTERRUPTED);
 }

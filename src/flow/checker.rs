@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::fields::text;
 pub use super::findings::{Finding, Report, Rule};
-use super::spec::{FlowSpec, Severity, TimeRule};
+use super::held::{Held, Reorder};
+use super::spec::{FlowSpec, Severity};
 
 /// A message as a consumer observed it.
 #[derive(Debug, Clone)]
@@ -60,18 +61,18 @@ impl Default for CheckOptions {
 }
 
 #[derive(Debug)]
-struct OpenFlow {
+pub(super) struct OpenFlow {
     key: String,
-    state: usize,
+    pub(super) state: usize,
     path: Vec<u16>,
     invariants: Vec<Option<Value>>,
-    t0: Option<i64>,
-    first_time: Option<i64>,
-    last_time: Option<i64>,
+    pub(super) t0: Option<i64>,
+    pub(super) first_time: Option<i64>,
+    pub(super) last_time: Option<i64>,
     /// The topic of the flow's previous event.
-    last_channel: usize,
-    monotonic: Vec<Option<i64>>,
-    unknown: bool,
+    pub(super) last_channel: usize,
+    pub(super) monotonic: Vec<Option<i64>>,
+    pub(super) unknown: bool,
     at: (i32, i64),
     /// Where it started, for a flow across topics.
     topic: Option<Arc<str>>,
@@ -87,9 +88,9 @@ struct KeyInfo {
 }
 
 pub struct Checker<'s> {
-    spec: &'s FlowSpec,
-    options: CheckOptions,
-    flows: HashMap<String, OpenFlow>,
+    pub(super) spec: &'s FlowSpec,
+    pub(super) options: CheckOptions,
+    pub(super) flows: HashMap<String, OpenFlow>,
     keys: HashMap<String, KeyInfo>,
     recent_ids: VecDeque<u64>,
     recent_set: HashSet<u64>,
@@ -102,36 +103,10 @@ pub struct Checker<'s> {
     pending_references: Vec<PendingReference>,
     missing_key_reported: bool,
     /// Events of flows across topics, held until their time comes.
-    reorder: Option<Reorder>,
+    pub(super) reorder: Option<Reorder>,
     /// The topic names messages are read from, per channel.
     topics: Vec<Arc<str>>,
     report: Report,
-}
-
-/// Events of a flow across topics, applied in the order of their times.
-/// Kafka orders nothing across topics, so an event the flow cannot take
-/// yet (a Completed read before the Captured on the other topic) waits
-/// with its flow until what it waits for arrives; an event may go before
-/// an earlier one when their times are within the spec's skew. What still
-/// waits at the end of the stream is applied then, and its findings made.
-#[derive(Debug, Default)]
-struct Reorder {
-    held: HashMap<String, Vec<Held>>,
-}
-
-/// How many events of one flow may wait before the first is applied anyway.
-const MAX_HELD: usize = 64;
-
-#[derive(Debug)]
-struct Held {
-    time: i64,
-    channel: usize,
-    state: usize,
-    key: String,
-    value: Value,
-    topic: Arc<str>,
-    partition: i32,
-    offset: i64,
 }
 
 impl fmt::Debug for Checker<'_> {
@@ -173,12 +148,12 @@ struct PendingReference {
     flow: Option<String>,
 }
 
-struct At<'a> {
-    topic: Option<&'a str>,
-    partition: i32,
-    offset: i64,
-    key: Option<&'a str>,
-    flow: Option<&'a str>,
+pub(super) struct At<'a> {
+    pub(super) topic: Option<&'a str>,
+    pub(super) partition: i32,
+    pub(super) offset: i64,
+    pub(super) key: Option<&'a str>,
+    pub(super) flow: Option<&'a str>,
 }
 
 impl<'s> Checker<'s> {
@@ -211,12 +186,8 @@ impl<'s> Checker<'s> {
         self.flows.len()
     }
 
-    fn find(&mut self, rule: Rule, severity: Severity, at: &At<'_>, message: String) {
-        *self.report.counts.entry(rule).or_default() += 1;
-        match severity {
-            Severity::Error => self.report.errors += 1,
-            Severity::Warning => self.report.warnings += 1,
-        }
+    pub(super) fn find(&mut self, rule: Rule, severity: Severity, at: &At<'_>, message: String) {
+        self.report.count(rule, severity);
         if self.report.findings.len() < self.options.max_findings {
             self.report.findings.push(Finding {
                 rule,
@@ -344,7 +315,7 @@ impl<'s> Checker<'s> {
     }
 
     /// The flow rules of one event, in the flow's order.
-    fn apply(&mut self, state: usize, value: &Value, flow_id: &str, key: &str, at: &At<'_>) {
+    pub(super) fn apply(&mut self, state: usize, value: &Value, flow_id: &str, key: &str, at: &At<'_>) {
         if self.flows.contains_key(flow_id) {
             self.continue_flow(state, value, flow_id, at);
         } else {
@@ -352,75 +323,6 @@ impl<'s> Checker<'s> {
         }
         if self.spec.is_final(state) {
             self.close(flow_id);
-        }
-    }
-
-    /// Puts an event among its flow's waiting ones, in time order; one
-    /// from the same topic stays after those read before it.
-    fn hold(&mut self, flow_id: &str, held: Held) {
-        let Some(r) = self.reorder.as_mut() else { return };
-        let list = r.held.entry(flow_id.to_string()).or_default();
-        let at = list
-            .iter()
-            .rposition(|h| h.channel == held.channel || h.time <= held.time)
-            .map_or(0, |i| i + 1);
-        list.insert(at, held);
-    }
-
-    /// Whether the flow can take an event of `state` now.
-    fn accepts(&self, flow_id: &str, state: usize) -> bool {
-        match self.flows.get(flow_id) {
-            Some(f) => f.unknown || self.spec.allows(f.state, state),
-            None => self.spec.start.contains(&state),
-        }
-    }
-
-    /// Applies the flow's waiting events it can take, in time order (all
-    /// of them, in order, when `all`).
-    fn release(&mut self, flow_id: &str, all: bool) {
-        let skew = self.spec.cross_topic_skew_ms;
-        loop {
-            let Some(list) = self.reorder.as_ref().and_then(|r| r.held.get(flow_id)) else {
-                return;
-            };
-            let Some(first) = list.first() else { return };
-            let next = if all || list.len() > MAX_HELD {
-                Some(0)
-            } else {
-                list.iter()
-                    .position(|h| self.accepts(flow_id, h.state))
-                    .filter(|i| *i == 0 || list[*i].time.saturating_sub(first.time) <= skew)
-            };
-            let Some(i) = next else { return };
-            let Some(r) = self.reorder.as_mut() else { return };
-            let Some(list) = r.held.get_mut(flow_id) else { return };
-            let held = list.remove(i);
-            if list.is_empty() {
-                r.held.remove(flow_id);
-            }
-            let at = At {
-                topic: Some(&held.topic),
-                partition: held.partition,
-                offset: held.offset,
-                key: Some(&held.key),
-                flow: Some(flow_id),
-            };
-            self.apply(held.state, &held.value, flow_id, &held.key, &at);
-        }
-    }
-
-    /// Applies every event still waiting, flow by flow in the order their
-    /// first waiting event was read.
-    fn release_all(&mut self) {
-        let Some(r) = self.reorder.as_ref() else { return };
-        let mut waiting: Vec<(i32, i64, String)> = r
-            .held
-            .iter()
-            .filter_map(|(id, list)| list.first().map(|h| (h.partition, h.offset, id.clone())))
-            .collect();
-        waiting.sort();
-        for (_, _, id) in waiting {
-            self.release(&id, true);
         }
     }
 
@@ -620,101 +522,6 @@ impl<'s> Checker<'s> {
             self.find(rule, Severity::Error, at, message);
         }
         self.check_times(state, value, flow_id, at);
-    }
-
-    fn check_times(&mut self, state: usize, value: &Value, flow_id: &str, at: &At<'_>) {
-        let spec = self.spec;
-        let Some(timing) = &spec.timing else { return };
-        let Some(flow) = self.flows.get_mut(flow_id) else {
-            return;
-        };
-        let mut found = Vec::new();
-        if flow.t0.is_none() {
-            flow.t0 = timing.anchor.as_ref().and_then(|a| a.read(value, state));
-        }
-        if flow.monotonic.len() != timing.monotonic.len() {
-            flow.monotonic = vec![None; timing.monotonic.len()];
-        }
-        for (i, field) in timing.monotonic.iter().enumerate() {
-            let Some(t) = field.read(value, state) else { continue };
-            if let Some(before) = flow.monotonic[i].filter(|b| t < *b) {
-                found.push((
-                    Rule::TimeBackwards,
-                    format!("{} went backwards: {t} after {before}", field.field.text),
-                ));
-            }
-            flow.monotonic[i] = Some(t);
-        }
-        let scale = self.options.time_scale.max(f64::MIN_POSITIVE);
-        let scaled = |ms: i64| (ms as f64 / scale) as i64;
-        let name = &spec.states[state].name;
-        let event_time = timing.event_time(value, state);
-        // Clocks of producers on other topics may disagree by the skew.
-        let channel = spec.states[state].channel;
-        let slack = if channel == flow.last_channel {
-            0
-        } else {
-            spec.cross_topic_skew_ms
-        };
-        if let Some(st) = &timing.states[state]
-            && let Some(t) = st.time.read(value, state)
-        {
-            let field = &st.time.field.text;
-            // A monotonic field already said so.
-            let monotonic = timing.monotonic.iter().any(|m| m.field.text == st.time.field.text);
-            if let Some(before) = flow.last_time.filter(|b| t + slack < *b && !monotonic) {
-                found.push((
-                    Rule::TimeBackwards,
-                    format!("{field} {t} is before the previous event's time {before}"),
-                ));
-            }
-            if let (Some(t0), Some(rule)) = (flow.t0, st.anchor) {
-                let (ok, expected) = match rule {
-                    TimeRule::At { offset, within } => (
-                        (t - (t0 + scaled(offset))).abs() <= scaled(within),
-                        format!("T0{:+}ms ± {}ms", scaled(offset), scaled(within)),
-                    ),
-                    TimeRule::Before(b) => (t < t0 + scaled(b), format!("before T0{:+}ms", scaled(b))),
-                    TimeRule::After(a) => (t >= t0 + scaled(a), format!("after T0{:+}ms", scaled(a))),
-                };
-                if !ok {
-                    let anchor = timing.anchor.as_ref().map_or("", |a| a.field.text.as_str());
-                    found.push((
-                        Rule::Timing,
-                        format!(
-                            "{name}.{field} is T0{:+}ms, expected {expected} (T0 = {anchor})",
-                            t - t0
-                        ),
-                    ));
-                }
-            }
-            let relative = [
-                (&st.previous, flow.last_time, "the previous event"),
-                (&st.start, flow.first_time, "the flow's first event"),
-            ];
-            for (window, reference, what) in relative {
-                if let (false, Some(r)) = (window.is_empty(), reference)
-                    && !window.holds_within(t, r, slack, &scaled)
-                {
-                    found.push((
-                        Rule::Timing,
-                        format!(
-                            "{name}.{field} is {}ms after {what}, expected {}",
-                            t - r,
-                            window.describe(what, &scaled)
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(t) = event_time {
-            flow.first_time.get_or_insert(t);
-            flow.last_time = Some(t);
-            flow.last_channel = channel;
-        }
-        for (rule, message) in found {
-            self.find(rule, Severity::Error, at, message);
-        }
     }
 
     fn close(&mut self, flow_id: &str) {

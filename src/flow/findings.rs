@@ -129,6 +129,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Every finding counted by rule, including those past `max_findings`.
     pub counts: BTreeMap<Rule, u64>,
+    /// The same, errors only and warnings only.
+    pub error_counts: BTreeMap<Rule, u64>,
+    pub warning_counts: BTreeMap<Rule, u64>,
     pub errors: u64,
     pub warnings: u64,
 }
@@ -136,5 +139,21 @@ pub struct Report {
 impl Report {
     pub fn has(&self, rule: Rule) -> bool {
         self.counts.get(&rule).is_some_and(|n| *n > 0)
+    }
+
+    /// Counts a finding, kept in full or not.
+    pub fn count(&mut self, rule: Rule, severity: Severity) {
+        *self.counts.entry(rule).or_default() += 1;
+        let by = match severity {
+            Severity::Error => {
+                self.errors += 1;
+                &mut self.error_counts
+            }
+            Severity::Warning => {
+                self.warnings += 1;
+                &mut self.warning_counts
+            }
+        };
+        *by.entry(rule).or_default() += 1;
     }
 }

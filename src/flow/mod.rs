@@ -6,10 +6,13 @@ pub mod fields;
 pub mod findings;
 pub mod fixture_io;
 pub mod generator;
+mod held;
 pub mod path;
 mod schema_paths;
 pub mod shipped;
 pub mod spec;
+mod spec_file;
+mod times;
 pub mod timing;
 
 pub use spec::{FlowSpec, Severity};

@@ -10,6 +10,7 @@ pub mod observe;
 pub mod rate;
 pub mod report;
 pub mod sink;
+pub mod stamps;
 pub mod templates;
 
 use std::collections::BTreeMap;

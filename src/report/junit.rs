@@ -25,15 +25,11 @@ fn escape(s: &str) -> String {
 
 /// The XML text for a report.
 pub fn render(suite: &str, report: &Report) -> String {
-    let failures = Rule::ALL
-        .iter()
-        .filter(|r| {
-            report
-                .findings
-                .iter()
-                .any(|f| f.rule == **r && f.severity == Severity::Error)
-        })
-        .count();
+    // The counts, not the findings kept: a rule broken only after the
+    // findings list was full still fails.
+    let errors_of = |r: &Rule| report.error_counts.get(r).copied().unwrap_or(0);
+    let warnings_of = |r: &Rule| report.warning_counts.get(r).copied().unwrap_or(0);
+    let failures = Rule::ALL.iter().filter(|r| errors_of(r) > 0).count();
     let mut x = String::new();
     let _ = writeln!(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
@@ -60,21 +56,35 @@ pub fn render(suite: &str, report: &Report) -> String {
             .filter(|f| f.rule == rule && f.severity == Severity::Warning)
             .map(ToString::to_string)
             .collect();
-        let total = report.counts.get(&rule).copied().unwrap_or(0);
-        if errors.is_empty() && warnings.is_empty() {
+        let (total, warned) = (errors_of(&rule), warnings_of(&rule));
+        if total == 0 && warned == 0 {
             let _ = writeln!(x, "    <testcase classname=\"flowharness.rules\" name=\"{rule}\"/>");
             continue;
         }
         let _ = writeln!(x, "    <testcase classname=\"flowharness.rules\" name=\"{rule}\">");
-        if !errors.is_empty() {
+        let more = |shown: usize, all: u64| {
+            let unshown = all.saturating_sub(shown as u64);
+            if unshown > 0 {
+                format!("\n… {unshown} more not shown")
+            } else {
+                String::new()
+            }
+        };
+        if total > 0 {
             let _ = writeln!(
                 x,
-                "      <failure type=\"{rule}\" message=\"{total} found\">{}</failure>",
-                escape(&errors.join("\n"))
+                "      <failure type=\"{rule}\" message=\"{total} found\">{}{}</failure>",
+                escape(&errors.join("\n")),
+                more(errors.len(), total)
             );
         }
-        if !warnings.is_empty() {
-            let _ = writeln!(x, "      <system-out>{}</system-out>", escape(&warnings.join("\n")));
+        if warned > 0 {
+            let _ = writeln!(
+                x,
+                "      <system-out>{}{}</system-out>",
+                escape(&warnings.join("\n")),
+                more(warnings.len(), warned)
+            );
         }
         let _ = writeln!(x, "    </testcase>");
     }
@@ -86,4 +96,39 @@ pub fn render(suite: &str, report: &Report) -> String {
 /// Writes the XML to `path`.
 pub fn write(path: &Path, suite: &str, report: &Report) -> Result<()> {
     std::fs::write(path, render(suite, report)).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::checker::Finding;
+
+    #[test]
+    fn a_rule_broken_only_past_the_findings_cap_still_fails() {
+        let mut report = Report::default();
+        report.findings.push(Finding {
+            rule: Rule::SchemaInvalid,
+            severity: Severity::Error,
+            topic: None,
+            partition: 0,
+            offset: 0,
+            key: None,
+            flow_id: None,
+            message: "bad".into(),
+        });
+        report.count(Rule::SchemaInvalid, Severity::Error);
+        // Counted, but past the cap, so not kept.
+        report.count(Rule::SchemaInvalid, Severity::Error);
+        report.count(Rule::Timing, Severity::Error);
+        let xml = render("capped", &report);
+        assert!(xml.contains("tests=\"17\" failures=\"2\""), "{xml}");
+        assert!(
+            xml.contains("<failure type=\"timing\" message=\"1 found\">\n… 1 more not shown</failure>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("message=\"2 found\">error[schema-invalid] partition 0 offset 0: bad\n… 1 more not shown"),
+            "{xml}"
+        );
+    }
 }

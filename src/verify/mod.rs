@@ -273,8 +273,7 @@ fn judge_schema(schema: &Schema, o: &Observed, report: &mut Report) {
         Ok(v) => schema.validate(v).into_iter().next().map(|v| v.to_string()),
     };
     if let Some(message) = problem {
-        *report.counts.entry(Rule::SchemaInvalid).or_default() += 1;
-        report.errors += 1;
+        report.count(Rule::SchemaInvalid, Severity::Error);
         report.findings.push(Finding {
             rule: Rule::SchemaInvalid,
             severity: Severity::Error,
