@@ -268,24 +268,28 @@ fn materialize(
     let topics: Option<Vec<Arc<str>>> = spec
         .is_multi_topic()
         .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
+    let mut any_published = false;
+    let is_ready = |s: &Stream, any_published: bool| {
+        s.next < s.events.len() && (!needs_target[s.events[s.next].0] || any_published)
+    };
+    let mut ready = Ready::new(streams.len());
+    for (i, s) in streams.iter().enumerate() {
+        ready.set(i, is_ready(s, false));
+    }
+    let mut seen_codes: Vec<HashSet<String>> = vec![HashSet::new(); spec.references.len()];
     for step in 0..total {
-        let ready: Vec<usize> = (0..streams.len())
-            .filter(|i| {
-                let s = &streams[*i];
-                s.next < s.events.len()
-                    && (!needs_target[s.events[s.next].0] || published.iter().any(|p| !p.is_empty()))
-            })
-            .collect();
-        if ready.is_empty() {
+        if ready.count() == 0 {
             return Err(Error::Usage(format!(
                 "flow {}: the mix has events that reference earlier flows, but no flow they can reference",
                 spec.name
             )));
         }
-        let choice = shape.interleave.get(step).map_or(0, |c| *c as usize % ready.len());
-        let i = ready[choice];
+        // The choice-th of the ready streams, in stream order (O(log n)).
+        let choice = shape.interleave.get(step).map_or(0, |c| *c as usize % ready.count());
+        let i = ready.kth(choice);
         let (state, flow_no) = streams[i].events[streams[i].next];
         streams[i].next += 1;
+        ready.set(i, is_ready(&streams[i], any_published));
         let mut ctx = EventCtx {
             spec,
             options,
@@ -305,10 +309,17 @@ fn materialize(
         for (r, reference) in spec.references.iter().enumerate() {
             if reference.target_state == state {
                 for code in reference.target_field.get_all(&value, state).into_iter().map(text) {
-                    if !published[r].contains(&code) {
+                    if seen_codes[r].insert(code.clone()) {
                         published[r].push(code);
                     }
                 }
+            }
+        }
+        if !any_published && published.iter().any(|p| !p.is_empty()) {
+            // Streams waiting for something to reference may go now.
+            any_published = true;
+            for (j, s) in streams.iter().enumerate() {
+                ready.set(j, is_ready(s, true));
             }
         }
         if let Some(v) = spec.schema_of(state).validate(&value).into_iter().next() {
@@ -324,6 +335,66 @@ fn materialize(
         });
     }
     Ok(out)
+}
+
+/// The streams that may go next, as a Fenwick tree over their indices:
+/// setting one and finding the k-th ready one are O(log n), so
+/// interleaving n streams costs O(n log n), not O(n²).
+struct Ready {
+    tree: Vec<u32>,
+    on: Vec<bool>,
+    count: usize,
+}
+
+impl Ready {
+    fn new(n: usize) -> Ready {
+        Ready {
+            tree: vec![0; n + 1],
+            on: vec![false; n],
+            count: 0,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn set(&mut self, i: usize, on: bool) {
+        if self.on[i] == on {
+            return;
+        }
+        self.on[i] = on;
+        if on {
+            self.count += 1;
+        } else {
+            self.count -= 1;
+        }
+        let mut at = i + 1;
+        while at < self.tree.len() {
+            if on {
+                self.tree[at] += 1;
+            } else {
+                self.tree[at] -= 1;
+            }
+            at += at & at.wrapping_neg();
+        }
+    }
+
+    /// The index of the k-th (0-based) ready stream; `k < count()`.
+    fn kth(&self, k: usize) -> usize {
+        let mut pos = 0;
+        let mut left = k as u32 + 1;
+        let mut step = (self.tree.len() - 1).next_power_of_two();
+        while step > 0 {
+            let next = pos + step;
+            if next < self.tree.len() && self.tree[next] < left {
+                pos = next;
+                left -= self.tree[next];
+            }
+            step /= 2;
+        }
+        pos
+    }
 }
 
 /// Realistic whole messages of one state, the state built in: its union
@@ -561,4 +632,28 @@ fn into_window(t: i64, reference: i64, w: &Window, scaled: &dyn Fn(i64) -> i64, 
         return lo;
     }
     lo + rng.random_range(0..=(hi - lo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ready;
+
+    #[test]
+    fn the_kth_ready_stream_is_the_kth_set_index() {
+        let mut ready = Ready::new(37);
+        let mut naive = [false; 37];
+        let mut x: u64 = 7;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let i = (x >> 33) as usize % 37;
+            let on = (x >> 20) & 1 == 1;
+            ready.set(i, on);
+            naive[i] = on;
+            let set: Vec<usize> = (0..37).filter(|j| naive[*j]).collect();
+            assert_eq!(ready.count(), set.len());
+            for (k, want) in set.iter().enumerate() {
+                assert_eq!(ready.kth(k), *want);
+            }
+        }
+    }
 }
