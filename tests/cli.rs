@@ -411,3 +411,44 @@ fn flow_commands_refuse_bad_arguments_with_exit_2() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn generate_writes_each_schema_once_beside_the_fixture_and_verify_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flow, schemas) in [
+        ("account-migration", vec!["flows.json.avsc"]),
+        (
+            "checkout-saga",
+            vec!["flows.json.orders.avsc", "flows.json.payments.schema.json"],
+        ),
+    ] {
+        let out = dir.path().join("flows.json");
+        let (code, _, err) = common::flowharness(&[
+            "generate",
+            "--flow",
+            flow,
+            "--flows",
+            "40",
+            "--seed",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let named: std::collections::BTreeSet<&str> = fixture
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|e| e["schema"].as_str().expect("the schema by path, not inline"))
+            .collect();
+        assert_eq!(named.into_iter().collect::<Vec<_>>(), schemas, "{flow}");
+        for s in &schemas {
+            flowharness::schema::Schema::load(&dir.path().join(s)).unwrap();
+        }
+        let (code, out_text, err) = common::flowharness(&["verify", "--file", out.to_str().unwrap(), "--flow", flow]);
+        assert_eq!(code, 0, "{flow}: {out_text}{err}");
+        assert!(out_text.contains("violations: 0 ()"), "{out_text}");
+    }
+}

@@ -47,7 +47,11 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
         .map(|(p, n)| format!("{p} {n}"))
         .collect();
     match &args.out {
-        Some(path) => fixture.save(path)?,
+        Some(path) => {
+            let mut fixture = fixture;
+            by_path(&mut fixture, path)?;
+            fixture.save(path)?;
+        }
         None => {
             let text = serde_json::to_string_pretty(&fixture.to_value()).map_err(|e| Error::Usage(e.to_string()))?;
             writeln!(out, "{text}").map_err(stdio)?;
@@ -103,6 +107,50 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// Every finding, then a summary.
+/// Writes each schema of a fixture once, beside it
+/// (`orders.json` → `orders.json.schema.avsc`, one per topic when there
+/// are several), and has the entries name it by path instead of holding it
+/// inline: the seed's format, without a copy of the schema per entry.
+fn by_path(fixture: &mut Fixture, out: &std::path::Path) -> Result<()> {
+    let file = out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fixture.json".into());
+    let dir = out.parent().unwrap_or_else(|| std::path::Path::new(""));
+    let mut written: Vec<(String, String)> = Vec::new();
+    let many = {
+        let mut topics: Vec<&str> = fixture.entries.iter().map(|e| e.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        topics.len() > 1
+    };
+    for entry in &mut fixture.entries {
+        let name = match written.iter().find(|(t, _)| *t == entry.topic) {
+            Some((_, n)) => n.clone(),
+            None => {
+                let ext = if entry.schema.kind() == "AVRO" {
+                    "avsc"
+                } else {
+                    "schema.json"
+                };
+                let name = if many {
+                    format!("{file}.{}.{ext}", entry.topic)
+                } else {
+                    format!("{file}.{ext}")
+                };
+                let text =
+                    serde_json::to_string_pretty(entry.schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
+                let target = dir.join(&name);
+                std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
+                written.push((entry.topic.clone(), name.clone()));
+                name
+            }
+        };
+        entry.schema_source = crate::fixture::SchemaSource::Path(name);
+    }
+    Ok(())
+}
+
 pub(crate) fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
     for f in &report.findings {
         writeln!(out, "{f}").map_err(stdio)?;
