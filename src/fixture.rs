@@ -58,6 +58,15 @@ impl Fixture {
     /// Reads and validates a fixture file. The file is parsed straight from
     /// a buffered reader, so its text is never held beside its value.
     pub fn load(path: &Path) -> Result<Fixture> {
+        let mut entries = Vec::new();
+        Fixture::visit(path, &mut |e| entries.push(e))?;
+        Ok(Fixture { entries })
+    }
+
+    /// Reads a fixture file entry by entry, handing each checked entry to
+    /// `each` and keeping none: memory is one entry's, whatever the file's
+    /// size. Problems are reported together at the end, as by [`Fixture::load`].
+    pub fn visit(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
         let place = path.display().to_string();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -67,7 +76,7 @@ impl Fixture {
         let mut reader = EntryReader {
             base: &base,
             schemas: Schemas::default(),
-            entries: Vec::new(),
+            sink: Sink::Each(each),
             problems: Vec::new(),
         };
         let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
@@ -82,9 +91,7 @@ impl Fixture {
             return Err(Error::invalid(Diagnostic::new(message).within(&place)));
         }
         if reader.problems.is_empty() {
-            Ok(Fixture {
-                entries: reader.entries,
-            })
+            Ok(())
         } else {
             Err(Error::Invalid(reader.problems).within(&place))
         }
@@ -96,19 +103,18 @@ impl Fixture {
         let Value::Object(object) = json else {
             return Err(Error::invalid(Diagnostic::new(NOT_AN_OBJECT)));
         };
+        let mut entries = Vec::new();
         let mut reader = EntryReader {
             base,
             schemas: Schemas::default(),
-            entries: Vec::new(),
+            sink: Sink::Keep(&mut entries),
             problems: Vec::new(),
         };
         for (id, entry) in object {
             reader.add(&id, entry);
         }
         if reader.problems.is_empty() {
-            Ok(Fixture {
-                entries: reader.entries,
-            })
+            Ok(Fixture { entries })
         } else {
             Err(Error::Invalid(reader.problems))
         }
@@ -155,18 +161,27 @@ const NOT_AN_OBJECT: &str =
 #[derive(Default)]
 struct Schemas(HashMap<String, Arc<Schema>>);
 
+/// Where checked entries go.
+enum Sink<'a> {
+    Keep(&'a mut Vec<Entry>),
+    Each(&'a mut dyn FnMut(Entry)),
+}
+
 /// Reads entries one at a time, as the JSON parser hands them over.
 struct EntryReader<'a> {
     base: &'a Path,
     schemas: Schemas,
-    entries: Vec<Entry>,
+    sink: Sink<'a>,
     problems: Vec<Diagnostic>,
 }
 
 impl EntryReader<'_> {
     fn add(&mut self, id: &str, entry: Value) {
         match read_entry(id, entry, self.base, &mut self.schemas) {
-            Ok(entry) => self.entries.push(entry),
+            Ok(entry) => match &mut self.sink {
+                Sink::Keep(list) => list.push(entry),
+                Sink::Each(each) => each(entry),
+            },
             Err(list) => {
                 let place = format!("entry {id:?}");
                 self.problems.extend(list.into_iter().map(|d| d.within(place.clone())));

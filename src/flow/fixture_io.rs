@@ -15,16 +15,33 @@ use crate::schema::Schema;
 /// The messages of a fixture in file order, numbered per partition as a
 /// broker would; an entry without a partition is on partition 0.
 pub fn observed(fixture: &Fixture) -> Vec<Observed> {
-    let mut next: HashMap<(Arc<str>, i32), i64> = HashMap::new();
-    let mut topics: Vec<Arc<str>> = Vec::new();
+    let mut numbering = Numbering::default();
     let mut out = Vec::new();
     for entry in &fixture.entries {
+        numbering.each(entry, &mut |o| out.push(o));
+    }
+    out
+}
+
+/// Numbers a fixture's messages per topic and partition as a broker would,
+/// entry by entry, so a fixture can be checked as it is read.
+#[derive(Debug, Default)]
+pub struct Numbering {
+    next: HashMap<(Arc<str>, i32), i64>,
+    topics: Vec<Arc<str>>,
+}
+
+impl Numbering {
+    /// Hands on the messages of one entry, in order; an entry without a
+    /// partition is on partition 0.
+    pub fn each(&mut self, entry: &Entry, out: &mut dyn FnMut(Observed)) {
         let partition = entry.partition.unwrap_or(0);
-        let topic = match topics.iter().find(|t| ***t == *entry.topic) {
+        let topic = match self.topics.iter().find(|t| ***t == *entry.topic) {
             Some(t) => t.clone(),
             None => {
-                topics.push(Arc::from(entry.topic.as_str()));
-                topics[topics.len() - 1].clone()
+                let t: Arc<str> = Arc::from(entry.topic.as_str());
+                self.topics.push(t.clone());
+                t
             }
         };
         let key = match &entry.key {
@@ -33,8 +50,8 @@ pub fn observed(fixture: &Fixture) -> Vec<Observed> {
             other => Some(other.to_string()),
         };
         for message in &entry.messages {
-            let offset = next.entry((topic.clone(), partition)).or_insert(0);
-            out.push(Observed {
+            let offset = self.next.entry((topic.clone(), partition)).or_insert(0);
+            out(Observed {
                 topic: Some(topic.clone()),
                 record: None,
                 partition,
@@ -45,7 +62,6 @@ pub fn observed(fixture: &Fixture) -> Vec<Observed> {
             *offset += 1;
         }
     }
-    out
 }
 
 /// A message to produce: its key and value, and for a flow across topics
