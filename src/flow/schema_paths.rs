@@ -12,7 +12,7 @@ use super::spec::{ChannelFile, FieldRef, Problems, State, StateSource, StateTimi
 use super::timing::{StateTiming, TimeField, TimeRule, TimeUnit, Timing, Window};
 use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
-use crate::schema::avro::Node;
+use crate::schema::avro::{Node, Union};
 
 /// Where a union state's body is.
 struct Body<'a> {
@@ -27,7 +27,51 @@ struct Body<'a> {
 enum Resolved {
     Found(MsgPath),
     Absent(String),
-    Ambiguous(String),
+    /// Names a field from the root and another inside the state's branch.
+    Ambiguous(String, String),
+}
+
+/// How `text` reads in a message whose state's body is `body` (a union
+/// branch), or the whole message for `None`: from the root, or (the short
+/// form) inside the branch.
+fn resolve_in(schema: &Schema, body: Option<&Body<'_>>, text: &str) -> Resolved {
+    let root = path::compile(schema, Start::Root, text);
+    let Some(body) = body else {
+        return match root {
+            Ok(p) => Resolved::Found(p),
+            Err(e) => Resolved::Absent(e),
+        };
+    };
+    let (root, other_branch) = match root {
+        Ok(r) if path::other_branch(&r, &body.union, &body.branch) => (Err(String::new()), true),
+        other => (other, false),
+    };
+    let short = path::compile(schema, body.start, text).map(|inner| path::extend(&body.prefix, &inner));
+    match (root, short) {
+        (Ok(r), Ok(s)) if r.text() != s.text() => Resolved::Ambiguous(r.text().to_string(), s.text().to_string()),
+        (Ok(r), _) => Resolved::Found(r),
+        (Err(_), Ok(s)) => Resolved::Found(s),
+        (Err(_), Err(_)) if other_branch => {
+            Resolved::Absent(format!("it is in another branch of {}", body.union.text()))
+        }
+        (Err(_), Err(inner)) => Resolved::Absent(format!("{inner}, nor has the message root")),
+    }
+}
+
+/// The body of the union state whose branch is `u`'s `b`-th, the union at `union`.
+fn branch_body<'a>(schema: &'a Schema, union: &MsgPath, u: &Union, b: usize) -> Option<Body<'a>> {
+    let short = &u.keys[b].short;
+    let prefix_text = if union.text().is_empty() {
+        short.clone()
+    } else {
+        format!("{}.{short}", union.text())
+    };
+    Some(Body {
+        union: union.clone(),
+        prefix: path::compile(schema, Start::Root, &prefix_text).ok()?,
+        branch: u.keys[b].full.clone(),
+        start: Start::Avro(u.branches[b]),
+    })
 }
 
 /// Resolves paths for every state of one spec.
@@ -140,62 +184,41 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
-    fn resolve(&self, state: usize, text: &str) -> Resolved {
-        let schema = self.schemas[state];
-        let root = path::compile(schema, Start::Root, text);
-        let Some(body) = &self.bodies[state] else {
-            return match root {
-                Ok(p) => Resolved::Found(p),
-                Err(e) => Resolved::Absent(e),
-            };
-        };
-        let (root, why) = match root {
-            Ok(r) if path::other_branch(&r, &body.union, &body.branch) => {
-                (None, format!("it is in another branch of {}", body.union.text()))
-            }
-            Ok(r) => (Some(r), String::new()),
-            Err(e) => (None, e),
-        };
-        let short = path::compile(schema, body.start, text).map(|inner| path::extend(&body.prefix, &inner));
-        match (root, short) {
-            (Some(r), Ok(s)) if r.text() != s.text() => Resolved::Ambiguous(format!(
-                "{text:?} names both {} and {} in state {}: write the full path of the one you mean",
-                r.text(),
-                s.text(),
-                self.names[state]
-            )),
-            (Some(r), _) => Resolved::Found(r),
-            (None, Ok(s)) => Resolved::Found(s),
-            (None, Err(_)) if why.starts_with("it is in") => Resolved::Absent(why),
-            (None, Err(inner)) => Resolved::Absent(format!("{inner}, nor has the message root")),
-        }
+    /// Per state, how its text reads (`None` for a state whose branch
+    /// names nothing, already reported).
+    fn resolve_each<'t>(&self, text_of: impl Fn(usize) -> &'t str) -> Vec<Option<Resolved>> {
+        (0..self.bodies.len())
+            .map(|s| (!self.broken[s]).then(|| resolve_in(self.schemas[s], self.bodies[s].as_ref(), text_of(s))))
+            .collect()
     }
 
-    fn per_state(&self, key: &str, text: &str, p: &mut Problems) -> (Vec<Option<MsgPath>>, Vec<String>) {
-        let mut found = Vec::with_capacity(self.bodies.len());
-        let mut absent = Vec::new();
-        let mut ambiguous = false;
-        for s in 0..self.bodies.len() {
-            if self.broken[s] {
-                found.push(None);
-                continue;
-            }
-            match self.resolve(s, text) {
-                Resolved::Found(path) => found.push(Some(path)),
-                Resolved::Absent(why) => {
-                    absent.push(format!("state {}: {why}", self.names[s]));
-                    found.push(None);
-                }
-                Resolved::Ambiguous(message) => {
-                    if !ambiguous {
-                        p.add(key, message);
-                    }
-                    ambiguous = true;
-                    found.push(None);
-                }
-            }
+    fn ambiguous(&self, text: &str, state: usize, root: &str, short: &str) -> String {
+        format!(
+            "{text:?} names both {root} and {short} in state {}: write the full path of the one you mean",
+            self.names[state]
+        )
+    }
+
+    /// `text` in every state; the first ambiguity is reported at `key`.
+    fn per_state(&self, key: &str, text: &str, p: &mut Problems) -> Vec<Option<Resolved>> {
+        let results = self.resolve_each(|_| text);
+        if let Some((s, root, short)) = results.iter().enumerate().find_map(|(s, r)| match r {
+            Some(Resolved::Ambiguous(root, short)) => Some((s, root, short)),
+            _ => None,
+        }) {
+            p.add(key, self.ambiguous(text, s, root, short));
         }
-        (found, absent)
+        results
+    }
+
+    fn paths(results: Vec<Option<Resolved>>) -> Vec<Option<MsgPath>> {
+        results
+            .into_iter()
+            .map(|r| match r {
+                Some(Resolved::Found(path)) => Some(path),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A path every state's messages must have (the key, the flow id),
@@ -207,43 +230,27 @@ impl<'a> Resolver<'a> {
         per_topic: &[Option<String>],
         p: &mut Problems,
     ) -> FieldRef {
-        let mut found = Vec::with_capacity(self.bodies.len());
-        let mut reported = false;
-        for s in 0..self.bodies.len() {
-            let own = per_topic.get(self.channel_of[s]).and_then(Option::as_deref);
-            let (path_text, place) = match own {
-                Some(t) => (
-                    t,
-                    format!("topics.{}.{}", self.topic_key(s), key.rsplit('.').next().unwrap_or(key)),
-                ),
-                None => (text, key.to_string()),
+        let own = |s: usize| per_topic.get(self.channel_of[s]).and_then(Option::as_deref);
+        let results = self.resolve_each(|s| own(s).unwrap_or(text));
+        // The first state that lacks it, or reads it two ways, is reported.
+        let first = results.iter().enumerate().find_map(|(s, r)| match r {
+            Some(Resolved::Found(_)) | None => None,
+            Some(other) => Some((s, other)),
+        });
+        if let Some((s, problem)) = first {
+            let path_text = own(s).unwrap_or(text);
+            let place = match own(s) {
+                Some(_) => format!("topics.{}.{}", self.topic_key(s), key.rsplit('.').next().unwrap_or(key)),
+                None => key.to_string(),
             };
-            if self.broken[s] {
-                found.push(None);
-                continue;
-            }
-            match self.resolve(s, path_text) {
-                Resolved::Found(path) => found.push(Some(path)),
-                Resolved::Absent(why) => {
-                    if !reported {
-                        p.add(
-                            &place,
-                            format!("field {path_text:?} is missing from state {}: {why}", self.names[s]),
-                        );
-                    }
-                    reported = true;
-                    found.push(None);
-                }
-                Resolved::Ambiguous(message) => {
-                    if !reported {
-                        p.add(&place, message);
-                    }
-                    reported = true;
-                    found.push(None);
-                }
-            }
+            let message = match problem {
+                Resolved::Absent(why) => format!("field {path_text:?} is missing from state {}: {why}", self.names[s]),
+                Resolved::Ambiguous(root, short) => self.ambiguous(path_text, s, root, short),
+                Resolved::Found(_) => String::new(),
+            };
+            p.add(&place, message);
         }
-        FieldRef::new(text, found)
+        FieldRef::new(text, Self::paths(results))
     }
 
     fn topic_key(&self, state: usize) -> &str {
@@ -252,10 +259,15 @@ impl<'a> Resolver<'a> {
 
     /// A path at least one state's messages have.
     pub(super) fn some(&self, key: &str, text: &str, p: &mut Problems) -> FieldRef {
-        let (found, absent) = self.per_state(key, text, p);
+        let results = self.per_state(key, text, p);
+        let first_absent = results.iter().enumerate().find_map(|(s, r)| match r {
+            Some(Resolved::Absent(why)) => Some(format!("state {}: {why}", self.names[s])),
+            _ => None,
+        });
+        let found = Self::paths(results);
         if found.iter().all(Option::is_none)
             && !self.broken.contains(&true)
-            && let Some(first) = absent.first()
+            && let Some(first) = first_absent
         {
             p.add(key, format!("no state has a field {text:?} ({first})"));
         }
@@ -272,15 +284,11 @@ impl<'a> Resolver<'a> {
 
     /// A path one state's messages must have.
     pub(super) fn in_state(&self, key: &str, text: &str, state: usize, p: &mut Problems) -> FieldRef {
-        let (mut found, _) = self.per_state(key, text, p);
-        if self.broken[state] {
-            return FieldRef::new(text, vec![None; found.len()]);
+        let results = self.per_state(key, text, p);
+        if let Some(Resolved::Absent(why)) = &results[state] {
+            p.add(key, format!("state {} has no field {text:?}: {why}", self.names[state]));
         }
-        match self.resolve(state, text) {
-            Resolved::Found(_) => {}
-            Resolved::Absent(why) => p.add(key, format!("state {} has no field {text:?}: {why}", self.names[state])),
-            Resolved::Ambiguous(_) => {}
-        }
+        let mut found = Self::paths(results);
         // Only that state's path counts.
         for (s, slot) in found.iter_mut().enumerate() {
             if s != state {
@@ -465,19 +473,7 @@ fn union_bodies<'a>(
                 );
                 return None;
             };
-            let short = &union.keys[b].short;
-            let prefix_text = if text.is_empty() {
-                short.clone()
-            } else {
-                format!("{text}.{short}")
-            };
-            let prefix = path::compile(schema, Start::Root, &prefix_text).ok()?;
-            Some(Body {
-                union: union_path.clone(),
-                prefix,
-                branch: union.keys[b].full.clone(),
-                start: Start::Avro(union.branches[b]),
-            })
+            branch_body(schema, &union_path, union, b)
         })
         .collect();
     Some((union_path, bodies))
@@ -537,31 +533,19 @@ pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str
         return Err(format!("no state {state}"));
     };
     let schema = &channel.schema;
-    let prefix = match (&channel.state_source, spec.states[state].branch.as_deref()) {
-        (StateSource::Union(union), Some(branch)) => Some((union, branch)),
+    let body = match (&channel.state_source, spec.states[state].branch.as_deref(), schema) {
+        (StateSource::Union(union), Some(branch), Schema::Avro(avro)) => {
+            let node = path::compile_avro_node(avro, avro.root(), union.text())?.1;
+            match avro.node(node) {
+                Node::Union(u) => u.find(branch).and_then(|b| branch_body(schema, union, u, b)),
+                _ => None,
+            }
+        }
         _ => None,
     };
-    let root = path::compile(schema, Start::Root, text);
-    let Some((union, branch)) = prefix else { return root };
-    let Schema::Avro(avro) = schema else { return root };
-    let root = root.ok().filter(|r| !path::other_branch(r, union, branch));
-    let short_name = branch.rsplit('.').next().unwrap_or(branch);
-    let prefix_text = if union.text().is_empty() {
-        short_name.to_string()
-    } else {
-        format!("{}.{short_name}", union.text())
-    };
-    let prefix = path::compile(schema, Start::Root, &prefix_text)?;
-    let node = path::compile_avro_node(avro, avro.root(), &prefix_text)?.1;
-    let short = path::compile(schema, Start::Avro(node), text).map(|inner| path::extend(&prefix, &inner));
-    match (root, short) {
-        (Some(r), Ok(s)) if r.text() != s.text() => Err(format!(
-            "{text:?} names both {} and {}: write the full path",
-            r.text(),
-            s.text()
-        )),
-        (Some(r), _) => Ok(r),
-        (None, Ok(s)) => Ok(s),
-        (None, Err(e)) => Err(e),
+    match resolve_in(schema, body.as_ref(), text) {
+        Resolved::Found(path) => Ok(path),
+        Resolved::Absent(why) => Err(why),
+        Resolved::Ambiguous(root, short) => Err(format!("{text:?} names both {root} and {short}: write the full path")),
     }
 }
