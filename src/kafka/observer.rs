@@ -42,47 +42,46 @@ impl Decoder {
     }
 
     /// The value, and the writer schema's record name where the registry
-    /// gave a named Avro schema.
+    /// gave a named Avro schema. The framing is read and the schema looked
+    /// up once.
     pub fn decode_named(
         &self,
         payload: Option<&[u8]>,
     ) -> (std::result::Result<Value, String>, Option<std::sync::Arc<str>>) {
-        let record = payload
-            .and_then(|b| confluent::unframe(b).ok())
-            .and_then(|(id, _)| self.registry.schema(id).ok())
-            .and_then(|s| match s.as_ref() {
-                Schema::Avro(a) => a.root_name().map(|n| std::sync::Arc::from(n.as_str())),
-                Schema::Json(_) => None,
-            });
-        (self.decode_value(payload), record)
-    }
-
-    fn decode_value(&self, payload: Option<&[u8]>) -> std::result::Result<Value, String> {
         let Some(bytes) = payload else {
-            return Err("tombstone: the value is null".into());
+            return (Err("tombstone: the value is null".into()), None);
         };
         if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(format!(
+            let e = format!(
                 "a value of {} bytes, larger than expected (at most {MAX_MESSAGE_BYTES}, Kafka's default max.message.bytes)",
                 bytes.len()
-            ));
+            );
+            return (Err(e), None);
         }
         match confluent::unframe(bytes) {
             Ok((id, rest)) => {
-                let schema = self.registry.schema(id).map_err(|e| format!("schema id {id}: {e}"))?;
+                let schema = match self.registry.schema(id) {
+                    Ok(s) => s,
+                    Err(e) => return (Err(format!("schema id {id}: {e}")), None),
+                };
                 match schema.as_ref() {
-                    Schema::Avro(avro) => {
-                        binary::decode(avro, rest).map_err(|e| format!("Avro datum with schema id {id}: {e}"))
-                    }
-                    Schema::Json(_) => {
-                        serde_json::from_slice(rest).map_err(|e| format!("JSON with schema id {id}: {e}"))
-                    }
+                    Schema::Avro(avro) => (
+                        binary::decode(avro, rest).map_err(|e| format!("Avro datum with schema id {id}: {e}")),
+                        avro.root_name().map(|n| std::sync::Arc::from(n.as_str())),
+                    ),
+                    Schema::Json(_) => (
+                        serde_json::from_slice(rest).map_err(|e| format!("JSON with schema id {id}: {e}")),
+                        None,
+                    ),
                 }
             }
-            Err(framing) => match std::str::from_utf8(bytes) {
-                Ok(text) => serde_json::from_str(text).map_err(|e| format!("{framing}, and not JSON either: {e}")),
-                Err(_) => Err(format!("{framing}, and not UTF-8 JSON either")),
-            },
+            Err(framing) => {
+                let value = match std::str::from_utf8(bytes) {
+                    Ok(text) => serde_json::from_str(text).map_err(|e| format!("{framing}, and not JSON either: {e}")),
+                    Err(_) => Err(format!("{framing}, and not UTF-8 JSON either")),
+                };
+                (value, None)
+            }
         }
     }
 }
