@@ -291,7 +291,9 @@ impl<'s> Checker<'s> {
         }
         self.check_unique(value, state, &at);
         self.check_references(state, value, &at);
-        if multi {
+        // In order across topics (nothing of the flow waiting, and the flow
+        // can take it): applied now, not held and released.
+        if multi && (self.is_waiting(&flow_id) || !self.accepts(&flow_id, state)) {
             let time = spec
                 .timing
                 .as_ref()

@@ -48,8 +48,13 @@ impl Checker<'_> {
         list.insert(at, held);
     }
 
+    /// Whether events of the flow wait.
+    pub(super) fn is_waiting(&self, flow_id: &str) -> bool {
+        self.reorder.as_ref().is_some_and(|r| r.held.contains_key(flow_id))
+    }
+
     /// Whether the flow can take an event of `state` now.
-    fn accepts(&self, flow_id: &str, state: usize) -> bool {
+    pub(super) fn accepts(&self, flow_id: &str, state: usize) -> bool {
         match self.flows.get(flow_id) {
             Some(f) => f.unknown || self.spec.allows(f.state, state),
             None => self.spec.start.contains(&state),
