@@ -100,7 +100,12 @@ impl<'a> Resolver<'a> {
             let on: Vec<usize> = (0..states.len()).filter(|s| states[*s].channel == c).collect();
             let mine: Vec<State> = on.iter().map(|s| states[*s].clone()).collect();
             let schema = &channel.schema;
-            let fallback = || path::compile(schema, Start::Root, "").map(StateSource::Field);
+            // Where the state source is broken (and reported), the spec is refused anyway.
+            let fallback = || {
+                path::compile(schema, Start::Root, "")
+                    .map(StateSource::Field)
+                    .unwrap_or_else(|_| unreachable_root())
+            };
             let records = channel.state.record == Some(true);
             let union = match (&channel.state.union, records) {
                 (None, true) => Some(""),
@@ -133,17 +138,16 @@ impl<'a> Resolver<'a> {
                         for s in &on {
                             broken[*s] = true;
                         }
-                        fallback().unwrap_or_else(|_| unreachable_root())
+                        fallback()
                     }
                 },
-                (None, Some(f)) => state_field(schema, f, &mine, &mut problems)
-                    .unwrap_or_else(|| fallback().unwrap_or_else(|_| unreachable_root())),
+                (None, Some(f)) => state_field(schema, f, &mine, &mut problems).unwrap_or_else(fallback),
                 _ => {
                     problems.add(
                         "state",
                         "give exactly one of union = \"path of the union\", field = \"path of the state field\" or record = true",
                     );
-                    fallback().unwrap_or_else(|_| unreachable_root())
+                    fallback()
                 }
             };
             for d in problems.0 {

@@ -503,7 +503,7 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         .collect();
     let first = &channels[0];
     let (schema, topic, state_source) = (first.schema.clone(), first.topic.clone(), first.state_source.clone());
-    let spec = FlowSpec {
+    let mut spec = FlowSpec {
         name: file.name,
         description: file.description,
         schema,
@@ -526,7 +526,6 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         channels,
         cross_topic_skew_ms: skew,
     };
-    let mut spec = spec;
     for (state, branch) in spec.states.iter_mut().zip(branches) {
         state.branch = branch;
     }

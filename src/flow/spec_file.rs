@@ -45,7 +45,7 @@ pub(super) struct TopicFile {
     pub(super) id: Option<OneOrMany>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StateFile {
     pub(super) union: Option<String>,
@@ -156,11 +156,7 @@ pub(super) fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<
         return Ok(vec![ChannelFile {
             topic: topic.clone(),
             schema,
-            state: StateFile {
-                union: state.union.clone(),
-                field: state.field.clone(),
-                record: state.record,
-            },
+            state: state.clone(),
             key: None,
             id: None,
         }]);
@@ -178,11 +174,7 @@ pub(super) fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<
             Ok(ChannelFile {
                 topic: name.clone(),
                 schema,
-                state: StateFile {
-                    union: t.state.union.clone(),
-                    field: t.state.field.clone(),
-                    record: t.state.record,
-                },
+                state: t.state.clone(),
                 key: t.key.clone(),
                 id: t.id.as_ref().map(OneOrMany::list),
             })
