@@ -129,10 +129,20 @@ fn a_short_load_on_the_embedded_broker_loses_nothing_and_breaks_no_rule() {
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(report::load(&json_path).unwrap(), r);
 
-    // The page draws both plots, one line per series, with nothing fetched.
+    // The page draws its charts from this run, with nothing fetched:
+    // throughput, ack latency, the distribution, two bar charts and the
+    // observer's two charts; one curve per event type timed end to end.
     let html = report::html(&r);
-    assert_eq!(html.matches("<svg").count(), 2, "{html}");
-    assert!(html.matches("<polyline").count() >= 3, "{html}");
+    assert_eq!(html.matches("<svg").count(), 7, "{html}");
+    let dist = html
+        .split("id=\"distribution\"")
+        .nth(1)
+        .unwrap()
+        .split("</svg>")
+        .next()
+        .unwrap();
+    assert_eq!(dist.matches("<polyline").count(), 1 + observed.end_to_end.len());
+    assert!(!observed.timeline.is_empty() && observed.caught_up_seconds.is_some());
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script src"));
     let mut summary = Vec::new();
     report::write_summary(&r, &mut summary).unwrap();

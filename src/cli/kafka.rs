@@ -15,6 +15,7 @@ use crate::flow::{FlowSpec, shipped};
 use crate::generate::time::parse_duration_ms;
 use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
+use crate::kafka::retention::Retention;
 use crate::kafka::{Connect, Environment};
 use crate::verify::{Message, ProduceRun, RunReport, produce_and_check};
 
@@ -45,6 +46,7 @@ fn connection(args: &ConnectArgs) -> Result<Connect> {
         timeout: Some(duration("--connect-timeout", &args.connect_timeout)?),
         listen: args.listen,
         containers: args.containers.options(),
+        retention: Some(Retention::parse(&args.retention)?),
         ..Connect::default()
     };
     if let Some(ip) = listen {
@@ -74,9 +76,11 @@ fn until_signalled(what: &str) -> Result<()> {
 
 /// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
 pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
-    let broker = crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref())?;
+    let retention = Retention::parse(&args.retention)?;
+    let broker =
+        crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref(), retention)?;
     eprintln!(
-        "broker listening on {}, advertised as {}",
+        "broker listening on {}, advertised as {}, retention {retention}",
         args.listen,
         args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap())
     );
@@ -126,6 +130,13 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
     };
     writeln!(out, "broker:   {}", env.cluster.bootstrap).map_err(stdio)?;
     writeln!(out, "registry: {registry}").map_err(stdio)?;
+    if let Some(retention) = env.broker().retention() {
+        writeln!(
+            out,
+            "retention: {retention} (the embedded broker drops older records; --retention)"
+        )
+        .map_err(stdio)?;
+    }
     writeln!(out, "export KAFKA_BOOTSTRAP_SERVERS={}", env.cluster.bootstrap).map_err(stdio)?;
     writeln!(out, "export SCHEMA_REGISTRY_URL={registry}").map_err(stdio)?;
     out.flush().map_err(stdio)?;

@@ -115,6 +115,10 @@ pub struct ConnectArgs {
     /// Address the embedded broker and registry listen on (default 127.0.0.1).
     #[arg(long)]
     pub listen: Option<std::net::IpAddr>,
+    /// What the embedded broker keeps: a size, an age or both (`512MiB`,
+    /// `30m`, `1GiB,1h`), the oldest records going first; `none` keeps all.
+    #[arg(long, default_value = "1GiB,1h")]
+    pub retention: String,
     #[command(flatten)]
     pub containers: ContainerArgs,
 }
@@ -180,6 +184,10 @@ pub struct BrokerArgs {
     /// address; in a container, the address its port is mapped to).
     #[arg(long)]
     pub advertised_listener: Option<String>,
+    /// What it keeps: a size, an age or both (`512MiB`, `30m`, `1GiB,1h`),
+    /// the oldest records going first; `none` keeps all.
+    #[arg(long, default_value = "1GiB,1h")]
+    pub retention: String,
 }
 
 #[derive(Debug, clap::Args)]

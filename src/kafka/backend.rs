@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use super::embedded::EmbeddedBroker;
+use super::retention::Retention;
 use crate::error::{Error, Result};
 
 /// A broker a run can use.
@@ -16,6 +17,10 @@ pub trait BrokerBackend: std::fmt::Debug + Send + Sync {
     fn stop(&mut self) -> Result<()>;
     /// Starts it again on the same address, where this backend can.
     fn restart(&mut self) -> Result<()>;
+    /// What it keeps, where flowharness runs it and knows.
+    fn retention(&self) -> Option<Retention> {
+        None
+    }
 }
 
 /// The in-process broker.
@@ -25,13 +30,14 @@ pub struct Embedded {
     listen: SocketAddr,
     /// `host:port` clients are told to connect to, when not `listen`.
     advertised: Option<String>,
+    retention: Retention,
     broker: Option<EmbeddedBroker>,
 }
 
 impl Embedded {
     /// Starts on `listen` (port 0: a free one), advertising
     /// `advertised_host` with its port, or else the listening address.
-    pub fn start(listen: SocketAddr, advertised_host: Option<&str>) -> Result<Embedded> {
+    pub fn start(listen: SocketAddr, advertised_host: Option<&str>, retention: Retention) -> Result<Embedded> {
         let port = if listen.port() == 0 {
             super::embedded::free_port(listen.ip())?
         } else {
@@ -39,10 +45,11 @@ impl Embedded {
         };
         let listen = SocketAddr::new(listen.ip(), port);
         let advertised = advertised_host.map(|h| format!("{h}:{port}"));
-        let broker = EmbeddedBroker::start(listen, advertised.as_deref())?;
+        let broker = EmbeddedBroker::start(listen, advertised.as_deref(), retention)?;
         Ok(Embedded {
             listen,
             advertised,
+            retention,
             broker: Some(broker),
         })
     }
@@ -61,9 +68,16 @@ impl BrokerBackend for Embedded {
         }
         Ok(())
     }
+    fn retention(&self) -> Option<Retention> {
+        Some(self.retention)
+    }
     fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        self.broker = Some(EmbeddedBroker::start(self.listen, self.advertised.as_deref())?);
+        self.broker = Some(EmbeddedBroker::start(
+            self.listen,
+            self.advertised.as_deref(),
+            self.retention,
+        )?);
         Ok(())
     }
 }

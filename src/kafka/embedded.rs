@@ -1,23 +1,33 @@
-//! The embedded broker: tansu, in-process, memory storage, on its own OS
-//! thread with its own tokio runtime (a blocking rdkafka call on the
-//! caller's runtime would deadlock it). Stopping aborts its task; the port
-//! is free again shortly after, so a test can start it again on the same
-//! port.
+//! The embedded broker: tansu's Kafka protocol handlers, in-process, on
+//! its own OS thread with its own tokio runtime (a blocking rdkafka call on
+//! the caller's runtime would deadlock it). Records live in a bounded
+//! in-memory log (`memory_log`, under a `Retention`); topics, groups and
+//! committed offsets in tansu's memory engine. Stopping aborts its tasks;
+//! the port is free again shortly after, so a test can start it again on
+//! the same port.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use tansu_broker::broker::Broker;
+use rama::{Context, Service};
 use tansu_broker::coordinator::group::administrator::Controller;
-use tansu_storage::StorageContainer;
+use tansu_storage::{BrokerRegistrationRequest, Storage, StorageContainer};
 
+use super::log_storage::LogStorage;
+use super::memory_log::{LogStats, MemoryLog};
+use super::retention::Retention;
 use crate::error::{Error, Result};
+
+const CLUSTER: &str = "flowharness";
+const NODE: i32 = 111;
 
 /// A running embedded broker; dropping it stops it.
 #[derive(Debug)]
 pub struct EmbeddedBroker {
     addr: SocketAddr,
+    log: Arc<MemoryLog>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -30,12 +40,85 @@ pub(super) fn free_port(ip: std::net::IpAddr) -> Result<u16> {
         .map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))
 }
 
+/// Builds the storage and serves connections until `stopped` fires.
+async fn serve(
+    addr: SocketAddr,
+    advertised: url::Url,
+    log: Arc<MemoryLog>,
+    ready: std::sync::mpsc::Sender<std::result::Result<(), String>>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        let _ = ready.send(Err(format!("{what}: {e}")));
+    };
+    let inner = match StorageContainer::builder()
+        .node_id(NODE)
+        .cluster_id(CLUSTER)
+        .advertised_listener(advertised)
+        .storage(url::Url::parse("memory://tansu/").expect("a constant URL parses"))
+        .silent(true)
+        .build()
+        .await
+    {
+        Ok(inner) => inner,
+        Err(e) => return fail("storage", &e),
+    };
+    let storage = LogStorage::new(inner, log);
+    if let Err(e) = storage
+        .register_broker(BrokerRegistrationRequest {
+            broker_id: NODE,
+            cluster_id: CLUSTER.into(),
+            incarnation_id: uuid::Uuid::new_v4(),
+            rack: None,
+        })
+        .await
+    {
+        return fail("registering the broker", &e);
+    }
+    let groups = match Controller::with_storage(storage.clone()) {
+        Ok(g) => g,
+        Err(e) => return fail("group coordinator", &e),
+    };
+    let socket = match tokio::net::TcpListener::bind(addr).await {
+        Ok(s) => s,
+        Err(e) => return fail("listening", &e),
+    };
+    let _ = ready.send(Ok(()));
+    let mut maintenance = tokio::time::interval(Duration::from_secs(1));
+    let mut stopped = stopped;
+    loop {
+        tokio::select! {
+            accepted = socket.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let service = match tansu_broker::service::services(CLUSTER, groups.clone(), storage.clone(), None) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("embedded broker: {e}");
+                        continue;
+                    }
+                };
+                tokio::spawn(async move {
+                    if let Err(e) = service.serve(Context::default(), stream).await {
+                        tracing::debug!("embedded broker connection: {e}");
+                    }
+                });
+            }
+            _ = maintenance.tick() => {
+                let _ = storage.maintain(SystemTime::now()).await;
+            }
+            _ = &mut stopped => break,
+        }
+    }
+}
+
 impl EmbeddedBroker {
     /// Starts on `listen` (port 0 picks a free one), telling clients to
     /// connect to `advertised` (`host:port`; default: the listening address,
-    /// 127.0.0.1 for an unspecified one). A broker in a container listens on
-    /// 0.0.0.0 and advertises the address its port is mapped to.
-    pub fn start(listen: SocketAddr, advertised: Option<&str>) -> Result<EmbeddedBroker> {
+    /// 127.0.0.1 for an unspecified one), keeping records under `retention`.
+    /// A broker in a container listens on 0.0.0.0 and advertises the address
+    /// its port is mapped to.
+    pub fn start(listen: SocketAddr, advertised: Option<&str>, retention: Retention) -> Result<EmbeddedBroker> {
         let port = if listen.port() == 0 {
             free_port(listen.ip())?
         } else {
@@ -47,14 +130,13 @@ impl EmbeddedBroker {
         } else {
             addr.ip().to_string()
         };
-        let listener =
-            url::Url::parse(&format!("tcp://{addr}")).map_err(|e| Error::Usage(format!("embedded broker: {e}")))?;
         let advertised_at = advertised.map_or_else(|| format!("{advertised_ip}:{port}"), str::to_string);
         let advertised = url::Url::parse(&format!("tcp://{advertised_at}"))
             .map_err(|e| Error::Usage(format!("embedded broker: --advertised-listener {advertised_at:?}: {e}")))?;
-        let storage = url::Url::parse("memory://tansu/").map_err(|e| Error::Usage(format!("embedded broker: {e}")))?;
+        let log = Arc::new(MemoryLog::new(retention));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, started) = std::sync::mpsc::channel::<std::result::Result<(), String>>();
+        let served_log = Arc::clone(&log);
         let thread = std::thread::Builder::new()
             .name("embedded-broker".into())
             .spawn(move || {
@@ -69,34 +151,7 @@ impl EmbeddedBroker {
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let built = Broker::<Controller<StorageContainer>, StorageContainer>::builder()
-                        .node_id(111)
-                        .cluster_id("flowharness")
-                        .incarnation_id(uuid::Uuid::new_v4())
-                        .listener(listener)
-                        .advertised_listener(advertised)
-                        .storage(storage)
-                        .silent(true)
-                        .build()
-                        .await;
-                    let mut broker = match built {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = ready.send(Err(e.to_string()));
-                            return;
-                        }
-                    };
-                    let _ = ready.send(Ok(()));
-                    tokio::select! {
-                        served = broker.serve(tokio::time::Instant::now()) => {
-                            if let Err(e) = served {
-                                tracing::error!("embedded broker stopped: {e}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
+                runtime.block_on(serve(addr, advertised, served_log, ready, stopped));
                 runtime.shutdown_timeout(Duration::from_millis(500));
             })
             .map_err(|e| Error::Usage(format!("embedded broker: cannot start a thread: {e}")))?;
@@ -111,11 +166,21 @@ impl EmbeddedBroker {
         }
         let broker = EmbeddedBroker {
             addr: SocketAddr::new(advertised_ip.parse().unwrap_or(addr.ip()), port),
+            log,
             stop: Some(stop),
             thread: Some(thread),
         };
         broker.wait_listening(Duration::from_secs(10))?;
         Ok(broker)
+    }
+
+    /// What its log holds and has dropped under retention.
+    pub fn log_stats(&self) -> LogStats {
+        self.log.stats()
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.log.retention()
     }
 
     fn wait_listening(&self, within: Duration) -> Result<()> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::backend::{BrokerBackend, Embedded, External};
 use super::cluster::Cluster;
 use super::containers::{ContainerOptions, Containers};
+use super::retention::Retention;
 use crate::error::{Error, Result};
 use crate::registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
 
@@ -33,6 +34,8 @@ pub struct Connect {
     /// The host the embedded broker tells clients to connect to (default:
     /// the listening address).
     pub advertised_host: Option<String>,
+    /// What the embedded broker keeps (default: `retention::DEFAULT`).
+    pub retention: Option<Retention>,
 }
 
 /// A broker and a registry to run against.
@@ -65,7 +68,11 @@ impl Environment {
             }
             (None, None) => {
                 let listen = SocketAddr::new(ip, c.broker_port.unwrap_or(0));
-                Box::new(Embedded::start(listen, c.advertised_host.as_deref())?)
+                Box::new(Embedded::start(
+                    listen,
+                    c.advertised_host.as_deref(),
+                    c.retention.unwrap_or_default(),
+                )?)
             }
         };
         let mut cluster = Cluster::new(&broker.bootstrap()).with_properties(&c.properties)?;

@@ -3,6 +3,7 @@
 //! asserted.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
@@ -85,4 +86,22 @@ pub fn consume_and_commit(cluster: &Cluster, group: &str, topic: &str, within: D
             .map_err(|e| cluster.error(&format!("group {group}: commit"), &e))?;
     }
     Ok(read)
+}
+
+/// The group's total lag on `topic`, about once a second until `stop`:
+/// (seconds since `origin`, lag). A failed sample is left out.
+pub fn sample_lag(cluster: &Cluster, group: &str, topic: &str, origin: Instant, stop: &AtomicBool) -> Vec<(f64, i64)> {
+    let mut samples = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        if let Ok(lag) = group_lag(cluster, group, topic) {
+            samples.push((origin.elapsed().as_secs_f64(), lag.values().sum()));
+        }
+        let rest = Duration::from_secs(1).saturating_sub(began.elapsed());
+        let until = Instant::now() + rest;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    samples
 }

@@ -7,8 +7,11 @@ pub mod containers;
 pub mod embedded;
 pub mod environment;
 pub mod lag;
+mod log_storage;
+pub mod memory_log;
 pub mod observer;
 pub mod producer;
+pub mod retention;
 
 pub use cluster::Cluster;
 pub use embedded::EmbeddedBroker;

@@ -249,15 +249,12 @@ pub fn run(
         if now_us >= next_tick_us {
             let acked = acks.acknowledged.load(Ordering::Relaxed);
             let failed = acks.failed.load(Ordering::Relaxed);
-            let (p50, p99) = {
+            let [p50, p90, p99, max] = {
                 let mut l = acks.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let r = if l.1.is_empty() {
-                    (0.0, 0.0)
+                    [0.0; 4]
                 } else {
-                    (
-                        l.1.value_at_quantile(0.5) as f64 / 1000.0,
-                        l.1.value_at_quantile(0.99) as f64 / 1000.0,
-                    )
+                    [0.5, 0.9, 0.99, 1.0].map(|q| l.1.value_at_quantile(q) as f64 / 1000.0)
                 };
                 l.1.reset();
                 r
@@ -268,7 +265,9 @@ pub fn run(
             second.errors = failed - last_failed;
             second.flows_in_flight = out.flows_in_flight;
             second.ack_p50_ms = p50;
+            second.ack_p90_ms = p90;
             second.ack_p99_ms = p99;
+            second.ack_max_ms = max;
             (last_acked, last_failed) = (acked, failed);
             tick(&second);
             out.timeline.push(std::mem::take(&mut second));

@@ -100,7 +100,11 @@ pub struct Tick {
     pub flows_in_flight: u64,
     /// Acknowledgement latency of the events acknowledged this second.
     pub ack_p50_ms: f64,
+    #[serde(default)]
+    pub ack_p90_ms: f64,
     pub ack_p99_ms: f64,
+    #[serde(default)]
+    pub ack_max_ms: f64,
 }
 
 /// Merges shards' timelines second by second: counts add, rates add,
@@ -123,7 +127,9 @@ pub fn merge_timelines<'a>(all: impl IntoIterator<Item = &'a Vec<Tick>>) -> Vec<
             m.errors += t.errors;
             m.flows_in_flight += t.flows_in_flight;
             m.ack_p50_ms = m.ack_p50_ms.max(t.ack_p50_ms);
+            m.ack_p90_ms = m.ack_p90_ms.max(t.ack_p90_ms);
             m.ack_p99_ms = m.ack_p99_ms.max(t.ack_p99_ms);
+            m.ack_max_ms = m.ack_max_ms.max(t.ack_max_ms);
         }
     }
     by.into_values().collect()

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod engine;
+pub mod html;
 pub mod metrics;
 pub mod observe;
 pub mod rate;
@@ -110,6 +111,17 @@ pub struct GroupLag {
     pub drained: bool,
     pub remaining: i64,
     pub seconds_to_drain: Option<f64>,
+    /// The total lag about once a second, through the run and the drain.
+    #[serde(default)]
+    pub timeline: Vec<LagTick>,
+}
+
+/// The group's lag at a moment of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagTick {
+    /// Seconds since the run started.
+    pub t: f64,
+    pub lag: i64,
 }
 
 /// Service-level objectives and what breached them.
@@ -256,6 +268,12 @@ pub fn run(
             observe::observe(&cluster, &start, &decoder, &spec, &expect, Duration::from_secs(10))
         })
     });
+    let origin = Instant::now();
+    let sampling = Arc::new(AtomicBool::new(false));
+    let sampler = options.consumer_group.clone().map(|group| {
+        let (cluster, topic, sampling) = (cluster.clone(), options.topic.clone(), sampling.clone());
+        std::thread::spawn(move || crate::kafka::lag::sample_lag(&cluster, &group, &topic, origin, &sampling))
+    });
     let result = engine::run(&pool, &options.engine, &mut sink, &acks, stop, tick);
     expect
         .acknowledged
@@ -273,11 +291,19 @@ pub fn run(
         Some(group) => {
             let began = Instant::now();
             let lag = crate::kafka::lag::wait_for_zero_lag(cluster, group, &options.topic, options.drain_timeout)?;
+            sampling.store(true, Ordering::Relaxed);
+            let timeline = sampler
+                .map(|s| s.join().unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, lag)| LagTick { t, lag })
+                .collect();
             Some(GroupLag {
                 group: group.clone(),
                 drained: lag.is_ok(),
                 remaining: lag.err().unwrap_or(0),
                 seconds_to_drain: lag.is_ok().then(|| began.elapsed().as_secs_f64()),
+                timeline,
             })
         }
         None => None,

@@ -36,6 +36,32 @@ pub struct ObservedSummary {
     /// End-to-end latency by event type.
     pub end_to_end: BTreeMap<String, Latency>,
     pub timed_out: bool,
+    /// Per second since the observer started.
+    #[serde(default)]
+    pub timeline: Vec<ObservedTick>,
+    /// Acknowledged but not yet read when the producer finished.
+    #[serde(default)]
+    pub behind_at_producer_end: u64,
+    /// How long after the producer finished everything acknowledged had
+    /// been read; none when it never was.
+    #[serde(default)]
+    pub caught_up_seconds: Option<f64>,
+}
+
+/// One second of the observer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedTick {
+    pub t: u64,
+    pub messages: u64,
+    pub end_to_end_p99_ms: f64,
+}
+
+impl ObservedSummary {
+    /// Whether it fell behind: still reading a second or more after the
+    /// producer finished.
+    pub fn fell_behind(&self) -> bool {
+        self.behind_at_producer_end > 0 && self.caught_up_seconds.is_none_or(|s| s >= 1.0)
+    }
 }
 
 /// Tells the observer when the producer is done and how many it should see.
@@ -84,9 +110,21 @@ pub fn observe(
     let mut latencies: BTreeMap<usize, Histogram<u64>> = BTreeMap::new();
     let mut summary = ObservedSummary::default();
     let mut last = Instant::now();
+    let origin = Instant::now();
+    let mut second = Second::new();
+    let mut producer_done_at: Option<Instant> = None;
     loop {
+        second.roll(origin, &mut summary.timeline);
         let done = expect.producer_done.load(Ordering::Relaxed);
+        if done && producer_done_at.is_none() {
+            producer_done_at = Some(Instant::now());
+            summary.behind_at_producer_end = expect
+                .acknowledged
+                .load(Ordering::Relaxed)
+                .saturating_sub(summary.messages);
+        }
         if done && summary.messages >= expect.acknowledged.load(Ordering::Relaxed) {
+            summary.caught_up_seconds = producer_done_at.map(|at| at.elapsed().as_secs_f64());
             break;
         }
         if done && last.elapsed() >= quiet {
@@ -104,6 +142,7 @@ pub fn observe(
             continue;
         }
         summary.messages += 1;
+        second.messages += 1;
         let (value, writer) = decoder.decode_named(m.payload());
         let state = match (&value, &writer) {
             (Ok(v), Some(r)) if spec.channels.iter().any(|c| c.records) => spec
@@ -115,8 +154,9 @@ pub fn observe(
         if let Ok(state) = state
             && let Some(sent) = m.timestamp().to_millis()
         {
-            let h = latencies.entry(state).or_insert_with(histogram);
-            record(h, (wall_ms() - sent).max(0) as u64 * 1000);
+            let us = (wall_ms() - sent).max(0) as u64 * 1000;
+            record(latencies.entry(state).or_insert_with(histogram), us);
+            record(&mut second.latency, us);
         }
         checker.observe(&Observed {
             topic: multi.then(|| names[t].clone()),
@@ -127,6 +167,7 @@ pub fn observe(
             value,
         });
     }
+    second.flush(&mut summary.timeline);
     let report = checker.finish();
     summary.lost = expect
         .acknowledged
@@ -142,4 +183,43 @@ pub fn observe(
         .map(|(s, h)| (spec.states[*s].name.clone(), Latency::of(h)))
         .collect();
     Ok(summary)
+}
+
+/// The second the observer is in: messages read and their latencies.
+struct Second {
+    index: u64,
+    messages: u64,
+    latency: Histogram<u64>,
+}
+
+impl Second {
+    fn new() -> Second {
+        Second {
+            index: 0,
+            messages: 0,
+            latency: histogram(),
+        }
+    }
+
+    /// Closes the seconds that have passed since this one began.
+    fn roll(&mut self, origin: Instant, timeline: &mut Vec<ObservedTick>) {
+        let now = origin.elapsed().as_secs();
+        while self.index < now {
+            self.flush(timeline);
+        }
+    }
+
+    fn flush(&mut self, timeline: &mut Vec<ObservedTick>) {
+        self.index += 1;
+        timeline.push(ObservedTick {
+            t: self.index,
+            messages: std::mem::take(&mut self.messages),
+            end_to_end_p99_ms: if self.latency.is_empty() {
+                0.0
+            } else {
+                self.latency.value_at_quantile(0.99) as f64 / 1000.0
+            },
+        });
+        self.latency.reset();
+    }
 }

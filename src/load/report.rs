@@ -1,11 +1,10 @@
-//! A load run's report: the JSON file, the terminal summary, a
-//! self-contained HTML page with SVG plots, and the merge of shards.
+//! A load run's report: the JSON file, the terminal summary and the merge
+//! of shards (the HTML page is `html`).
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
-use super::metrics::{Latency, Tick, merge_named, merge_timelines};
+use super::metrics::{Latency, merge_named, merge_timelines};
 use super::observe::ObservedSummary;
 use super::{EventCounts, FlowCounts, LoadReport, REPORT_FORMAT, Slo};
 use crate::error::{Error, Result};
@@ -128,7 +127,23 @@ fn merge_observed(all: &[&ObservedSummary]) -> ObservedSummary {
         }
         out.findings
             .extend(o.findings.iter().take(20 - out.findings.len().min(20)).cloned());
+        out.behind_at_producer_end += o.behind_at_producer_end;
     }
+    // A merged run caught up when its slowest shard did.
+    out.caught_up_seconds = all
+        .iter()
+        .map(|o| o.caught_up_seconds)
+        .try_fold(0.0, |acc: f64, s| s.map(|s| acc.max(s)));
+    let mut by_second: std::collections::BTreeMap<u64, super::observe::ObservedTick> = Default::default();
+    for tick in all.iter().flat_map(|o| &o.timeline) {
+        let m = by_second.entry(tick.t).or_insert_with(|| super::observe::ObservedTick {
+            t: tick.t,
+            ..Default::default()
+        });
+        m.messages += tick.messages;
+        m.end_to_end_p99_ms = m.end_to_end_p99_ms.max(tick.end_to_end_p99_ms);
+    }
+    out.timeline = by_second.into_values().collect();
     out
 }
 
@@ -177,6 +192,20 @@ pub fn write_summary(r: &LoadReport, out: &mut dyn Write) -> std::io::Result<()>
                 l.p50_ms, l.p99_ms, l.count
             )?;
         }
+        if o.fell_behind() {
+            match o.caught_up_seconds {
+                Some(s) => writeln!(
+                    out,
+                    "  the observer fell behind: {} messages unread when the producer finished, all read {s:.1}s later",
+                    o.behind_at_producer_end
+                )?,
+                None => writeln!(
+                    out,
+                    "  the observer fell behind: {} messages unread when the producer finished, and it never caught up",
+                    o.behind_at_producer_end
+                )?,
+            }
+        }
         for f in &o.findings {
             writeln!(out, "  {f}")?;
         }
@@ -193,104 +222,4 @@ pub fn write_summary(r: &LoadReport, out: &mut dyn Write) -> std::io::Result<()>
     Ok(())
 }
 
-/// One line of a plot: its name, its colour and its (x, y) points.
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
-
-/// A polyline plot: one line per series, time on x.
-fn plot(title: &str, unit: &str, series: &[Series<'_>]) -> String {
-    let (w, h, left, bottom) = (720.0, 260.0, 60.0, 30.0);
-    let max_x = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0, f64::max);
-    let max_y = series
-        .iter()
-        .flat_map(|s| s.2.iter().map(|p| p.1))
-        .fold(0.0, f64::max)
-        .max(1e-9)
-        * 1.1;
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{}" viewBox="0 0 {w} {}"><title>{title}</title><text x="{left}" y="14" font-size="13">{title}</text>"#,
-        h + 20.0,
-        h + 20.0
-    );
-    let _ = write!(
-        svg,
-        r##"<line x1="{left}" y1="{}" x2="{w}" y2="{}" stroke="#888"/><line x1="{left}" y1="20" x2="{left}" y2="{}" stroke="#888"/>"##,
-        h - bottom + 20.0,
-        h - bottom + 20.0,
-        h - bottom + 20.0
-    );
-    let _ = write!(
-        svg,
-        r#"<text x="2" y="28" font-size="11">{max_y:.1} {unit}</text><text x="{}" y="{}" font-size="11">{max_x:.0} s</text>"#,
-        w - 40.0,
-        h + 16.0
-    );
-    for (i, (name, color, points)) in series.iter().enumerate() {
-        let coords: Vec<String> = points
-            .iter()
-            .map(|(x, y)| {
-                let px = left + (w - left - 10.0) * x / max_x;
-                let py = 20.0 + (h - bottom) * (1.0 - y / max_y);
-                format!("{px:.1},{py:.1}")
-            })
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/><text x="{}" y="14" font-size="11" fill="{color}">{name}</text>"#,
-            coords.join(" "),
-            left + 260.0 + 110.0 * i as f64
-        );
-    }
-    svg.push_str("</svg>");
-    svg
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// One self-contained HTML page: the summary, and plots of throughput and
-/// latency percentiles over time. No scripts, no network assets.
-pub fn html(r: &LoadReport) -> String {
-    let mut summary = Vec::new();
-    let _ = write_summary(r, &mut summary);
-    let per_second =
-        |f: &dyn Fn(&Tick) -> f64| -> Vec<(f64, f64)> { r.timeline.iter().map(|t| (t.t as f64, f(t))).collect() };
-    let mut events_per_flow = if r.flows.started == 0 {
-        1.0
-    } else {
-        r.events.sent as f64 / r.flows.started as f64
-    };
-    if !events_per_flow.is_finite() {
-        events_per_flow = 1.0;
-    }
-    let mut throughput = vec![
-        ("events sent/s", "#1f77b4", per_second(&|t| t.events_sent as f64)),
-        (
-            "events acked/s",
-            "#2ca02c",
-            per_second(&|t| t.events_acknowledged as f64),
-        ),
-    ];
-    if r.timeline.iter().any(|t| t.target_flow_rate.is_some()) {
-        throughput.push((
-            "target events/s",
-            "#999999",
-            per_second(&|t| t.target_flow_rate.unwrap_or(0.0) * events_per_flow),
-        ));
-    }
-    let latency = [
-        ("ack p50", "#1f77b4", per_second(&|t| t.ack_p50_ms)),
-        ("ack p99", "#d62728", per_second(&|t| t.ack_p99_ms)),
-    ];
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>flowharness load: {flow}</title>\
-<style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>\
-<h1>flowharness load: {flow}</h1><pre>{summary}</pre>{t}{l}</body></html>\n",
-        flow = escape(&r.flow),
-        summary = escape(&String::from_utf8_lossy(&summary)),
-        t = plot("Throughput", "/s", &throughput),
-        l = plot("Acknowledgement latency", "ms", &latency),
-    )
-}
+pub use super::html::html;
