@@ -117,10 +117,13 @@ fn the_embedded_broker_stays_flat_under_retention_through_a_minute_of_load() {
                 .0
         })
         .collect();
-    assert!(
-        starts.iter().all(|s| *s > 0),
-        "nothing was dropped: log starts {starts:?}"
-    );
+    eprintln!("broker RSS: {shown:?}; {sent} events; log starts {starts:?}");
+    if std::env::var_os("FLOWHARNESS_SOAK_RETENTION").is_none() {
+        assert!(
+            starts.iter().all(|s| *s > 0),
+            "nothing was dropped: log starts {starts:?}"
+        );
+    }
 
     // Flat: the last third grows no more than a little over the middle third.
     let window = |lo: f64, hi: f64| {
@@ -133,7 +136,6 @@ fn the_embedded_broker_stays_flat_under_retention_through_a_minute_of_load() {
     };
     let end = samples.last().map_or(0.0, |s| s.0);
     let (middle, last) = (window(end / 3.0, 2.0 * end / 3.0), window(2.0 * end / 3.0, end + 1.0));
-    eprintln!("broker RSS: {shown:?}; {sent} events; log starts {starts:?}");
     assert!(
         last <= middle + 8 * MIB,
         "the broker's RSS kept growing: {} MiB in the middle third, {} MiB in the last; samples {shown:?}",
