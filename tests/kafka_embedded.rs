@@ -285,3 +285,41 @@ fn a_consumer_groups_lag_drains_to_zero_once_it_has_read_and_committed() {
         flowharness::kafka::lag::wait_for_zero_lag(&env.cluster, group, topic, Duration::from_secs(10)).unwrap();
     assert_eq!(drained, Ok(()));
 }
+
+/// With a data directory the broker keeps its topics, records and offsets
+/// in tansu's sqlite engine: what was produced before a restart is read
+/// back whole after it.
+#[test]
+fn a_broker_with_a_data_dir_keeps_its_records_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = Environment::connect(&Connect {
+        data_dir: Some(dir.path().join("broker")),
+        ..Connect::default()
+    })
+    .unwrap();
+    let spec = shipped::resolve("account-migration").unwrap();
+    let before = run(&env, &spec, "kept-across-restarts", 6, "happy=1", 9);
+    assert_clean(&before);
+    assert!(dir.path().join("broker/flowharness-broker.db").exists());
+
+    env.restart_broker().unwrap();
+    let decoder = Decoder {
+        registry: env.registry.clone(),
+    };
+    let options = ObserveOptions {
+        start: None,
+        expected: None,
+        until_end: true,
+        timeout: Duration::from_secs(30),
+        run_id: None,
+    };
+    let mut checker = flowharness::flow::checker::Checker::new(&spec, CheckOptions::default());
+    let seen = observer::observe(&env.cluster, "kept-across-restarts", &decoder, &options, &mut |o, _| {
+        checker.observe(&o)
+    })
+    .unwrap();
+    assert_eq!(seen.messages, before.delivery.produced);
+    let after = checker.finish();
+    assert!(after.findings.is_empty(), "{:#?}", after.findings);
+    assert_eq!(after.complete_by_path.get("happy"), Some(&6));
+}

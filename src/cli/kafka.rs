@@ -15,7 +15,7 @@ use crate::flow::{FlowSpec, shipped};
 use crate::generate::time::parse_duration_ms;
 use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
-use crate::kafka::retention::Retention;
+use crate::kafka::retention::{BrokerStore, Retention};
 use crate::kafka::{Connect, Environment};
 use crate::verify::{Message, ProduceRun, RunReport, produce_and_check};
 
@@ -46,13 +46,36 @@ fn connection(args: &ConnectArgs) -> Result<Connect> {
         timeout: Some(duration("--connect-timeout", &args.connect_timeout)?),
         listen: args.listen,
         containers: args.containers.options(),
-        retention: Some(Retention::parse(&args.retention)?),
+        retention: args.retention.as_deref().map(Retention::parse).transpose()?,
         ..Connect::default()
     };
     if let Some(ip) = listen {
         eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
     }
     Ok(c)
+}
+
+/// What the embedded broker keeps: `--retention` in memory, or a
+/// `--data-dir`, where retention is the topics' own.
+fn store(retention: Option<&str>, data_dir: Option<&std::path::PathBuf>) -> Result<BrokerStore> {
+    if let (Some(r), Some(d)) = (retention, data_dir) {
+        return Err(Error::Usage(format!(
+            "--retention {r} with --data-dir {}: --retention bounds the in-memory log; in a data directory \
+             records go by each topic's retention.ms (with cleanup.policy=delete)",
+            d.display()
+        )));
+    }
+    Ok(BrokerStore {
+        retention: retention.map(Retention::parse).transpose()?.unwrap_or_default(),
+        data_dir: data_dir.cloned(),
+    })
+}
+
+fn kept(store: &BrokerStore) -> String {
+    match &store.data_dir {
+        Some(d) => format!("data in {} (kept across restarts)", d.display()),
+        None => format!("retention {} in memory", store.retention),
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -76,13 +99,14 @@ fn until_signalled(what: &str) -> Result<()> {
 
 /// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
 pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
-    let retention = Retention::parse(&args.retention)?;
+    let store = store(args.retention.as_deref(), args.data_dir.as_ref())?;
     let broker =
-        crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref(), retention)?;
+        crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref(), &store)?;
     eprintln!(
-        "broker listening on {}, advertised as {}, retention {retention}",
+        "broker listening on {}, advertised as {}, {}",
         args.listen,
-        args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap())
+        args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap()),
+        kept(&store)
     );
     until_signalled("broker")?;
     eprintln!("broker stopping");
@@ -106,6 +130,8 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
     c.broker_port = args.broker_port;
     c.registry_port = args.registry_port;
     c.advertised_host.clone_from(&args.advertised_host);
+    let store = store(args.connect.retention.as_deref(), args.data_dir.as_ref())?;
+    c.data_dir = store.data_dir.clone();
     let env = Environment::connect(&c)?;
     for t in &args.topics {
         let (name, partitions) = match t.split_once(':') {
@@ -130,12 +156,8 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
     };
     writeln!(out, "broker:   {}", env.cluster.bootstrap).map_err(stdio)?;
     writeln!(out, "registry: {registry}").map_err(stdio)?;
-    if let Some(retention) = env.broker().retention() {
-        writeln!(
-            out,
-            "retention: {retention} (the embedded broker drops older records; --retention)"
-        )
-        .map_err(stdio)?;
+    if env.broker().kind() == "embedded" {
+        writeln!(out, "kept:     {}", kept(&store)).map_err(stdio)?;
     }
     writeln!(out, "export KAFKA_BOOTSTRAP_SERVERS={}", env.cluster.bootstrap).map_err(stdio)?;
     writeln!(out, "export SCHEMA_REGISTRY_URL={registry}").map_err(stdio)?;

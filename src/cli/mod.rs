@@ -115,10 +115,11 @@ pub struct ConnectArgs {
     /// Address the embedded broker and registry listen on (default 127.0.0.1).
     #[arg(long)]
     pub listen: Option<std::net::IpAddr>,
-    /// What the embedded broker keeps: a size, an age or both (`512MiB`,
-    /// `30m`, `1GiB,1h`), the oldest records going first; `none` keeps all.
-    #[arg(long, default_value = "1GiB,1h")]
-    pub retention: String,
+    /// What the embedded broker keeps in memory: a size, an age or both
+    /// (`512MiB`, `30m`, `1GiB,1h`), the oldest records going first; `none`
+    /// keeps all. Default 1GiB,1h.
+    #[arg(long)]
+    pub retention: Option<String>,
     #[command(flatten)]
     pub containers: ContainerArgs,
 }
@@ -184,10 +185,15 @@ pub struct BrokerArgs {
     /// address; in a container, the address its port is mapped to).
     #[arg(long)]
     pub advertised_listener: Option<String>,
-    /// What it keeps: a size, an age or both (`512MiB`, `30m`, `1GiB,1h`),
-    /// the oldest records going first; `none` keeps all.
-    #[arg(long, default_value = "1GiB,1h")]
-    pub retention: String,
+    /// What it keeps in memory: a size, an age or both (`512MiB`, `30m`,
+    /// `1GiB,1h`), the oldest records going first; `none` keeps all.
+    /// Default 1GiB,1h.
+    #[arg(long)]
+    pub retention: Option<String>,
+    /// Keep topics, records and offsets in this directory (tansu's sqlite
+    /// engine) so they survive a restart.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +214,10 @@ pub struct UpArgs {
     /// --listen 0.0.0.0 in a container: the host's name for it).
     #[arg(long)]
     pub advertised_host: Option<String>,
+    /// Keep the broker's topics, records and offsets in this directory
+    /// (tansu's sqlite engine) so they survive a restart.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

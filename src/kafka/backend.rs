@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::embedded::EmbeddedBroker;
-use super::retention::Retention;
+use super::retention::{BrokerStore, Retention};
 use crate::error::{Error, Result};
 
 /// A broker a run can use.
@@ -30,14 +30,14 @@ pub struct Embedded {
     listen: SocketAddr,
     /// `host:port` clients are told to connect to, when not `listen`.
     advertised: Option<String>,
-    retention: Retention,
+    store: BrokerStore,
     broker: Option<EmbeddedBroker>,
 }
 
 impl Embedded {
     /// Starts on `listen` (port 0: a free one), advertising
     /// `advertised_host` with its port, or else the listening address.
-    pub fn start(listen: SocketAddr, advertised_host: Option<&str>, retention: Retention) -> Result<Embedded> {
+    pub fn start(listen: SocketAddr, advertised_host: Option<&str>, store: BrokerStore) -> Result<Embedded> {
         let port = if listen.port() == 0 {
             super::embedded::free_port(listen.ip())?
         } else {
@@ -45,11 +45,11 @@ impl Embedded {
         };
         let listen = SocketAddr::new(listen.ip(), port);
         let advertised = advertised_host.map(|h| format!("{h}:{port}"));
-        let broker = EmbeddedBroker::start(listen, advertised.as_deref(), retention)?;
+        let broker = EmbeddedBroker::start(listen, advertised.as_deref(), &store)?;
         Ok(Embedded {
             listen,
             advertised,
-            retention,
+            store,
             broker: Some(broker),
         })
     }
@@ -69,14 +69,14 @@ impl BrokerBackend for Embedded {
         Ok(())
     }
     fn retention(&self) -> Option<Retention> {
-        Some(self.retention)
+        self.store.data_dir.is_none().then_some(self.store.retention)
     }
     fn restart(&mut self) -> Result<()> {
         self.stop()?;
         self.broker = Some(EmbeddedBroker::start(
             self.listen,
             self.advertised.as_deref(),
-            self.retention,
+            &self.store,
         )?);
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! the same port.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +18,7 @@ use tansu_storage::{BrokerRegistrationRequest, Storage, StorageContainer};
 
 use super::log_storage::LogStorage;
 use super::memory_log::{LogStats, MemoryLog};
-use super::retention::Retention;
+use super::retention::{BrokerStore, Retention};
 use crate::error::{Error, Result};
 
 const CLUSTER: &str = "flowharness";
@@ -40,30 +41,83 @@ pub(super) fn free_port(ip: std::net::IpAddr) -> Result<u16> {
         .map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))
 }
 
+/// Where the broker keeps records: its own bounded log in memory, or
+/// tansu's sqlite engine in a directory (data that survives a restart).
+#[derive(Debug, Clone)]
+enum Keep {
+    Memory(Arc<MemoryLog>),
+    Dir(PathBuf),
+}
+
+/// `sqlite:` URL for a database file. tansu resolves the URL's path against
+/// the working directory after stripping one leading `/`, so an absolute
+/// file is written with two.
+fn sqlite_url(file: &Path) -> std::result::Result<url::Url, String> {
+    let absolute = std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    url::Url::parse(&format!("sqlite:///{}", absolute.display())).map_err(|e| format!("{}: {e}", file.display()))
+}
+
 /// Builds the storage and serves connections until `stopped` fires.
 async fn serve(
     addr: SocketAddr,
     advertised: url::Url,
-    log: Arc<MemoryLog>,
+    keep: Keep,
+    ready: std::sync::mpsc::Sender<std::result::Result<(), String>>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let url = match &keep {
+        Keep::Memory(_) => url::Url::parse("memory://tansu/").map_err(|e| e.to_string()),
+        Keep::Dir(dir) => std::fs::create_dir_all(dir)
+            .map_err(|e| format!("--data-dir {}: {e}", dir.display()))
+            .and_then(|()| sqlite_url(&dir.join("flowharness-broker.db"))),
+    };
+    let url = match url {
+        Ok(u) => u,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let inner = match StorageContainer::builder()
+        .node_id(NODE)
+        .cluster_id(CLUSTER)
+        .advertised_listener(advertised)
+        .storage(url)
+        .silent(true)
+        .build()
+        .await
+    {
+        Ok(inner) => inner,
+        Err(e) => {
+            let _ = ready.send(Err(format!("storage: {e}")));
+            return;
+        }
+    };
+    match keep {
+        Keep::Memory(log) => {
+            serve_with(
+                LogStorage::new(inner, log),
+                addr,
+                Duration::from_secs(1),
+                ready,
+                stopped,
+            )
+            .await;
+        }
+        Keep::Dir(_) => serve_with(inner, addr, Duration::from_secs(60), ready, stopped).await,
+    }
+}
+
+async fn serve_with<S: Storage + Clone>(
+    storage: S,
+    addr: SocketAddr,
+    maintain_every: Duration,
     ready: std::sync::mpsc::Sender<std::result::Result<(), String>>,
     stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         let _ = ready.send(Err(format!("{what}: {e}")));
     };
-    let inner = match StorageContainer::builder()
-        .node_id(NODE)
-        .cluster_id(CLUSTER)
-        .advertised_listener(advertised)
-        .storage(url::Url::parse("memory://tansu/").expect("a constant URL parses"))
-        .silent(true)
-        .build()
-        .await
-    {
-        Ok(inner) => inner,
-        Err(e) => return fail("storage", &e),
-    };
-    let storage = LogStorage::new(inner, log);
     if let Err(e) = storage
         .register_broker(BrokerRegistrationRequest {
             broker_id: NODE,
@@ -84,7 +138,7 @@ async fn serve(
         Err(e) => return fail("listening", &e),
     };
     let _ = ready.send(Ok(()));
-    let mut maintenance = tokio::time::interval(Duration::from_secs(1));
+    let mut maintenance = tokio::time::interval(maintain_every);
     let mut stopped = stopped;
     loop {
         tokio::select! {
@@ -115,10 +169,11 @@ async fn serve(
 impl EmbeddedBroker {
     /// Starts on `listen` (port 0 picks a free one), telling clients to
     /// connect to `advertised` (`host:port`; default: the listening address,
-    /// 127.0.0.1 for an unspecified one), keeping records under `retention`.
+    /// 127.0.0.1 for an unspecified one), keeping records as `store` says.
     /// A broker in a container listens on 0.0.0.0 and advertises the address
     /// its port is mapped to.
-    pub fn start(listen: SocketAddr, advertised: Option<&str>, retention: Retention) -> Result<EmbeddedBroker> {
+    pub fn start(listen: SocketAddr, advertised: Option<&str>, store: &BrokerStore) -> Result<EmbeddedBroker> {
+        let retention = store.retention;
         let port = if listen.port() == 0 {
             free_port(listen.ip())?
         } else {
@@ -136,7 +191,10 @@ impl EmbeddedBroker {
         let log = Arc::new(MemoryLog::new(retention));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready, started) = std::sync::mpsc::channel::<std::result::Result<(), String>>();
-        let served_log = Arc::clone(&log);
+        let keep = match &store.data_dir {
+            Some(dir) => Keep::Dir(dir.clone()),
+            None => Keep::Memory(Arc::clone(&log)),
+        };
         let thread = std::thread::Builder::new()
             .name("embedded-broker".into())
             .spawn(move || {
@@ -151,7 +209,7 @@ impl EmbeddedBroker {
                         return;
                     }
                 };
-                runtime.block_on(serve(addr, advertised, served_log, ready, stopped));
+                runtime.block_on(serve(addr, advertised, keep, ready, stopped));
                 runtime.shutdown_timeout(Duration::from_millis(500));
             })
             .map_err(|e| Error::Usage(format!("embedded broker: cannot start a thread: {e}")))?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::backend::{BrokerBackend, Embedded, External};
 use super::cluster::Cluster;
 use super::containers::{ContainerOptions, Containers};
-use super::retention::Retention;
+use super::retention::{BrokerStore, Retention};
 use crate::error::{Error, Result};
 use crate::registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
 
@@ -36,6 +36,8 @@ pub struct Connect {
     pub advertised_host: Option<String>,
     /// What the embedded broker keeps (default: `retention::DEFAULT`).
     pub retention: Option<Retention>,
+    /// Where the embedded broker keeps its data (default: memory).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// A broker and a registry to run against.
@@ -71,7 +73,10 @@ impl Environment {
                 Box::new(Embedded::start(
                     listen,
                     c.advertised_host.as_deref(),
-                    c.retention.unwrap_or_default(),
+                    BrokerStore {
+                        retention: c.retention.unwrap_or_default(),
+                        data_dir: c.data_dir.clone(),
+                    },
                 )?)
             }
         };

@@ -22,6 +22,16 @@ pub const DEFAULT: Retention = Retention {
     max_age: Some(Duration::from_secs(3600)),
 };
 
+/// Where and how much the embedded broker keeps: records in memory under
+/// `retention`, or, with a data directory, in tansu's sqlite engine there
+/// (data survives a restart; records go by each topic's `retention.ms`
+/// under `cleanup.policy=delete`, not by `retention`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerStore {
+    pub retention: Retention,
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
 impl Default for Retention {
     fn default() -> Self {
         DEFAULT
