@@ -5,6 +5,10 @@
 //!        "topic": "migration-all-1", "messages": [ ...Avro JSON encoding... ]}}
 //! ```
 //!
+//! An entry may also carry `"headers": {"name": "value"}`, sent with each
+//! of its messages. Files ending `.jsonl` are fixture lines
+//! (`fixture_lines`), read the same way.
+//!
 //! Reading reports one diagnostic per problem, each naming the file, the
 //! entry, the message index and the field path.
 
@@ -38,6 +42,9 @@ pub struct Entry {
     pub topic: String,
     pub partition: Option<i32>,
     pub key: Value,
+    /// Headers every message of the entry carries (fixture lines give each
+    /// message its own entry).
+    pub headers: Vec<(String, String)>,
     /// Validated messages; Avro ones with union keys as full names.
     pub messages: Vec<Value>,
 }
@@ -68,8 +75,25 @@ impl Fixture {
     /// size. Problems are reported together at the end, as by [`Fixture::load`].
     pub fn visit(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
         let place = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if crate::fixture_lines::is_lines(path) {
+            let mut reader = EntryReader {
+                base: &base,
+                schemas: Schemas::default(),
+                sink: Sink::Each(each),
+                problems: Vec::new(),
+            };
+            crate::fixture_lines::read(path, &mut |id, entry| match entry {
+                Ok(entry) => reader.add(id, entry),
+                Err(d) => reader.problems.push(d.within(id.to_string())),
+            })?;
+            return if reader.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Invalid(reader.problems).within(&place))
+            };
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         // Entry by entry: each is parsed, checked and kept in its checked
         // form before the next is read, so a large fixture is never held
         // twice, and entries naming the same schema share one.
@@ -140,6 +164,14 @@ impl Fixture {
             e.insert("partition".into(), entry.partition.map_or(Value::Null, Value::from));
             e.insert("key".into(), entry.key.clone());
             e.insert("topic".into(), Value::String(entry.topic.clone()));
+            if !entry.headers.is_empty() {
+                let headers: Map<String, Value> = entry
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                e.insert("headers".into(), Value::Object(headers));
+            }
             e.insert("messages".into(), Value::Array(entry.messages.clone()));
             out.insert(entry.id.clone(), Value::Object(e));
         }
@@ -183,7 +215,11 @@ impl EntryReader<'_> {
                 Sink::Each(each) => each(entry),
             },
             Err(list) => {
-                let place = format!("entry {id:?}");
+                let place = if id.starts_with("line ") {
+                    id.to_string()
+                } else {
+                    format!("entry {id:?}")
+                };
                 self.problems.extend(list.into_iter().map(|d| d.within(place.clone())));
             }
         }
@@ -219,7 +255,7 @@ fn read_entry(
     };
     let mut problems = Vec::new();
     for key in obj.keys() {
-        if !["schema", "partition", "key", "topic", "messages"].contains(&key.as_str()) {
+        if !["schema", "partition", "key", "topic", "headers", "messages"].contains(&key.as_str()) {
             problems.push(Diagnostic::new(format!("unknown key {key:?}")));
         }
     }
@@ -253,6 +289,23 @@ fn read_entry(
         },
     };
     let key = obj.remove("key").unwrap_or(Value::Null);
+    let mut headers = Vec::new();
+    match obj.remove("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(v) => headers.push((k, v)),
+                    other => problems.push(
+                        Diagnostic::new(format!("expected a string, found {other}")).within(format!("headers.{k}")),
+                    ),
+                }
+            }
+        }
+        Some(other) => {
+            problems.push(Diagnostic::new(format!("expected an object of strings, found {other}")).within("headers"));
+        }
+    }
     let schema = read_schema(obj.get("schema"), base, schemas);
     let messages = match obj.remove("messages") {
         Some(Value::Array(list)) => Some(list),
@@ -301,6 +354,7 @@ fn read_entry(
         topic,
         partition,
         key,
+        headers,
         messages: normalized,
     })
 }

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod fixture;
+pub mod fixture_lines;
+pub mod fixture_writer;
 pub mod flow;
 pub mod generate;
 pub mod kafka;

@@ -452,3 +452,55 @@ fn generate_writes_each_schema_once_beside_the_fixture_and_verify_reads_it() {
         assert!(out_text.contains("violations: 0 ()"), "{out_text}");
     }
 }
+
+#[test]
+fn fixture_lines_are_written_read_and_verified_like_the_seed_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for flow in ["checkout-saga", "account-lifecycle"] {
+        let mut summaries = Vec::new();
+        for name in ["flows.json", "flows.jsonl"] {
+            let out = dir.path().join(name);
+            let out_s = out.to_str().unwrap();
+            let (code, _, err) = common::flowharness(&[
+                "generate", "--flow", flow, "--flows", "30", "--seed", "4", "--out", out_s,
+            ]);
+            assert_eq!(code, 0, "{flow} {name}: {err}");
+            let (code, _, err) = common::flowharness(&["fixture", "check", out_s]);
+            assert_eq!(code, 0, "{flow} {name}: {err}");
+            let (code, report, err) = common::flowharness(&["verify", "--file", out_s, "--flow", flow]);
+            assert_eq!(code, 0, "{flow} {name}: {report}{err}");
+            summaries.push(report);
+        }
+        // The same flows, whichever form holds them.
+        assert_eq!(summaries[0], summaries[1], "{flow}");
+    }
+    // One line per message after the header, each naming its topic.
+    let text = std::fs::read_to_string(dir.path().join("flows.jsonl")).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["format"], "flowharness-fixture-lines/1");
+    let row: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert!(
+        row["value"].is_object() && row["key"].is_string() && row["headers"].is_object(),
+        "{row}"
+    );
+
+    // A broken line is named by its number.
+    let broken = dir.path().join("broken.jsonl");
+    let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut third: serde_json::Value = serde_json::from_str(&rows[2]).unwrap();
+    third["headers"] = serde_json::json!({ "trace": 7 });
+    rows[2] = third.to_string();
+    rows.insert(4, "{\"value\": {}, \"topic\": \"nowhere\"}".into());
+    std::fs::write(&broken, rows.join("\n")).unwrap();
+    let (code, _, err) = common::flowharness(&["fixture", "check", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("line 3: headers.trace: expected a string, found 7"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5") && err.contains("\"nowhere\" has no schema"),
+        "{err}"
+    );
+}

@@ -78,12 +78,13 @@ fn up_prints_where_the_broker_and_registry_are() {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("broker:   127.0.0.1:"), "{out}");
     assert!(lines[1].starts_with("registry: http://127.0.0.1:"), "{out}");
+    assert_eq!(lines[2], "kept:     retention 1GiB,1h in memory", "{out}");
     assert!(
-        lines[2].starts_with("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"),
+        lines[3].starts_with("export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"),
         "{out}"
     );
     assert!(
-        lines[3].starts_with("export SCHEMA_REGISTRY_URL=http://127.0.0.1:"),
+        lines[4].starts_with("export SCHEMA_REGISTRY_URL=http://127.0.0.1:"),
         "{out}"
     );
 }

@@ -33,44 +33,82 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
         jitter: args.jitter,
         time_scale: args.time_scale,
     };
-    let messages = generator::generate(&spec, &options, seed)?;
-    let fixture = fixture_io::to_fixture_of(&spec, None, &messages);
-    // The summary comes from checking what was generated.
-    let mut checker = Checker::new(&spec, CheckOptions::default());
-    for m in fixture_io::observed(&fixture) {
-        checker.observe(&m);
-    }
-    let report = checker.finish();
-    let paths: Vec<String> = report
-        .complete_by_path
-        .iter()
-        .map(|(p, n)| format!("{p} {n}"))
-        .collect();
-    match &args.out {
-        Some(path) => {
-            let mut fixture = fixture;
-            by_path(&mut fixture, path)?;
-            fixture.save(path)?;
-        }
-        None => {
-            let text = serde_json::to_string_pretty(&fixture.to_value()).map_err(|e| Error::Usage(e.to_string()))?;
-            writeln!(out, "{text}").map_err(stdio)?;
-        }
+    let generator = generator::FlowGenerator::new(&spec, options)?;
+    // Each channel's topic and what its entries' "schema" says: a file
+    // written once beside --out, or the schema inline on stdout.
+    let many = spec.channels.len() > 1;
+    let mut schemas: Vec<(String, serde_json::Value)> = Vec::new();
+    for c in &spec.channels {
+        let reference = match &args.out {
+            Some(out) => serde_json::Value::String(schema_beside(out, &c.topic, &c.schema, many)?),
+            None => c.schema.json().clone(),
+        };
+        schemas.push((c.topic.clone(), reference));
     }
     let target = args
         .out
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
-    let restarts = report.flows_started.saturating_sub(args.flows as u64);
+    let sink: Box<dyn Write + '_> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(&mut *out),
+    };
+    let write_failed = |e: std::io::Error| Error::Usage(format!("{target}: {e}"));
+    let lines = args.out.as_deref().is_some_and(crate::fixture_lines::is_lines);
+    let channel_of = |m: &fixture_io::Keyed| m.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0);
+    let (by_path, events) = if lines {
+        let mut writer = crate::fixture_lines::LinesWriter::new(sink, &schemas).map_err(write_failed)?;
+        let by_path = generator.generate_into(seed, &mut |m| {
+            let topic = &schemas[channel_of(&m)].0;
+            writer
+                .push(topic, &serde_json::Value::String(m.key), &[], &m.value)
+                .map_err(write_failed)
+        })?;
+        (by_path, writer.finish().map_err(write_failed)?.1)
+    } else {
+        let mut writer = crate::fixture_writer::FixtureWriter::new(sink);
+        let by_path = generator.generate_into(seed, &mut |m| {
+            let (topic, schema) = &schemas[channel_of(&m)];
+            writer
+                .push(topic, &serde_json::Value::String(m.key), schema, m.value)
+                .map_err(write_failed)
+        })?;
+        (by_path, writer.finish().map_err(write_failed)?.2)
+    };
+    let paths: Vec<String> = by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    let restarts = by_path.values().sum::<u64>().saturating_sub(args.flows as u64);
     writeln!(
         err,
-        "generated {} flows and {restarts} restarts ({}), {} events → {target}",
+        "generated {} flows and {restarts} restarts ({}), {events} events → {target}",
         args.flows,
         paths.join(", "),
-        messages.len()
     )
     .map_err(stdio)?;
     Ok(OK)
+}
+
+/// Writes a channel's schema beside the fixture `out` (`orders.json` →
+/// `orders.json.avsc`, or `orders.json.TOPIC.avsc` for a flow across
+/// topics), returning the path entries name it by.
+fn schema_beside(out: &std::path::Path, topic: &str, schema: &crate::schema::Schema, many: bool) -> Result<String> {
+    let file = out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fixture.json".into());
+    let dir = out.parent().unwrap_or_else(|| std::path::Path::new(""));
+    let ext = if schema.kind() == "AVRO" { "avsc" } else { "schema.json" };
+    let name = if many {
+        format!("{file}.{topic}.{ext}")
+    } else {
+        format!("{file}.{ext}")
+    };
+    let text = serde_json::to_string_pretty(schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
+    let target = dir.join(&name);
+    std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
+    Ok(name)
 }
 
 pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
@@ -106,50 +144,6 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// Every finding, then a summary.
-/// Writes each schema of a fixture once, beside it
-/// (`orders.json` → `orders.json.schema.avsc`, one per topic when there
-/// are several), and has the entries name it by path instead of holding it
-/// inline: the seed's format, without a copy of the schema per entry.
-fn by_path(fixture: &mut Fixture, out: &std::path::Path) -> Result<()> {
-    let file = out
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "fixture.json".into());
-    let dir = out.parent().unwrap_or_else(|| std::path::Path::new(""));
-    let mut written: Vec<(String, String)> = Vec::new();
-    let many = {
-        let mut topics: Vec<&str> = fixture.entries.iter().map(|e| e.topic.as_str()).collect();
-        topics.sort_unstable();
-        topics.dedup();
-        topics.len() > 1
-    };
-    for entry in &mut fixture.entries {
-        let name = match written.iter().find(|(t, _)| *t == entry.topic) {
-            Some((_, n)) => n.clone(),
-            None => {
-                let ext = if entry.schema.kind() == "AVRO" {
-                    "avsc"
-                } else {
-                    "schema.json"
-                };
-                let name = if many {
-                    format!("{file}.{}.{ext}", entry.topic)
-                } else {
-                    format!("{file}.{ext}")
-                };
-                let text =
-                    serde_json::to_string_pretty(entry.schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
-                let target = dir.join(&name);
-                std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
-                written.push((entry.topic.clone(), name.clone()));
-                name
-            }
-        };
-        entry.schema_source = crate::fixture::SchemaSource::Path(name);
-    }
-    Ok(())
-}
-
 pub(crate) fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
     for f in &report.findings {
         writeln!(out, "{f}").map_err(stdio)?;

@@ -199,6 +199,7 @@ fn fixture_messages(path: &std::path::Path) -> Result<(Topics, Vec<Message>)> {
                 partition: entry.partition,
                 value: m.clone(),
                 channel,
+                headers: entry.headers.clone(),
                 ..Message::default()
             });
         }
@@ -252,6 +253,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
                         flow_id,
                         raw: None,
                         channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
+                        headers: Vec::new(),
                     }
                 })
                 .collect();

@@ -125,6 +125,7 @@ fn push(entries: &mut Vec<Entry>, (topic, schema): &(String, Arc<Schema>), m: &K
             topic: topic.clone(),
             partition: None,
             key: Value::String(m.key.clone()),
+            headers: Vec::new(),
             messages: vec![m.value.clone()],
         }),
     }

@@ -168,38 +168,64 @@ impl<'s> FlowGenerator<'s> {
 
     /// Exactly `options.flows` streams from `seed`: what `generate` writes.
     pub fn generate(&self, seed: u64) -> Result<Vec<Keyed>> {
+        let mut out = Vec::new();
+        self.generate_into(seed, &mut |k| {
+            out.push(k);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// As `generate`, handing each message to `emit` as it is made: memory
+    /// follows the open streams (`OPEN_STREAMS`), not the flow count.
+    /// Returns how many flows of each path it made, restarts included.
+    pub fn generate_into(
+        &self,
+        seed: u64,
+        emit: &mut dyn FnMut(Keyed) -> Result<()>,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
         let options = &self.options;
-        let mut runner = seeded_runner(seed);
-        let mut shape = self
-            .shapes()
-            .new_tree(&mut runner)
-            .map_err(|e| Error::Usage(e.to_string()))?
-            .current();
-        // The strategy may draw fewer streams (so sets shrink); a run asks for all.
         let mut rng = Rng::seed_from_u64(seed);
         let total: u32 = options.mix.0.iter().map(|(_, w)| *w).sum();
-        while shape.streams.len() < options.flows {
-            let mut pick = rng.random_range(0..total.max(1));
-            let path = options
-                .mix
-                .0
-                .iter()
-                .find(|(_, w)| {
-                    if pick < *w {
-                        true
-                    } else {
-                        pick -= w;
-                        false
-                    }
-                })
-                .map_or(0, |(p, _)| *p);
-            shape.streams.push(StreamShape {
-                path,
-                alternative: rng.random(),
-            });
+        let streams: Vec<StreamShape> = (0..options.flows)
+            .map(|_| {
+                let mut pick = rng.random_range(0..total.max(1));
+                let path = options
+                    .mix
+                    .0
+                    .iter()
+                    .find(|(_, w)| {
+                        if pick < *w {
+                            true
+                        } else {
+                            pick -= w;
+                            false
+                        }
+                    })
+                    .map_or(0, |(p, _)| *p);
+                StreamShape {
+                    path,
+                    alternative: rng.random(),
+                }
+            })
+            .collect();
+        let shape = FlowSetShape {
+            streams,
+            interleave: Vec::new(),
+            values_seed: rng.random(),
+        };
+        let choices = Choices::Drawn(Box::new(Rng::seed_from_u64(rng.random())));
+        let spec = self.spec;
+        let mut by_path = std::collections::BTreeMap::new();
+        for s in &shape.streams {
+            let stream = open_stream(spec, s);
+            *by_path.entry(spec.paths[s.path].name.clone()).or_insert(0) += 1;
+            if let (2, Some(r)) = (stream.flows.len(), spec.restart_path) {
+                *by_path.entry(spec.paths[r].name.clone()).or_insert(0) += 1;
+            }
         }
-        shape.streams.truncate(options.flows);
-        self.materialize(&shape)
+        materialize_into(spec, options, &self.strategies, &shape, choices, emit)?;
+        Ok(by_path)
     }
 }
 
@@ -225,36 +251,90 @@ struct Stream {
     flows: Vec<Option<FlowCtx>>,
 }
 
+/// Streams open at once while interleaving: a stream enters when one
+/// before it ends, so memory follows open flows, not all flows. A set of
+/// at most this many streams interleaves all of them from the start.
+pub const OPEN_STREAMS: usize = 4096;
+
+/// Where the next stream to go comes from: a shape's list (shrinkable), or
+/// drawn as it goes (`generate`, which holds no list).
+enum Choices<'a> {
+    Listed(&'a [u32]),
+    Drawn(Box<Rng>),
+}
+
+impl Choices<'_> {
+    fn at(&mut self, step: usize) -> u32 {
+        match self {
+            Choices::Listed(list) => list.get(step).copied().unwrap_or(0),
+            Choices::Drawn(rng) => rng.random(),
+        }
+    }
+}
+
+fn open_stream(spec: &FlowSpec, s: &StreamShape) -> Stream {
+    let path = &spec.paths[s.path];
+    let alt = &path.alternatives[s.alternative as usize % path.alternatives.len().max(1)];
+    let mut events: Vec<(usize, usize)> = alt.iter().map(|st| (*st, 0)).collect();
+    let restarts = alt.last().is_some_and(|last| spec.restart_after.contains(last));
+    if let (true, Some(r)) = (restarts, spec.restart_path) {
+        let again = &spec.paths[r].alternatives[0];
+        events.extend(again.iter().map(|st| (*st, 1)));
+    }
+    let flows = if restarts && spec.restart_path.is_some() { 2 } else { 1 };
+    Stream {
+        key: None,
+        key_value: None,
+        events,
+        next: 0,
+        flows: (0..flows).map(|_| None).collect(),
+    }
+}
+
 fn materialize(
     spec: &FlowSpec,
     options: &FlowOptions,
     strategies: &[BoxedStrategy<Value>],
     shape: &FlowSetShape,
 ) -> Result<Vec<Keyed>> {
+    let mut out = Vec::new();
+    materialize_into(
+        spec,
+        options,
+        strategies,
+        shape,
+        Choices::Listed(&shape.interleave),
+        &mut |k| {
+            out.push(k);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// 64 bits of a key or id: what uniqueness is checked on (a collision
+/// only makes a fresh draw).
+fn fingerprint(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+fn materialize_into(
+    spec: &FlowSpec,
+    options: &FlowOptions,
+    strategies: &[BoxedStrategy<Value>],
+    shape: &FlowSetShape,
+    mut choices: Choices<'_>,
+    emit: &mut dyn FnMut(Keyed) -> Result<()>,
+) -> Result<()> {
     let mut rng = Rng::seed_from_u64(shape.values_seed);
-    let mut streams: Vec<Stream> = shape
-        .streams
-        .iter()
-        .map(|s| {
-            let path = &spec.paths[s.path];
-            let alt = &path.alternatives[s.alternative as usize % path.alternatives.len().max(1)];
-            let mut events: Vec<(usize, usize)> = alt.iter().map(|st| (*st, 0)).collect();
-            let restarts = alt.last().is_some_and(|last| spec.restart_after.contains(last));
-            if let (true, Some(r)) = (restarts, spec.restart_path) {
-                let again = &spec.paths[r].alternatives[0];
-                events.extend(again.iter().map(|st| (*st, 1)));
-            }
-            let flows = if restarts && spec.restart_path.is_some() { 2 } else { 1 };
-            Stream {
-                key: None,
-                key_value: None,
-                events,
-                next: 0,
-                flows: (0..flows).map(|_| None).collect(),
-            }
-        })
+    let window = shape.streams.len().clamp(1, OPEN_STREAMS);
+    let mut waiting = shape.streams.iter();
+    let mut slots: Vec<Option<Stream>> = (0..window)
+        .map(|_| waiting.next().map(|s| open_stream(spec, s)))
         .collect();
-    let total: usize = streams.iter().map(|s| s.events.len()).sum();
     let needs_target: Vec<bool> = spec
         .states
         .iter()
@@ -264,32 +344,34 @@ fn materialize(
     let mut published: Vec<Vec<String>> = vec![Vec::new(); spec.references.len()];
     let mut used_keys = HashSet::new();
     let mut used_ids = HashSet::new();
-    let mut out = Vec::with_capacity(total);
     let topics: Option<Vec<Arc<str>>> = spec
         .is_multi_topic()
         .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
     let mut any_published = false;
-    let is_ready = |s: &Stream, any_published: bool| {
-        s.next < s.events.len() && (!needs_target[s.events[s.next].0] || any_published)
+    let is_ready = |s: &Option<Stream>, any_published: bool| {
+        s.as_ref()
+            .is_some_and(|s| s.next < s.events.len() && (!needs_target[s.events[s.next].0] || any_published))
     };
-    let mut ready = Ready::new(streams.len());
-    for (i, s) in streams.iter().enumerate() {
+    let mut ready = Ready::new(window);
+    for (i, s) in slots.iter().enumerate() {
         ready.set(i, is_ready(s, false));
     }
     let mut seen_codes: Vec<HashSet<String>> = vec![HashSet::new(); spec.references.len()];
-    for step in 0..total {
+    let mut step = 0usize;
+    while slots.iter().any(Option::is_some) {
         if ready.count() == 0 {
             return Err(Error::Usage(format!(
                 "flow {}: the mix has events that reference earlier flows, but no flow they can reference",
                 spec.name
             )));
         }
-        // The choice-th of the ready streams, in stream order (O(log n)).
-        let choice = shape.interleave.get(step).map_or(0, |c| *c as usize % ready.count());
+        // The choice-th of the ready streams, in slot order (O(log n)).
+        let choice = choices.at(step) as usize % ready.count();
+        step += 1;
         let i = ready.kth(choice);
-        let (state, flow_no) = streams[i].events[streams[i].next];
-        streams[i].next += 1;
-        ready.set(i, is_ready(&streams[i], any_published));
+        let stream = slots[i].as_mut().expect("a ready slot holds a stream");
+        let (state, flow_no) = stream.events[stream.next];
+        stream.next += 1;
         let mut ctx = EventCtx {
             spec,
             options,
@@ -298,7 +380,13 @@ fn materialize(
             used_ids: &mut used_ids,
             published: &published,
         };
-        let value = ctx.event(&strategies[state], state, &mut streams[i], flow_no)?;
+        let value = ctx.event(&strategies[state], state, stream, flow_no)?;
+        let key = stream.key.clone().unwrap_or_default();
+        if stream.next == stream.events.len() {
+            // Finished: the next waiting stream takes its slot.
+            slots[i] = waiting.next().map(|s| open_stream(spec, s));
+        }
+        ready.set(i, is_ready(&slots[i], any_published));
         let channel = spec.states[state].channel;
         if spec.classify_on(channel, &value) != Ok(state) {
             return Err(Error::Usage(format!(
@@ -318,7 +406,7 @@ fn materialize(
         if !any_published && published.iter().any(|p| !p.is_empty()) {
             // Streams waiting for something to reference may go now.
             any_published = true;
-            for (j, s) in streams.iter().enumerate() {
+            for (j, s) in slots.iter().enumerate() {
                 ready.set(j, is_ready(s, true));
             }
         }
@@ -328,13 +416,13 @@ fn materialize(
                 spec.name, spec.states[state].name
             )));
         }
-        out.push(Keyed {
-            key: streams[i].key.clone().unwrap_or_default(),
+        emit(Keyed {
+            key,
             value,
             topic: topics.as_ref().map(|t| t[channel].clone()),
-        });
+        })?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The streams that may go next, as a Fenwick tree over their indices:
@@ -451,8 +539,8 @@ struct EventCtx<'a> {
     spec: &'a FlowSpec,
     options: &'a FlowOptions,
     rng: &'a mut Rng,
-    used_keys: &'a mut HashSet<String>,
-    used_ids: &'a mut HashSet<String>,
+    used_keys: &'a mut HashSet<u64>,
+    used_ids: &'a mut HashSet<u64>,
     published: &'a [Vec<String>],
 }
 
@@ -478,7 +566,7 @@ impl EventCtx<'_> {
         if stream.key.is_none() {
             for _ in 0..50 {
                 let key = spec.key_of(&value, state).unwrap_or_default();
-                if self.used_keys.insert(key.clone()) {
+                if self.used_keys.insert(fingerprint(&key)) {
                     stream.key_value = spec.key.get(&value, state).cloned();
                     stream.key = Some(key);
                     break;
@@ -496,7 +584,7 @@ impl EventCtx<'_> {
                     .map(|f| f.get(&value, state).cloned().unwrap_or(Value::Null))
                     .collect();
                 let joined = ids.iter().map(text).collect::<Vec<_>>().join("/");
-                if self.used_ids.insert(joined) {
+                if self.used_ids.insert(fingerprint(&joined)) {
                     break;
                 }
                 value = self.draw(strategy, state)?;

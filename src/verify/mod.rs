@@ -29,6 +29,8 @@ pub struct Message {
     /// Which of the run's topics it goes to: 0 the run's `topic`, c the
     /// (c-1)-th of `others`.
     pub channel: usize,
+    /// Headers of its own (a fixture's), sent beside flowharness's.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Message {
@@ -199,6 +201,7 @@ pub fn produce_and_check(
         if let Some(s) = &seed {
             headers.push((SEED_HEADER, s.as_bytes()));
         }
+        headers.extend(m.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
         producer.send(&Outgoing {
             topic: topics[c].0,
             partition: m.partition,

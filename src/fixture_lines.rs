@@ -1,0 +1,148 @@
+//! Fixture lines (`.jsonl`): the line-oriented fixture for big data. The
+//! first line names the schema of each topic (a path beside the file, or
+//! the schema inline); every other line is one message in the Avro JSON
+//! encoding (or plain JSON for a JSON Schema), with its key, partition and
+//! headers:
+//!
+//! ```text
+//! {"format": "flowharness-fixture-lines/1", "schemas": {"orders": "orders.jsonl.avsc"}}
+//! {"topic": "orders", "key": "o-1", "partition": null, "headers": {"trace": "a1"}, "value": {...}}
+//! ```
+//!
+//! `topic` may be left out when the header names one schema. Read line by
+//! line, so memory is one line's whatever the file's size; each message is
+//! checked as a seed-format entry of one message is, and problems name the
+//! file and the line.
+
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Diagnostic, Error, Result};
+
+/// The header line's `format`.
+pub const FORMAT: &str = "flowharness-fixture-lines/1";
+
+/// Whether `path` names a fixture-lines file.
+pub fn is_lines(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "jsonl")
+}
+
+/// Reads the file line by line, handing each message to `each` as a
+/// seed-format entry of one message (`{"schema", "topic", "partition",
+/// "key", "headers", "messages": [value]}`) with its place (`line N`), or
+/// what is wrong with the line. A bad header line is an error at once.
+pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<Value, Diagnostic>)) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = io::BufReader::with_capacity(1 << 20, file).lines();
+    let place = path.display().to_string();
+    let bad = |n: usize, what: String| Error::invalid(Diagnostic::new(what).within(format!("line {n}"))).within(&place);
+    let header = match lines.next() {
+        Some(line) => line.map_err(|e| Error::io(path, e))?,
+        None => {
+            return Err(bad(
+                1,
+                format!("empty: the first line names the schemas ({{\"format\": \"{FORMAT}\", \"schemas\": {{...}}}})"),
+            ));
+        }
+    };
+    let header: Value = serde_json::from_str(&header).map_err(|e| bad(1, format!("invalid JSON: {e}")))?;
+    if header.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(bad(1, format!("the first line must say \"format\": \"{FORMAT}\"")));
+    }
+    let Some(Value::Object(schemas)) = header.get("schemas") else {
+        return Err(bad(
+            1,
+            "the first line must name \"schemas\": {\"TOPIC\": schema or path}".into(),
+        ));
+    };
+    if schemas.is_empty() {
+        return Err(bad(1, "\"schemas\" names no topic".into()));
+    }
+    let only = (schemas.len() == 1).then(|| schemas.keys().next().cloned()).flatten();
+    for (i, line) in lines.enumerate() {
+        let n = i + 2;
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        each(&format!("line {n}"), row_entry(&line, schemas, only.as_deref()));
+    }
+    Ok(())
+}
+
+fn row_entry(line: &str, schemas: &Map<String, Value>, only: Option<&str>) -> std::result::Result<Value, Diagnostic> {
+    let row: Value = serde_json::from_str(line).map_err(|e| Diagnostic::new(format!("invalid JSON: {e}")))?;
+    let Value::Object(mut row) = row else {
+        return Err(Diagnostic::new("expected an object with \"value\""));
+    };
+    if let Some(k) = row
+        .keys()
+        .find(|k| !["topic", "key", "partition", "headers", "value"].contains(&k.as_str()))
+    {
+        return Err(Diagnostic::new(format!("unknown key {k:?}")));
+    }
+    let topic = match row.remove("topic") {
+        Some(Value::String(t)) => t,
+        None | Some(Value::Null) => match only {
+            Some(t) => t.to_string(),
+            None => return Err(Diagnostic::new("no \"topic\", and the header names several")),
+        },
+        Some(other) => return Err(Diagnostic::new(format!("expected a string, found {other}")).within("topic")),
+    };
+    let Some(schema) = schemas.get(&topic) else {
+        return Err(Diagnostic::new(format!(
+            "topic {topic:?} has no schema in the first line"
+        )));
+    };
+    let Some(value) = row.remove("value") else {
+        return Err(Diagnostic::new("missing \"value\""));
+    };
+    let mut entry = Map::new();
+    entry.insert("schema".into(), schema.clone());
+    entry.insert("topic".into(), Value::String(topic));
+    entry.insert("partition".into(), row.remove("partition").unwrap_or(Value::Null));
+    entry.insert("key".into(), row.remove("key").unwrap_or(Value::Null));
+    if let Some(h) = row.remove("headers") {
+        entry.insert("headers".into(), h);
+    }
+    entry.insert("messages".into(), Value::Array(vec![value]));
+    Ok(Value::Object(entry))
+}
+
+/// Writes fixture lines as messages arrive.
+#[derive(Debug)]
+pub struct LinesWriter<W: Write> {
+    out: W,
+    messages: usize,
+}
+
+impl<W: Write> LinesWriter<W> {
+    /// Starts the file with its header: each topic and its schema (a path
+    /// or the schema itself).
+    pub fn new(mut out: W, schemas: &[(String, Value)]) -> io::Result<LinesWriter<W>> {
+        let schemas: Map<String, Value> = schemas.iter().cloned().collect();
+        serde_json::to_writer(&mut out, &json!({ "format": FORMAT, "schemas": schemas })).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
+        Ok(LinesWriter { out, messages: 0 })
+    }
+
+    pub fn push(&mut self, topic: &str, key: &Value, headers: &[(String, String)], value: &Value) -> io::Result<()> {
+        let headers: Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let row = json!({ "topic": topic, "key": key, "partition": null, "headers": headers, "value": value });
+        serde_json::to_writer(&mut self.out, &row).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")?;
+        self.messages += 1;
+        Ok(())
+    }
+
+    /// Ends the file, returning the writer and the messages written.
+    pub fn finish(mut self) -> io::Result<(W, usize)> {
+        self.out.flush()?;
+        Ok((self.out, self.messages))
+    }
+}
