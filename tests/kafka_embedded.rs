@@ -162,6 +162,7 @@ fn verify_catches_a_broken_flow_from_a_plain_producer() {
         until_end: true,
         timeout: Duration::from_secs(30),
         run_id: None,
+        partitions: None,
     };
     let mut checker = flowharness::flow::checker::Checker::new(&spec, CheckOptions::default());
     let seen = observer::observe(&env.cluster, topic, &decoder, &options, &mut |o, _| checker.observe(&o)).unwrap();
@@ -312,6 +313,7 @@ fn a_broker_with_a_data_dir_keeps_its_records_across_a_restart() {
         until_end: true,
         timeout: Duration::from_secs(30),
         run_id: None,
+        partitions: None,
     };
     let mut checker = flowharness::flow::checker::Checker::new(&spec, CheckOptions::default());
     let seen = observer::observe(&env.cluster, "kept-across-restarts", &decoder, &options, &mut |o, _| {

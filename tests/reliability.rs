@@ -44,6 +44,7 @@ fn read_all(
         until_end: false,
         timeout: Duration::from_secs(30),
         run_id: None,
+        partitions: None,
     };
     let mut checker = Checker::new(spec, CheckOptions::default());
     let seen = observer::observe(&env.cluster, topic, &decoder, &options, &mut |o, _| checker.observe(&o)).unwrap();
@@ -216,6 +217,7 @@ fn a_broker_stopped_mid_load_and_started_again_leaves_an_exact_account() {
         until_end: false,
         timeout: Duration::from_secs(20),
         run_id: None,
+        partitions: None,
     };
     let decoder = Decoder {
         registry: env.registry.clone(),

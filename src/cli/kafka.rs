@@ -17,7 +17,7 @@ use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
 use crate::kafka::retention::{BrokerStore, Retention};
 use crate::kafka::{Connect, Environment};
-use crate::verify::{Message, ProduceRun, RunReport, produce_and_check};
+use crate::verify::{ProduceRun, RunReport, entry_messages, flow_message, produce_stream};
 
 pub(super) fn duration(flag: &str, text: &str) -> Result<Duration> {
     let ms = parse_duration_ms(text).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
@@ -171,43 +171,24 @@ pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
     Ok(OK)
 }
 
-/// A fixture's messages, each on the topic of its entry: the topics in
-/// the order the fixture names them, with the schema of the first entry
-/// on each.
+/// The topics a fixture writes to, in the order it names them, with the
+/// schema of the first entry on each, and the highest partition named:
+/// a first pass over the file, keeping no messages.
 type Topics = Vec<(String, crate::schema::Schema)>;
 
-fn fixture_messages(path: &std::path::Path) -> Result<(Topics, Vec<Message>)> {
-    let fixture = Fixture::load(path)?;
-    let mut messages = Vec::new();
+fn fixture_topics(path: &std::path::Path) -> Result<(Topics, i32)> {
     let mut topics: Topics = Vec::new();
-    for entry in &fixture.entries {
-        let channel = match topics.iter().position(|(t, _)| *t == entry.topic) {
-            Some(c) => c,
-            None => {
-                topics.push((entry.topic.clone(), (*entry.schema).clone()));
-                topics.len() - 1
-            }
-        };
-        let key = match &entry.key {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        };
-        for m in &entry.messages {
-            messages.push(Message {
-                key: key.clone(),
-                partition: entry.partition,
-                value: m.clone(),
-                channel,
-                headers: entry.headers.clone(),
-                ..Message::default()
-            });
+    let mut highest = 0;
+    Fixture::visit(path, &mut |entry| {
+        highest = highest.max(entry.partition.unwrap_or(0));
+        if !topics.iter().any(|(t, _)| *t == entry.topic) {
+            topics.push((entry.topic.clone(), (*entry.schema).clone()));
         }
-    }
+    })?;
     if topics.is_empty() {
         return Err(Error::Usage(format!("{}: no entries", path.display())));
     }
-    Ok((topics, messages))
+    Ok((topics, highest))
 }
 
 pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
@@ -222,11 +203,12 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
     };
     let strategy = args.subject_strategy.parse().map_err(Error::Usage)?;
     let timeout = duration("--timeout", &args.timeout)?;
-    let (mut topics, messages, seed, partitions) = match (&args.file, &spec) {
+    // What to send is made as it is sent (generated, or read from the
+    // fixture a second time): nothing holds every message.
+    let (mut topics, seed, partitions, generator) = match (&args.file, &spec) {
         (Some(file), _) => {
-            let (topics, messages) = fixture_messages(file)?;
-            let highest = messages.iter().filter_map(|m| m.partition).max().unwrap_or(0);
-            (topics, messages, None, args.partitions.max(highest + 1))
+            let (topics, highest) = fixture_topics(file)?;
+            (topics, None, args.partitions.max(highest + 1), None)
         }
         (None, Some(spec)) => {
             let mix = match &args.mix {
@@ -241,31 +223,17 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
                 jitter: 0.5,
                 time_scale: 1.0,
             };
-            let generated = FlowGenerator::new(spec, options)?.generate(seed)?;
-            let messages = generated
-                .into_iter()
-                .map(|k| {
-                    let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
-                    Message {
-                        key: Some(k.key),
-                        partition: None,
-                        value: k.value,
-                        flow_id,
-                        raw: None,
-                        channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
-                        headers: Vec::new(),
-                    }
-                })
-                .collect();
+            let generator = FlowGenerator::new(spec, options)?;
             let topics = spec
                 .channels
                 .iter()
                 .map(|c| (c.topic.clone(), c.schema.clone()))
                 .collect();
-            (topics, messages, Some(seed), args.partitions)
+            (topics, Some(seed), args.partitions, Some(generator))
         }
         (None, None) => return Err(Error::Usage("produce needs --flow (to generate) or --file".into())),
     };
+    let fixture_topics: Vec<String> = topics.iter().map(|(t, _)| t.clone()).collect();
     if let Some(t) = &args.topic {
         if topics.len() > 1 {
             return Err(Error::Usage(format!(
@@ -295,14 +263,34 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
         partitions,
         schema,
         others,
-        messages,
+        messages: Vec::new(),
         seed,
         strategy,
         producer,
         observe_timeout: timeout,
         keep_observed: false,
     };
-    let report = produce_and_check(&env, &run, spec.as_ref(), CheckOptions::default())?;
+    let report = produce_stream(&env, &run, spec.as_ref(), CheckOptions::default(), &mut |send| match (
+        &generator, &spec, &args.file,
+    ) {
+        (Some(g), Some(spec), _) => g
+            .generate_into(seed.unwrap_or_default(), &mut |k| send(flow_message(spec, k)))
+            .map(|_| ()),
+        (_, _, Some(file)) => {
+            let mut failed = None;
+            Fixture::visit(file, &mut |entry| {
+                if failed.is_some() {
+                    return;
+                }
+                let channel = fixture_topics.iter().position(|t| *t == entry.topic).unwrap_or(0);
+                if let Err(e) = entry_messages(entry, channel, send) {
+                    failed = Some(e);
+                }
+            })?;
+            failed.map_or(Ok(()), Err)
+        }
+        _ => Ok(()),
+    })?;
     let names: Vec<&str> = std::iter::once(topic.as_str())
         .chain(run.others.iter().map(|(t, _)| t.as_str()))
         .collect();
@@ -379,11 +367,52 @@ fn verify_topics(spec: &FlowSpec, args: &[String]) -> Result<Vec<String>> {
     Ok(actual)
 }
 
+/// The partitions `--partitions` or `--shard` give this instance, checked
+/// against the partitions the topics have.
+fn verify_partitions(args: &VerifyArgs, env: &Environment, topics: &[String]) -> Result<Option<Vec<i32>>> {
+    if args.partitions.is_none() && args.shard.is_none() {
+        return Ok(None);
+    }
+    let mut counts = Vec::with_capacity(topics.len());
+    for t in topics {
+        counts.push((t.as_str(), observer::end_offsets(&env.cluster, t)?.len()));
+    }
+    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    if let Some((t, n)) = counts.iter().find(|(_, n)| *n != most) {
+        return Err(Error::Usage(format!(
+            "--partitions/--shard: topic {t} has {n} partitions and another {most}; a flow's topics must be \
+             partitioned alike for its keys to meet on one instance"
+        )));
+    }
+    let all: Vec<i32> = (0..i32::try_from(most).unwrap_or(i32::MAX)).collect();
+    let chosen = match (&args.partitions, &args.shard) {
+        (Some(list), _) => {
+            let chosen = crate::verify::parse_partitions(list)?;
+            if let Some(p) = chosen.iter().find(|p| !all.contains(p)) {
+                return Err(Error::Usage(format!(
+                    "--partitions {list}: partition {p} does not exist ({} has {most})",
+                    topics.join(", ")
+                )));
+            }
+            chosen
+        }
+        (None, Some(shard)) => {
+            let s = crate::load::Shard::parse(shard)?;
+            all.into_iter()
+                .filter(|p| u64::try_from(*p).is_ok_and(|p| p % s.count == s.index))
+                .collect()
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(chosen))
+}
+
 pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     let spec = shipped::resolve(&args.flow)?;
     let topics = verify_topics(&spec, &args.topic)?;
     let timeout = duration("--timeout", &args.timeout)?;
     let env = connect(&args.connect)?;
+    let partitions = verify_partitions(args, &env, &topics)?;
     let mut reading = Vec::with_capacity(topics.len());
     for t in &topics {
         let start = if args.from_beginning {
@@ -399,6 +428,7 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
         until_end: args.from_beginning,
         timeout,
         run_id: None,
+        partitions: partitions.clone(),
     };
     let decoder = Decoder {
         registry: env.registry.clone(),
@@ -416,6 +446,7 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
             incomplete,
             time_scale: args.time_scale,
             topics: topics.clone(),
+            partial: partitions.is_some(),
             ..CheckOptions::default()
         },
     );
@@ -437,7 +468,20 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
             .flat_map(|(t, parts)| parts.iter().map(move |(p, n)| format!("{t}/{p}: {n}")))
             .collect()
     };
-    writeln!(out, "read {} from {topic} ({})", observation.messages, parts.join(", ")).map_err(stdio)?;
+    let share = match &partitions {
+        Some(p) => format!(
+            " (partitions {} only)",
+            p.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+        ),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "read {} from {topic}{share} ({})",
+        observation.messages,
+        parts.join(", ")
+    )
+    .map_err(stdio)?;
     write_report(&report, out)?;
     if let Some(path) = &args.junit {
         crate::report::junit::write(path, &format!("verify {topic} against {}", spec.name), &report)?;

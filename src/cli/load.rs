@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::flow::generator::Mix;
 use crate::flow::shipped;
 use crate::kafka::producer::ProducerOptions;
+use crate::load::bench_paths as paths;
 use crate::load::engine::EngineOptions;
 use crate::load::metrics::Tick;
 use crate::load::rate::Schedule;
@@ -97,6 +98,16 @@ pub struct BenchArgs {
     /// Accounts in flight for the memory figure.
     #[arg(long, default_value_t = 1_000_000)]
     pub accounts: u64,
+    /// Flows for the generate, verify and produce figures.
+    #[arg(long, default_value_t = 100_000)]
+    pub flows: usize,
+    /// Events for the checker's figure.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub check_events: u64,
+    /// Flows that `generate` and `verify --file` take for the memory
+    /// figures, each run as a process of its own (0: not measured).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub memory_flows: u64,
     #[arg(long, default_value_t = 6)]
     pub partitions: i32,
     #[command(flatten)]
@@ -260,6 +271,37 @@ pub(super) fn report_command(command: &ReportCommand, out: &mut dyn Write) -> Re
     }
 }
 
+/// What a figure lacks of its target, when it falls short.
+fn gap(value: f64, target: f64) -> String {
+    if value >= target {
+        String::new()
+    } else {
+        format!(" -- GAP: {:.0}% short", (1.0 - value / target.max(1e-9)) * 100.0)
+    }
+}
+
+/// A temporary folder for the bench's files, removed when dropped.
+fn tempdir() -> Result<TempDir> {
+    let path = std::env::temp_dir().join(format!("flowharness-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(TempDir(path))
+}
+
+#[derive(Debug)]
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
     let spec = Arc::new(shipped::resolve(&args.flow)?);
     let (hints, seed) = super::sample::setup(&args.generate, &mut std::io::stderr())?;
@@ -293,14 +335,14 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
     w(
         out,
         format!(
-            "A raw rdkafka, pre-encoded 200-byte payloads: {:.0} events/s",
-            r.raw_events_per_second
+            "A raw rdkafka, pre-encoded {:.0}-byte payloads: {:.0} events/s",
+            r.harness_event_bytes, r.raw_events_per_second
         ),
     )?;
     w(
         out,
         format!(
-            "B flowharness load, unlimited rate:           {:.0} events/s ({:.0}-byte values on average)",
+            "B flowharness load, unlimited rate:       {:.0} events/s ({:.0}-byte values on average)",
             r.harness_events_per_second, r.harness_event_bytes
         ),
     )?;
@@ -311,12 +353,16 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
             crate::load::bench::ROUNDS
         ),
     )?;
-    w(out, format!("B/A: {:.2} (target >= 0.9)", r.ratio()))?;
+    w(
+        out,
+        format!("B/A: {:.2} (target >= 0.9){}", r.ratio(), gap(r.ratio(), 0.9)),
+    )?;
+    let stamping = r.harness_alone_events_per_second;
     w(
         out,
         format!(
-            "generate + encode on one core, no broker: {:.0} events/s (target >= 1000000)",
-            r.harness_alone_events_per_second
+            "load stamping on one core, no broker: {stamping:.0} events/s (target >= 1000000){}",
+            gap(stamping, 1_000_000.0)
         ),
     )?;
     w(
@@ -326,5 +372,69 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
             r.accounts_in_flight, r.rss_mb_in_flight, r.rss_mb_before
         ),
     )?;
+    // The contract paths, against their targets and load's stamping.
+    let flow_options = crate::flow::generator::FlowOptions {
+        flows: args.flows,
+        mix: options.mix.clone(),
+        hints: options.hints.clone(),
+        jitter: 0.5,
+        time_scale: 1.0,
+    };
+    let spec = options.flow.clone();
+    let dir = tempdir()?;
+    let (generated, file) = paths::generate_rate(&spec, &flow_options, args.flows, seed, dir.path())?;
+    let verified = paths::verify_rate(&spec, &file)?;
+    let _ = std::fs::remove_file(&file);
+    let checked = paths::checker_rate(&spec, &flow_options, args.check_events, seed)?;
+    let produced = paths::produce_rate(
+        &env,
+        &spec,
+        &flow_options,
+        args.flows,
+        seed,
+        &format!("{}-bench-produce", spec.topic),
+        args.partitions,
+    )?;
+    w(
+        out,
+        "contract paths (events/s; ratio to load's stamping rate above):".to_string(),
+    )?;
+    for f in [&generated, &checked, &verified, &produced] {
+        let wanted = f.wanted(r.harness_events_per_second);
+        let target = match f.target {
+            paths::Target::Rate(t) => format!(">= {t:.0}"),
+            paths::Target::OfLoad(x) => format!(">= {x} x load's {:.0} = {wanted:.0}", r.harness_events_per_second),
+        };
+        w(
+            out,
+            format!(
+                "  {:<34} {:>9.0} over {} events, {:.2} of stamping (target {target}){}",
+                f.name,
+                f.per_second,
+                f.events,
+                f.per_second / stamping.max(1e-9),
+                gap(f.per_second, wanted)
+            ),
+        )?;
+    }
+    if args.memory_flows == 0 {
+        w(out, "memory at scale: not measured (--memory-flows 0)".to_string())?;
+    } else {
+        let exe = std::env::current_exe().map_err(|e| Error::Usage(format!("bench: this program's path: {e}")))?;
+        for m in paths::memory(&exe, &args.flow, args.memory_flows, seed, dir.path())? {
+            let over = if m.peak_mb > m.target_mb {
+                format!(" -- GAP: {:.0} MB over", m.peak_mb - m.target_mb)
+            } else {
+                String::new()
+            };
+            w(
+                out,
+                format!(
+                    "  `{}`: {:.1} s, peak RSS {:.0} MB (target <= {:.0} MB){over}; it said: {}",
+                    m.command, m.seconds, m.peak_mb, m.target_mb, m.said
+                ),
+            )?;
+        }
+    }
     Ok(OK)
 }

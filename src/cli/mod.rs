@@ -327,6 +327,14 @@ pub struct VerifyArgs {
     /// Timing rules are divided by this (for time-compressed runs).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Read only these partitions of each topic, such as `0-5` or `0,2,4`:
+    /// one instance's share when several verify a topic together.
+    #[arg(long, conflicts_with_all = ["file", "shard"])]
+    pub partitions: Option<String>,
+    /// Read every n-th partition of each topic from the i-th (`i/n`), as
+    /// instance i of n (an indexed job's completion index).
+    #[arg(long, conflicts_with = "file")]
+    pub shard: Option<String>,
 }
 
 /// Options shared by every command that generates data.

@@ -46,6 +46,12 @@ pub struct CheckOptions {
     /// order, where they are not the spec's own names (a scenario's own
     /// topics, `verify --topic`). Empty: the spec's names.
     pub topics: Vec<String>,
+    /// Only some partitions are read (one instance of several): per-key
+    /// rules stay exact, since a key lives on one partition, but a
+    /// reference to a value published under another key may be on a
+    /// partition another instance reads, so an unresolved one is a
+    /// warning that says so, not a violation.
+    pub partial: bool,
 }
 
 impl Default for CheckOptions {
@@ -56,6 +62,7 @@ impl Default for CheckOptions {
             time_scale: 1.0,
             max_findings: 10_000,
             topics: Vec::new(),
+            partial: false,
         }
     }
 }
@@ -394,8 +401,16 @@ impl<'s> Checker<'s> {
             } else {
                 ""
             };
+            let (severity, elsewhere) = if self.options.partial {
+                (
+                    Severity::Warning,
+                    " (not checkable here: it may be on a partition another instance reads)",
+                )
+            } else {
+                (Severity::Error, "")
+            };
             let message = format!(
-                "{} references {:?}, which no earlier {target} has as {}{later}",
+                "{} references {:?}, which no earlier {target} has as {}{later}{elsewhere}",
                 r.field, p.value, r.target_field
             );
             let at = At {
@@ -405,7 +420,7 @@ impl<'s> Checker<'s> {
                 key: p.key.as_deref(),
                 flow: p.flow.as_deref(),
             };
-            self.find(Rule::UnknownReference, Severity::Error, &at, message);
+            self.find(Rule::UnknownReference, severity, &at, message);
         }
     }
 

@@ -23,6 +23,19 @@ pub fn observed(fixture: &Fixture) -> Vec<Observed> {
     out
 }
 
+/// `verify --file`: checks a fixture against the flow entry by entry as it
+/// is read, holding no entries (memory follows the checker's open flows).
+pub fn check_file(
+    spec: &FlowSpec,
+    path: &std::path::Path,
+    options: super::checker::CheckOptions,
+) -> crate::error::Result<super::checker::Report> {
+    let mut checker = super::checker::Checker::new(spec, options);
+    let mut numbering = Numbering::default();
+    Fixture::visit(path, &mut |entry| numbering.each(&entry, &mut |m| checker.observe(&m)))?;
+    Ok(checker.finish())
+}
+
 /// Numbers a fixture's messages per topic and partition as a broker would,
 /// entry by entry, so a fixture can be checked as it is read.
 #[derive(Debug, Default)]

@@ -5,6 +5,7 @@ pub mod checker;
 pub mod fields;
 pub mod findings;
 pub mod fixture_io;
+pub mod generate_out;
 pub mod generator;
 mod held;
 pub mod path;

@@ -99,6 +99,9 @@ pub struct ObserveOptions {
     /// Only messages of this produce run (by their sequence header) count;
     /// others on the topic are passed over.
     pub run_id: Option<String>,
+    /// Only these partitions of each topic are read (one instance's share
+    /// of a verify spread over several); `None` reads them all.
+    pub partitions: Option<Vec<i32>>,
 }
 
 /// What was read, besides the messages handed on.
@@ -211,6 +214,9 @@ pub fn observe_many(
                 .and_then(|s| s.iter().find(|(q, _)| *q == p).map(|(_, o)| *o))
         };
         for (p, high) in end_offsets(cluster, topic)? {
+            if options.partitions.as_ref().is_some_and(|only| !only.contains(&p)) {
+                continue;
+            }
             ends.push((t, p, high.max(start_of(p).unwrap_or(0))));
             assignment.push((*topic, p, start_of(p).map_or(Offset::Beginning, Offset::Offset)));
         }

@@ -1,7 +1,8 @@
 //! `flowharness bench`: is the harness ever the bottleneck? In one process,
 //! against the same broker and topic settings:
 //!
-//! - A: raw rdkafka producing pre-encoded 200-byte payloads flat out;
+//! - A: raw rdkafka producing pre-encoded payloads of B's mean value size
+//!   flat out;
 //! - B: the load engine at unlimited rate, with template stamping, Confluent
 //!   framing, account bookkeeping and flow state;
 //!
@@ -28,7 +29,7 @@ pub struct BenchResult {
     pub raw_events_per_second: f64,
     pub harness_events_per_second: f64,
     pub harness_alone_events_per_second: f64,
-    /// B's mean value size (A's is 200 bytes).
+    /// B's mean value size, which A's payloads take too.
     pub harness_event_bytes: f64,
     pub accounts_in_flight: u64,
     pub rss_mb_in_flight: f64,
@@ -99,9 +100,9 @@ fn median(mut rates: Vec<f64>) -> f64 {
     rates.get(rates.len() / 2).copied().unwrap_or(0.0)
 }
 
-/// A: raw rdkafka producing pre-encoded 200-byte payloads into a fresh
-/// topic as fast as it can; events per second, flush included.
-fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str) -> Result<f64> {
+/// A: raw rdkafka producing pre-encoded payloads of `bytes` bytes into a
+/// fresh topic as fast as it can; events per second, flush included.
+fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str, bytes: usize) -> Result<f64> {
     env.cluster.create_topic(topic, options.partitions)?;
     // The same producer settings as B's sink: only the harness differs.
     let mut config = options.producer.client_config(&env.cluster);
@@ -109,7 +110,7 @@ fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str) 
     let producer: BaseProducer = config
         .create()
         .map_err(|e| env.cluster.error("cannot create a producer", &e))?;
-    let payload = vec![0x5a_u8; 200];
+    let payload = vec![0x5a_u8; bytes];
     let keys: Vec<String> = (0..1000).map(|i| format!("{}", 1_000_000 + i)).collect();
     let began = Instant::now();
     for i in 0..events {
@@ -153,12 +154,15 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
     // pair of runs is noisy, and running one always first would favour it.
     let mut raw_rates = Vec::new();
     let mut harness_rates = Vec::new();
+    // Like with like: A sends what B sends on average.
+    let bytes = pool.mean_event_bytes().round().max(1.0) as usize;
     for round in 0..ROUNDS {
         raw_rates.push(raw_rate(
             env,
             options,
             events,
             &format!("{}-bench-raw-{round}", options.topic),
+            bytes,
         )?);
         let topic = format!("{}-bench-harness-{round}", options.topic);
         env.cluster.create_topic(&topic, options.partitions)?;

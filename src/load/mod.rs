@@ -4,6 +4,7 @@
 //! by an [`observe`]r alongside, and summed up in a [`report`].
 
 pub mod bench;
+pub mod bench_paths;
 pub mod engine;
 pub mod html;
 pub mod metrics;
@@ -258,14 +259,36 @@ pub fn run(
     }
     let acks = Arc::new(Acks::new(Instant::now()));
     let mut sink = KafkaSink::new(cluster, &options.producer, &topics, acks.clone())?;
+    // Shards share their topics: each one's messages carry its run id, and
+    // its observer reads those alone, so that shard reports add up.
+    let run_id = (options.engine.shard.1 > 1).then(|| {
+        format!(
+            "{}/{}:{}",
+            options.engine.shard.0,
+            options.engine.shard.1,
+            uuid::Uuid::new_v4().simple()
+        )
+    });
+    if let Some(run) = &run_id {
+        sink = sink.with_header(observe::RUN_HEADER, run);
+    }
     let expect = Arc::new(Expect::default());
     let observer = options.observe.then(|| {
         let (cluster, spec, expect) = (cluster.clone(), options.flow.clone(), expect.clone());
         let decoder = Decoder {
             registry: env.registry.clone(),
         };
+        let run_id = run_id.clone();
         std::thread::spawn(move || {
-            observe::observe(&cluster, &start, &decoder, &spec, &expect, Duration::from_secs(10))
+            observe::observe(
+                &cluster,
+                &start,
+                &decoder,
+                &spec,
+                &expect,
+                Duration::from_secs(10),
+                run_id.as_deref(),
+            )
         })
     });
     let origin = Instant::now();

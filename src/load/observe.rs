@@ -77,8 +77,20 @@ fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The header a shard's messages carry: its run id.
+pub const RUN_HEADER: &str = "flowharness-load-run";
+
+/// Whether `m` belongs to the run `run` (every message does without one).
+fn of_run<M: rdkafka::Message>(m: &M, run: Option<&str>) -> bool {
+    use rdkafka::message::Headers as _;
+    let Some(run) = run else { return true };
+    m.headers()
+        .is_some_and(|h| h.iter().any(|h| h.key == RUN_HEADER && h.value == Some(run.as_bytes())))
+}
+
 /// Observes `topic` from `start` until the producer is done and everything
-/// acknowledged was read (or nothing arrived for `quiet`).
+/// acknowledged was read (or nothing arrived for `quiet`); with a `run`,
+/// only the messages carrying it (a shard's among the others').
 pub fn observe(
     cluster: &Cluster,
     start: &[(String, Vec<(i32, i64)>)],
@@ -86,6 +98,7 @@ pub fn observe(
     spec: &Arc<FlowSpec>,
     expect: &Expect,
     quiet: Duration,
+    run: Option<&str>,
 ) -> Result<ObservedSummary> {
     let consumer = cluster.consumer(
         &format!("flowharness-load-observer-{}", uuid::Uuid::new_v4()),
@@ -138,7 +151,7 @@ pub fn observe(
         last = Instant::now();
         // A re-delivery (see `Positions`) is not counted twice.
         let t = names.iter().position(|n| **n == *m.topic()).unwrap_or(0);
-        if !positions[t].advance(m.partition(), m.offset()) {
+        if !positions[t].advance(m.partition(), m.offset()) || !of_run(&m, run) {
             continue;
         }
         summary.messages += 1;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 
 use super::metrics::{histogram, record};
@@ -115,6 +116,8 @@ pub struct KafkaSink {
     topics: Vec<String>,
     current: usize,
     sent: u64,
+    /// A header every message carries (a shard's run), if any.
+    header: Option<OwnedHeaders>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -140,7 +143,19 @@ impl KafkaSink {
             topics: topics.to_vec(),
             current: 0,
             sent: 0,
+            header: None,
         })
+    }
+
+    /// Every message carries the header `key: value` from now on (a
+    /// shard's run id, so that its observer reads its own messages only).
+    #[must_use]
+    pub fn with_header(mut self, key: &str, value: &str) -> Self {
+        self.header = Some(OwnedHeaders::new().insert(Header {
+            key,
+            value: Some(value.as_bytes()),
+        }));
+        self
     }
 }
 
@@ -152,10 +167,13 @@ impl Sink for KafkaSink {
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64) {
         self.sent += 1;
         loop {
-            let record = BaseRecord::with_opaque_to(&self.topics[self.current], intended_us as usize)
+            let mut record = BaseRecord::with_opaque_to(&self.topics[self.current], intended_us as usize)
                 .key(key)
                 .payload(payload)
                 .timestamp(timestamp_ms);
+            if let Some(h) = &self.header {
+                record = record.headers(h.clone());
+            }
             match self.producer.send(record) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {

@@ -2,7 +2,6 @@
 //! them back the way a consumer would, and judge what was observed: every
 //! message against its schema and its flow, nothing lost, nothing doubled.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::codec::{binary, confluent};
@@ -72,6 +71,9 @@ pub struct RunReport {
     pub check: Report,
     /// What was observed, in the order it was read (when the run asked).
     pub observed: Vec<Observed>,
+    /// From the first send to the last acknowledgement, in seconds
+    /// (making the messages included, observing not).
+    pub send_seconds: f64,
 }
 
 impl RunReport {
@@ -169,6 +171,84 @@ pub fn produce_and_check(
     flow: Option<&FlowSpec>,
     check: CheckOptions,
 ) -> Result<RunReport> {
+    produce_stream(env, run, flow, check, &mut |send| {
+        for m in &run.messages {
+            send(m.clone())?;
+        }
+        Ok(())
+    })
+}
+
+/// Which sequence numbers of a run were read, and how often beyond once:
+/// a bit per message sent (a million messages take 125 kB), not a map.
+#[derive(Debug, Default)]
+struct Seen {
+    bits: Vec<u64>,
+    read: u64,
+    duplicated: u64,
+}
+
+impl Seen {
+    fn mark(&mut self, seq: u64) {
+        let Ok(word) = usize::try_from(seq / 64) else { return };
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let bit = 1u64 << (seq % 64);
+        if self.bits[word] & bit == 0 {
+            self.bits[word] |= bit;
+            self.read += 1;
+        } else {
+            self.duplicated += 1;
+        }
+    }
+
+    /// Sequence numbers below `produced` never read.
+    fn missing(&self, produced: u64) -> u64 {
+        produced.saturating_sub(self.read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_lists_parse_ranges_and_single_numbers() {
+        assert_eq!(parse_partitions("0-2,7,1").unwrap(), vec![0, 1, 2, 7]);
+        assert_eq!(parse_partitions("3").unwrap(), vec![3]);
+        for bad in ["", "2-1", "-1", "a", "0-"] {
+            let e = parse_partitions(bad).unwrap_err().to_string();
+            assert!(e.contains("--partitions"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn sequences_read_twice_are_duplicates_and_unread_ones_lost() {
+        let mut seen = Seen::default();
+        for s in [0, 1, 1, 130, 5, 130, 130] {
+            seen.mark(s);
+        }
+        assert_eq!(seen.read, 4);
+        assert_eq!(seen.duplicated, 3);
+        assert_eq!(seen.missing(131), 127);
+    }
+}
+
+/// Messages handed to a produce run one at a time: `feed` calls `send`
+/// with each, and each is encoded and sent before the next is made.
+pub type Feed<'a> = dyn FnMut(&mut dyn FnMut(Message) -> Result<()>) -> Result<()> + 'a;
+
+/// As [`produce_and_check`], with the messages made as they are sent
+/// (`run.messages` is not read): memory follows the producer's queue and
+/// the checker's open flows, never the number of messages.
+pub fn produce_stream(
+    env: &Environment,
+    run: &ProduceRun,
+    flow: Option<&FlowSpec>,
+    check: CheckOptions,
+    feed: &mut Feed<'_>,
+) -> Result<RunReport> {
     let cluster = &env.cluster;
     let topics: Vec<(&str, &Schema)> = std::iter::once((run.topic.as_str(), &run.schema))
         .chain(run.others.iter().map(|(t, s)| (t.as_str(), s)))
@@ -185,15 +265,25 @@ pub fn produce_and_check(
     let mut producer = Producer::new(cluster, &run.producer)?;
     let seed = run.seed.map(|s| s.to_string());
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    for (seq, m) in run.messages.iter().enumerate() {
+    let mut seq = 0usize;
+    let mut seq_text = String::with_capacity(48);
+    let began = std::time::Instant::now();
+    feed(&mut |m: Message| {
         let c = m.channel.min(topics.len() - 1);
+        let encoded;
         let payload = match &m.raw {
-            Some(raw) => raw.clone(),
-            None => encoders[c]
-                .encode(&m.value)
-                .map_err(|e| e.within(&format!("message {seq}")))?,
+            Some(raw) => raw.as_slice(),
+            None => {
+                encoded = encoders[c]
+                    .encode(&m.value)
+                    .map_err(|e| e.within(&format!("message {seq}")))?;
+                encoded.as_slice()
+            }
         };
-        let seq_text = format!("{run_id}:{seq}");
+        seq_text.clear();
+        seq_text.push_str(&run_id);
+        seq_text.push(':');
+        seq_text.push_str(&seq.to_string());
         let mut headers: Vec<(&str, &[u8])> = vec![(SEQUENCE_HEADER, seq_text.as_bytes())];
         if let Some(f) = &m.flow_id {
             headers.push((FLOW_HEADER, f.as_bytes()));
@@ -206,11 +296,14 @@ pub fn produce_and_check(
             topic: topics[c].0,
             partition: m.partition,
             key: m.key.as_deref().map(str::as_bytes),
-            payload: Some(&payload),
+            payload: Some(payload),
             headers: &headers,
         });
-    }
+        seq += 1;
+        Ok(())
+    })?;
     let delivery = producer.finish();
+    let send_seconds = began.elapsed().as_secs_f64();
     let decoder = Decoder {
         registry: env.registry.clone(),
     };
@@ -220,6 +313,7 @@ pub fn produce_and_check(
         until_end: false,
         timeout: run.observe_timeout,
         run_id: Some(run_id.clone()),
+        partitions: None,
     };
     let mut check = check;
     if check.topics.is_empty() && flow.is_some_and(FlowSpec::is_multi_topic) {
@@ -227,12 +321,12 @@ pub fn produce_and_check(
     }
     let mut checker = flow.map(|f| Checker::new(f, check));
     let mut schema_only = Report::default();
-    let mut seen: HashMap<u64, u32> = HashMap::new();
+    let mut seen = Seen::default();
     let mut kept = Vec::new();
     let reading: Vec<observer::Reading<'_>> = topics.iter().zip(starts).map(|((t, _), s)| (*t, Some(s))).collect();
     let observation = observer::observe_many(cluster, &reading, &decoder, &options, &mut |o, seq| {
         if let Some((_, s)) = seq {
-            *seen.entry(s).or_default() += 1;
+            seen.mark(s);
         }
         match checker.as_mut() {
             Some(c) => c.observe(&o),
@@ -253,19 +347,81 @@ pub fn produce_and_check(
         Some(c) => c.finish(),
         None => schema_only,
     };
-    let produced = run.messages.len() as u64;
-    let lost = (0..produced).filter(|s| !seen.contains_key(s)).count() as u64;
-    let duplicated = seen.values().map(|n| u64::from(n.saturating_sub(1))).sum::<u64>();
-    let lost = lost.saturating_sub(delivery.failed);
+    let lost = seen.missing(seq as u64).saturating_sub(delivery.failed);
     Ok(RunReport {
         schema_id,
         delivery,
         observation,
         lost,
-        duplicated,
+        duplicated: seen.duplicated,
         check: check_report,
         observed: kept,
+        send_seconds,
     })
+}
+
+/// A generated message of `spec`, ready to produce: its flow id read
+/// from the value (for the flow header) and its channel from its topic.
+pub fn flow_message(spec: &FlowSpec, k: crate::flow::fixture_io::Keyed) -> Message {
+    let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
+    Message {
+        key: Some(k.key),
+        partition: None,
+        flow_id,
+        raw: None,
+        channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
+        headers: Vec::new(),
+        value: k.value,
+    }
+}
+
+/// The messages of a fixture's entry, on `channel`.
+pub fn entry_messages(
+    entry: crate::fixture::Entry,
+    channel: usize,
+    send: &mut dyn FnMut(Message) -> Result<()>,
+) -> Result<()> {
+    let key = match &entry.key {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    for value in entry.messages {
+        send(Message {
+            key: key.clone(),
+            partition: entry.partition,
+            value,
+            channel,
+            headers: entry.headers.clone(),
+            ..Message::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// Parses a partition list: `0-5`, `0,2,4`, or both (`0-2,7`); sorted,
+/// each once.
+pub fn parse_partitions(text: &str) -> Result<Vec<i32>> {
+    let bad = |part: &str| {
+        Error::Usage(format!(
+            "--partitions {text}: expected partition numbers or ranges such as 0-5,8, found {part:?}"
+        ))
+    };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let (from, to) = part.split_once('-').unwrap_or((part, part));
+        let (from, to): (i32, i32) = (
+            from.trim().parse().map_err(|_| bad(part))?,
+            to.trim().parse().map_err(|_| bad(part))?,
+        );
+        if from < 0 || to < from {
+            return Err(bad(part));
+        }
+        out.extend(from..=to);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// Without a flow, a message is judged by its schema alone.

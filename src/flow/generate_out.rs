@@ -1,0 +1,101 @@
+//! `generate`'s output: generated flows written as they are made, in the
+//! seed's format (each schema written once beside the file and named by
+//! path) or as fixture lines (`.jsonl`), or to a stream with the schema
+//! inline. Memory follows the generator's open streams, never the flows.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::FlowSpec;
+use super::fixture_io::Keyed;
+use super::generator::FlowGenerator;
+use crate::error::{Error, Result};
+
+/// What a generation run made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Generated {
+    /// Flows per named path, restarts included.
+    pub by_path: BTreeMap<String, u64>,
+    pub events: u64,
+}
+
+/// Generates the flows of `generator` from `seed` into the file `out`
+/// (`.jsonl`: fixture lines; anything else: the seed's format), or into
+/// `stdout` in the seed's format with the schemas inline.
+pub fn generate_to(
+    spec: &FlowSpec,
+    generator: &FlowGenerator<'_>,
+    seed: u64,
+    out: Option<&Path>,
+    stdout: &mut dyn Write,
+) -> Result<Generated> {
+    // Each channel's topic and what its entries' "schema" says: a file
+    // written once beside `out`, or the schema inline on stdout.
+    let many = spec.channels.len() > 1;
+    let mut schemas: Vec<(String, Value)> = Vec::new();
+    for c in &spec.channels {
+        let reference = match out {
+            Some(out) => Value::String(schema_beside(out, &c.topic, &c.schema, many)?),
+            None => c.schema.json().clone(),
+        };
+        schemas.push((c.topic.clone(), reference));
+    }
+    let target = out.map_or("stdout".to_string(), |p| p.display().to_string());
+    let sink: Box<dyn Write + '_> = match out {
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(stdout),
+    };
+    let write_failed = |e: std::io::Error| Error::Usage(format!("{target}: {e}"));
+    let lines = out.is_some_and(crate::fixture_lines::is_lines);
+    let channel_of = |m: &Keyed| m.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0);
+    let (by_path, events) = if lines {
+        let mut writer = crate::fixture_lines::LinesWriter::new(sink, &schemas).map_err(write_failed)?;
+        let by_path = generator.generate_into(seed, &mut |m| {
+            let topic = &schemas[channel_of(&m)].0;
+            writer
+                .push(topic, &Value::String(m.key), &[], &m.value)
+                .map_err(write_failed)
+        })?;
+        (by_path, writer.finish().map_err(write_failed)?.1)
+    } else {
+        let mut writer = crate::fixture_writer::FixtureWriter::new(sink);
+        let by_path = generator.generate_into(seed, &mut |m| {
+            let (topic, schema) = &schemas[channel_of(&m)];
+            writer
+                .push(topic, &Value::String(m.key), schema, m.value)
+                .map_err(write_failed)
+        })?;
+        (by_path, writer.finish().map_err(write_failed)?.2)
+    };
+    Ok(Generated {
+        by_path,
+        events: u64::try_from(events).unwrap_or(u64::MAX),
+    })
+}
+
+/// Writes a channel's schema beside the fixture `out` (`orders.json` →
+/// `orders.json.avsc`, or `orders.json.TOPIC.avsc` for a flow across
+/// topics), returning the path entries name it by.
+fn schema_beside(out: &Path, topic: &str, schema: &crate::schema::Schema, many: bool) -> Result<String> {
+    let file = out
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "fixture.json".into());
+    let dir = out.parent().unwrap_or_else(|| Path::new(""));
+    let ext = if schema.kind() == "AVRO" { "avsc" } else { "schema.json" };
+    let name = if many {
+        format!("{file}.{topic}.{ext}")
+    } else {
+        format!("{file}.{ext}")
+    };
+    let text = serde_json::to_string_pretty(schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
+    let target = dir.join(&name);
+    std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
+    Ok(name)
+}
