@@ -252,6 +252,22 @@ fn three_verify_instances_by_partition_find_what_one_finds() {
     let (code, out) = verify(&env, topic, &["--partitions", "0-6"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("partition 6 does not exist"), "{out}");
-    let (code, out) = verify(&env, topic, &["--partitions", "0", "--shard", "0/2"]);
+    let both = <flowharness::cli::Cli as clap::Parser>::try_parse_from([
+        "flowharness",
+        "verify",
+        "--flow",
+        "account-migration",
+        "--topic",
+        topic,
+        "--partitions",
+        "0",
+        "--shard",
+        "0/2",
+    ])
+    .unwrap_err();
+    assert_eq!(both.exit_code(), 2);
+    assert!(both.to_string().contains("cannot be used with"), "{both}");
+    let (code, out) = verify(&env, topic, &["--shard", "3/3"]);
     assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--shard: expected i/n"), "{out}");
 }
