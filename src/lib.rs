@@ -4,9 +4,11 @@
 //! Each later stage (generate, flow, registry, kafka, bdd, load, verify,
 //! report) builds on these.
 
+pub mod asyncapi;
 pub mod bdd;
 pub mod cli;
 pub mod codec;
+pub mod contract;
 pub mod error;
 pub mod fixture;
 pub mod fixture_lines;

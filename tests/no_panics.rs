@@ -124,3 +124,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// A mangled AsyncAPI document (YAML and JSON, with its $refs to
+    /// components and to files beside it) is read or refused, never a panic.
+    #[test]
+    fn asyncapi_documents_never_panic(
+        yaml in mangled(asyncapi_text("streetlights-kafka-2.6.yaml")),
+        json in mangled(asyncapi_text("orders-3.0.json")),
+        reply in mangled(asyncapi_text("payments-request-reply-3.0.yaml")),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let avro = common::repo_path("tests/asyncapi/avro");
+        std::fs::create_dir_all(dir.path().join("avro")).unwrap();
+        for entry in std::fs::read_dir(&avro).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join("avro").join(entry.file_name())).unwrap();
+        }
+        for (name, text) in [("a.yaml", yaml), ("b.json", json), ("c.yaml", reply)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            if let Ok(doc) = flowharness::asyncapi::Document::load(&path) {
+                let _ = flowharness::asyncapi::import::flow_spec_of(&doc);
+                let _ = flowharness::asyncapi::init::overlay_text(&doc);
+            }
+        }
+    }
+}
+
+fn asyncapi_text(name: &str) -> String {
+    std::fs::read_to_string(common::repo_path(&format!("tests/asyncapi/{name}"))).unwrap()
+}

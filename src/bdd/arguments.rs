@@ -10,8 +10,8 @@ use cucumber::gherkin::{Feature, Scenario, Step};
 use regex::Regex;
 
 use crate::error::Diagnostic;
+use crate::flow::FlowSpec;
 use crate::flow::generator::Mix;
-use crate::flow::{FlowSpec, shipped};
 
 /// Counts that must be positive (flows to produce, seconds to wait), and
 /// counts that must not be negative (flows expected).
@@ -103,7 +103,7 @@ fn check_run(run: &[(usize, String)], file: &str, problems: &mut Vec<Diagnostic>
         };
         if let Some(c) = FLOW.captures(text) {
             // A spec file is resolved at run time, against the run's folder.
-            spec = shipped::resolve(&c[1]).ok();
+            spec = crate::contract::resolve_flow(&c[1]).ok();
         }
         for re in POSITIVE.iter() {
             if let Some(c) = re.captures(text)

@@ -18,6 +18,7 @@ pub const BAD_INPUT: i32 = 2;
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let result = match cli.command {
+        Command::Asyncapi(command) => super::asyncapi::run(command, out, err),
         Command::Schema(SchemaCommand::Validate { files }) => schema_validate(&files, out, err),
         Command::Schema(SchemaCommand::Compat { old, new, mode }) => schema_compat(&old, &new, &mode, out),
         Command::Fixture(FixtureCommand::Check { files }) => fixture_check(&files, out, err),
@@ -72,6 +73,10 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
     let mut code = OK;
     for file in files {
         let place = file.display().to_string();
+        if crate::asyncapi::is_asyncapi(file) {
+            code = code.max(super::asyncapi::validate_doc(file, out, err)?);
+            continue;
+        }
         match Schema::load(file) {
             Ok(Schema::Avro(s)) => {
                 let what = s.root_name().map_or_else(

@@ -8,10 +8,10 @@ use super::{GenerateArgs, IncompleteLevel, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::flow::checker::{CheckOptions, Report};
 use crate::flow::generator::{self, FlowOptions, Mix};
-use crate::flow::{Severity, fixture_io, generate_out, shipped};
+use crate::flow::{Severity, fixture_io, generate_out};
 
 pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-    let spec = shipped::resolve(&args.flow)?;
+    let spec = crate::contract::resolve_flow(&args.flow)?;
     let mix = match &args.mix {
         Some(m) => Mix::parse(&spec, m)?,
         None => Mix::uniform(&spec),
@@ -52,7 +52,7 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
 }
 
 pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
-    let spec = shipped::resolve(&args.flow)?;
+    let spec = crate::contract::resolve_flow(&args.flow)?;
     let Some(file) = &args.file else {
         return Err(Error::Usage("verify needs --file or --topic".into()));
     };

@@ -9,9 +9,9 @@ use super::flows::write_report;
 use super::{BrokerArgs, ConnectArgs, ProduceArgs, RegistryArgs, UpArgs, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::fixture::Fixture;
+use crate::flow::FlowSpec;
 use crate::flow::checker::{CheckOptions, Checker};
 use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
-use crate::flow::{FlowSpec, shipped};
 use crate::generate::time::parse_duration_ms;
 use crate::kafka::observer::{self, Decoder, ObserveOptions};
 use crate::kafka::producer::ProducerOptions;
@@ -192,7 +192,7 @@ fn fixture_topics(path: &std::path::Path) -> Result<(Topics, i32)> {
 }
 
 pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-    let spec: Option<FlowSpec> = args.flow.as_deref().map(shipped::resolve).transpose()?;
+    let spec: Option<FlowSpec> = args.flow.as_deref().map(crate::contract::resolve_flow).transpose()?;
     let producer = ProducerOptions {
         idempotent: !args.no_idempotence,
         acks: args.acks.clone(),
@@ -408,7 +408,7 @@ fn verify_partitions(args: &VerifyArgs, env: &Environment, topics: &[String]) ->
 }
 
 pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
-    let spec = shipped::resolve(&args.flow)?;
+    let spec = crate::contract::resolve_flow(&args.flow)?;
     let topics = verify_topics(&spec, &args.topic)?;
     let timeout = duration("--timeout", &args.timeout)?;
     let env = connect(&args.connect)?;

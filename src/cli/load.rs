@@ -12,7 +12,6 @@ use super::kafka::{connect, duration};
 use super::{ConnectArgs, GenerateOptions};
 use crate::error::{Error, Result};
 use crate::flow::generator::Mix;
-use crate::flow::shipped;
 use crate::kafka::producer::ProducerOptions;
 use crate::load::bench_paths as paths;
 use crate::load::engine::EngineOptions;
@@ -177,7 +176,7 @@ fn progress() -> Box<dyn FnMut(&Tick)> {
 }
 
 pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
-    let spec = Arc::new(shipped::resolve(&args.flow)?);
+    let spec = Arc::new(crate::contract::resolve_flow(&args.flow)?);
     let run_for = duration("--duration", &args.duration)?;
     let schedule = Schedule::parse(&args.rate, run_for.as_secs_f64())?;
     let mix = match &args.mix {
@@ -303,7 +302,7 @@ impl Drop for TempDir {
 }
 
 pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
-    let spec = Arc::new(shipped::resolve(&args.flow)?);
+    let spec = Arc::new(crate::contract::resolve_flow(&args.flow)?);
     let (hints, seed) = super::sample::setup(&args.generate, &mut std::io::stderr())?;
     let options = LoadOptions {
         topic: format!("{}-bench", spec.topic),

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and the commands that run them.
 //! `main.rs` only parses and calls [`run`].
 
+mod asyncapi;
 mod commands;
 mod flows;
 mod interrupt;
@@ -62,6 +63,46 @@ pub enum Command {
     Test(TestArgs),
     /// Print the step library, one step and an example a line.
     Steps,
+    /// AsyncAPI 2.x/3.0 documents: check one, write its overlay, or
+    /// export a flow spec as AsyncAPI 3.0.
+    #[command(subcommand)]
+    Asyncapi(AsyncapiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AsyncapiCommand {
+    /// Read a document (and its overlay, if any): print its channels,
+    /// messages, correlation ids and operations. Exit 0, 2 on problems.
+    Check {
+        /// The AsyncAPI document (YAML or JSON).
+        doc: PathBuf,
+    },
+    /// Write a first overlay for a document (`DOC.flowharness.toml`
+    /// beside it): states from its messages, the flow id from its
+    /// correlationId, transitions to check.
+    Init {
+        /// The AsyncAPI document (YAML or JSON).
+        doc: PathBuf,
+        /// Where to write it (`-` for standard output).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+        /// Overwrite an existing overlay.
+        #[arg(long)]
+        force: bool,
+    },
+    /// A flow spec as an AsyncAPI 3.0 document, its flow tables as
+    /// `x-flowharness`.
+    Export {
+        /// A shipped flow, a spec file or an AsyncAPI document.
+        #[arg(long)]
+        flow: String,
+        /// Where to write it (default: standard output).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+        /// yaml or json (default: by the --out extension, else yaml).
+        #[arg(long)]
+        format: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -363,7 +404,8 @@ pub enum SampleFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct SampleArgs {
-    /// Avro (.avsc) or JSON Schema file.
+    /// Avro (.avsc) or JSON Schema file, or a message of an AsyncAPI
+    /// document (`DOC.yaml` with one message, or `DOC.yaml#NAME`).
     #[arg(long)]
     pub schema: PathBuf,
     /// How many values.

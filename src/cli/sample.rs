@@ -35,7 +35,12 @@ pub(super) fn setup(options: &GenerateOptions, err: &mut dyn Write) -> Result<(A
 }
 
 pub(super) fn run(args: &SampleArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
-    let schema = Schema::load(&args.schema)?;
+    let schema = match args.schema.to_str() {
+        Some(arg) if crate::asyncapi::is_asyncapi(std::path::Path::new(arg.split('#').next().unwrap_or(arg))) => {
+            crate::contract::resolve_schema(arg)?
+        }
+        _ => Schema::load(&args.schema)?,
+    };
     if args.format == SampleFormat::Binary && matches!(schema, Schema::Json(_)) {
         return Err(Error::Usage(
             "--format binary needs an Avro schema; JSON Schema values are JSON".into(),

@@ -99,6 +99,8 @@ pub struct Checker<'s> {
     pub(super) options: CheckOptions,
     pub(super) flows: HashMap<String, OpenFlow>,
     keys: HashMap<String, KeyInfo>,
+    /// Keys as they were left with no open flow, oldest first.
+    idle_keys: VecDeque<String>,
     recent_ids: VecDeque<u64>,
     recent_set: HashSet<u64>,
     /// Per reference: the values published, with the partition each was
@@ -179,6 +181,7 @@ impl<'s> Checker<'s> {
             options,
             flows: HashMap::new(),
             keys: HashMap::new(),
+            idle_keys: VecDeque::new(),
             recent_ids: VecDeque::new(),
             recent_set: HashSet::new(),
             references: vec![HashMap::new(); spec.references.len()],
@@ -549,6 +552,18 @@ impl<'s> Checker<'s> {
             info.closed.push_back(flow_id.to_string());
             if info.closed.len() > 4 {
                 info.closed.pop_front();
+            }
+            if info.open.is_empty() {
+                self.idle_keys.push_back(flow.key.clone());
+            }
+        }
+        // Keys with no open flow are remembered (their partition, their
+        // last closed flow ids) for the last `dedupe_window` of them, not
+        // forever: memory follows open flows, not every key ever seen.
+        while self.idle_keys.len() > self.options.dedupe_window {
+            let Some(old) = self.idle_keys.pop_front() else { break };
+            if self.keys.get(&old).is_some_and(|k| k.open.is_empty()) {
+                self.keys.remove(&old);
             }
         }
     }

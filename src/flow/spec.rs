@@ -155,6 +155,8 @@ pub struct FlowSpec {
     /// flow on different topics are put in time order, and one may arrive
     /// this much later than a later one on another topic.
     pub cross_topic_skew_ms: i64,
+    /// The spec's tables as written (schema entries as given), for export.
+    pub(crate) source: Value,
 }
 
 /// Collects problems, each at a key.
@@ -182,16 +184,35 @@ impl FlowSpec {
 
     /// Parses spec text; `load_schema` resolves the spec's `schema` entry.
     pub fn parse(text: &str, load_schema: &dyn Fn(&str) -> Result<Schema>) -> Result<FlowSpec> {
-        let file: SpecFile = toml::from_str(text)
+        let toml_error = |e: toml::de::Error| Error::invalid(Diagnostic::new(e.to_string().trim().replace('\n', " ")));
+        let file: SpecFile = toml::from_str(text).map_err(toml_error)?;
+        let source: Value = toml::from_str(text).map_err(toml_error)?;
+        FlowSpec::from_file(file, source, load_schema)
+    }
+
+    /// A spec from its tables as a JSON value (the TOML file's tables, or
+    /// ones assembled from another document such as an AsyncAPI one).
+    pub fn from_tables(source: Value, load_schema: &dyn Fn(&str) -> Result<Schema>) -> Result<FlowSpec> {
+        let file: SpecFile = serde_json::from_value(source.clone())
             .map_err(|e| Error::invalid(Diagnostic::new(e.to_string().trim().replace('\n', " "))))?;
+        FlowSpec::from_file(file, source, load_schema)
+    }
+
+    fn from_file(file: SpecFile, source: Value, load_schema: &dyn Fn(&str) -> Result<Schema>) -> Result<FlowSpec> {
         let channels = channels_of(&file, load_schema)?;
         let mut p = Problems(Vec::new());
-        let spec = build(file, channels, &mut p);
+        let mut spec = build(file, channels, &mut p);
+        spec.source = source;
         if p.0.is_empty() {
             Ok(spec)
         } else {
             Err(Error::Invalid(p.0))
         }
+    }
+
+    /// The spec's tables as written, schema entries as given.
+    pub fn source(&self) -> &Value {
+        &self.source
     }
 
     pub fn state_index(&self, name: &str) -> Option<usize> {
@@ -420,6 +441,15 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
             alternatives,
         });
     }
+    if file.paths.is_empty() {
+        paths = derived_paths(&states, &start, &end, &transitions);
+        if paths.is_empty() && !start.is_empty() && !end.is_empty() {
+            p.add(
+                "paths",
+                "no path without repeats leads from a start to an end state: give [paths]",
+            );
+        }
+    }
     let restart_path = file.flow.restart_path.as_ref().and_then(|r| {
         let found = paths.iter().position(|x| &x.name == r);
         if found.is_none() {
@@ -525,11 +555,55 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         references,
         channels,
         cross_topic_skew_ms: skew,
+        source: Value::Null,
     };
     for (state, branch) in spec.states.iter_mut().zip(branches) {
         state.branch = branch;
     }
     spec
+}
+
+/// Paths for a spec that names none: every way from a start state to an
+/// end state that visits no state twice (at most 32), each named by its
+/// states (`created-issued-paid`).
+fn derived_paths(states: &[State], start: &[usize], end: &[usize], transitions: &[Vec<(usize, u32)>]) -> Vec<PathDef> {
+    const MAX: usize = 32;
+    fn walk(
+        at: usize,
+        trail: &mut Vec<usize>,
+        end: &[usize],
+        transitions: &[Vec<(usize, u32)>],
+        found: &mut Vec<Vec<usize>>,
+    ) {
+        if found.len() >= MAX {
+            return;
+        }
+        trail.push(at);
+        if end.contains(&at) {
+            found.push(trail.clone());
+        }
+        for (next, _) in transitions.get(at).map(Vec::as_slice).unwrap_or_default() {
+            if !trail.contains(next) {
+                walk(*next, trail, end, transitions, found);
+            }
+        }
+        trail.pop();
+    }
+    let mut found = Vec::new();
+    for s in start {
+        walk(*s, &mut Vec::new(), end, transitions, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|states_of| PathDef {
+            name: states_of
+                .iter()
+                .map(|i| states[*i].name.to_lowercase())
+                .collect::<Vec<_>>()
+                .join("-"),
+            alternatives: vec![states_of],
+        })
+        .collect()
 }
 
 /// The spec file path for a `--flow` argument: a path, or a name under `flows/`.

@@ -25,10 +25,26 @@ fn unreachable_clone() -> JsonSchema {
     panic!("a JSON Schema that compiled once failed to compile again")
 }
 
+/// The draft a schema declares with `$schema` (default 2020-12).
+fn draft_of(json: &Value) -> jsonschema::Draft {
+    let declared = json.get("$schema").and_then(Value::as_str).unwrap_or("");
+    if declared.contains("draft-07") {
+        jsonschema::Draft::Draft7
+    } else if declared.contains("draft-06") {
+        jsonschema::Draft::Draft6
+    } else if declared.contains("draft-04") {
+        jsonschema::Draft::Draft4
+    } else if declared.contains("2019-09") {
+        jsonschema::Draft::Draft201909
+    } else {
+        jsonschema::Draft::Draft202012
+    }
+}
+
 impl JsonSchema {
     pub fn from_value(json: Value) -> Result<Self> {
         let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
+            .with_draft(draft_of(&json))
             .build(&json)
             .map_err(|e| {
                 let at = pointer(&e.instance_path().to_string());

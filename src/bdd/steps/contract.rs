@@ -6,17 +6,16 @@ use std::sync::Arc;
 use cucumber::given;
 
 use super::super::world::{Contract, FlowWorld, environment, external_from_env, off_thread, step_failed};
-use crate::flow::shipped;
 
 #[given(expr = "the {string} flow")]
 fn the_flow(w: &mut FlowWorld, name: String) {
-    let spec = shipped::resolve(&name).unwrap_or_else(|e| step_failed(&e.to_string()));
+    let spec = crate::contract::resolve_flow(&name).unwrap_or_else(|e| step_failed(&e.to_string()));
     w.contract = Some(Contract::Flow(Arc::new(spec)));
 }
 
 #[given(expr = "the schema {string}")]
 fn the_schema(w: &mut FlowWorld, name: String) {
-    let schema = shipped::resolve_schema(&name).unwrap_or_else(|e| step_failed(&e.to_string()));
+    let schema = crate::contract::resolve_schema(&name).unwrap_or_else(|e| step_failed(&e.to_string()));
     w.contract = Some(Contract::Schema(Arc::new(schema)));
 }
 

@@ -1,0 +1,391 @@
+//! `flowharness asyncapi init DOC`: a first overlay for a document. It
+//! loads as written (a chain of the messages in document order), so the
+//! user can generate at once, and says in comments what to check.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::import::slug;
+use super::model::{Channel, Correlation, Document, Format, Message};
+
+/// How a topic's states are told apart, and each message's state value.
+struct Guess {
+    state: String,
+    why: String,
+    /// (state name, `is` value, time field) per state.
+    states: Vec<(String, String, Option<String>)>,
+}
+
+/// The overlay text for a document.
+pub fn overlay_text(doc: &Document) -> String {
+    let mut out = String::new();
+    let file = doc.path.file_name().and_then(|f| f.to_str()).unwrap_or("the document");
+    let _ = writeln!(
+        out,
+        "# The flow of {file} (AsyncAPI {}): what AsyncAPI cannot say.\n\
+         # Topics, schemas and the correlation id come from the document; the\n\
+         # tables below are a flow spec's own (see the README's \"Flow contracts\").\n\
+         # The transitions are a first guess: the messages chained in document\n\
+         # order. Check them, and add paths, timing and invariants.",
+        doc.version_text
+    );
+    let _ = writeln!(out, "name = {}", toml_str(&slug(&doc.title)));
+    let id = flow_id(doc);
+    match &id {
+        Some(id) => {
+            let _ = writeln!(out, "# The field the message key is.\nkey = {}", toml_str(id));
+        }
+        None => {
+            let _ = writeln!(out, "# The field the message key is: fill in.\nkey = \"\"");
+        }
+    }
+    let mut all_states: Vec<(String, String)> = Vec::new();
+    let mut times: Vec<(String, Option<String>)> = Vec::new();
+    for channel in &doc.channels {
+        let guess = guess(channel);
+        let names: Vec<&str> = channel.messages.iter().map(|m| m.name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\n[topics.{}]\n# channel {} ({}): {}\n# {}\nstate = {}",
+            toml_key(&channel.topic),
+            channel.id,
+            channel.place.pointer,
+            names.join(", "),
+            guess.why,
+            guess.state
+        );
+        for (name, is, time) in guess.states {
+            let unique = unique_name(&name, &all_states);
+            times.push((unique.clone(), time));
+            all_states.push((
+                unique,
+                format!("{{ topic = {}, is = {} }}", toml_str(&channel.topic), toml_str(&is)),
+            ));
+        }
+    }
+    let _ = writeln!(out, "\n[states]");
+    for (name, def) in &all_states {
+        let _ = writeln!(out, "{} = {def}", toml_key(name));
+    }
+    let names: Vec<&String> = all_states.iter().map(|(n, _)| n).collect();
+    let _ = writeln!(out, "\n[flow]");
+    match (&id, correlation_note(doc)) {
+        (Some(id), note) => {
+            let _ = writeln!(out, "# {note}\nid = {}", toml_str(id));
+        }
+        (None, note) => {
+            let _ = writeln!(
+                out,
+                "# {note}: fill in the payload field that identifies a flow.\nid = \"\""
+            );
+        }
+    }
+    let first = names.first().map(|n| toml_str(n)).unwrap_or_default();
+    let last = names.last().map(|n| toml_str(n)).unwrap_or_default();
+    let _ = writeln!(out, "start = [{first}]\nend = [{last}]");
+    let _ = writeln!(out, "\n[transitions]");
+    for pair in names.windows(2) {
+        let _ = writeln!(out, "{} = {{ {} = 1 }}", toml_key(pair[0]), toml_key(pair[1]));
+    }
+    if times.iter().any(|(_, t)| t.is_some()) || doc.channels.len() > 1 {
+        let _ = writeln!(
+            out,
+            "\n# Each state's time field (a flow across topics is put in time order by them).\n[timing.states]"
+        );
+        for (name, time) in &times {
+            match time {
+                Some(field) => {
+                    let _ = writeln!(out, "{} = {{ field = {} }}", toml_key(name), toml_str(field));
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "# {}: no date-time or timestamp field found: give one",
+                        toml_key(name)
+                    );
+                }
+            }
+        }
+    }
+    if !doc.operations.is_empty() {
+        let _ = writeln!(out, "\n# Operations in the document (who sends what):");
+        for op in &doc.operations {
+            let _ = writeln!(
+                out,
+                "#   {} {} on channel {} ({})",
+                op.id,
+                op.action,
+                op.channel,
+                op.messages.join(", ")
+            );
+        }
+    }
+    out
+}
+
+fn flow_id(doc: &Document) -> Option<String> {
+    doc.messages().find_map(|(_, m)| match &m.correlation {
+        Some((Correlation::Payload(p), _)) => Some(p.clone()),
+        _ => None,
+    })
+}
+
+fn correlation_note(doc: &Document) -> String {
+    for (_, m) in doc.messages() {
+        match &m.correlation {
+            Some((Correlation::Payload(p), place)) => return format!("From correlationId at {}: {p}", place.pointer),
+            Some((Correlation::Header(h), place)) => {
+                return format!(
+                    "The correlationId at {} is the header {h:?}; flow ids are payload fields",
+                    place.pointer
+                );
+            }
+            None => {}
+        }
+    }
+    "No message has a correlationId".to_string()
+}
+
+fn unique_name(name: &str, taken: &[(String, String)]) -> String {
+    let mut candidate = name.to_string();
+    let mut n = 2;
+    while taken.iter().any(|(t, _)| *t == candidate) {
+        candidate = format!("{name}{n}");
+        n += 1;
+    }
+    candidate
+}
+
+/// A guess at a topic's state source.
+fn guess(channel: &Channel) -> Guess {
+    let messages = &channel.messages;
+    if messages.len() > 1 && messages.iter().all(|m| m.format == Format::Avro) {
+        return Guess {
+            state: "{ record = true }".into(),
+            why: "several Avro messages: each message's record type is its state".into(),
+            states: messages
+                .iter()
+                .map(|m| {
+                    let is = avro_name(&m.payload).unwrap_or_else(|| m.name.clone());
+                    (state_name(&m.name), is, time_field(&m.payload))
+                })
+                .collect(),
+        };
+    }
+    if messages.len() > 1 {
+        if let Some((field, values)) = json_discriminator(messages) {
+            return Guess {
+                state: format!("{{ field = {} }}", toml_str(&field)),
+                why: format!("each message's payload fixes {field:?} to its own value"),
+                states: messages
+                    .iter()
+                    .zip(values)
+                    .map(|(m, v)| (state_name(&m.name), v, time_field(&m.payload)))
+                    .collect(),
+            };
+        }
+    }
+    let only = &messages[0];
+    match only.format {
+        Format::Avro => {
+            if let Some((field, branches)) = avro_union_field(&only.payload) {
+                return Guess {
+                    state: format!("{{ union = {} }}", toml_str(&field)),
+                    why: format!("the union field {field:?}: one state per branch (field paths inside the branch)"),
+                    states: branches
+                        .into_iter()
+                        .map(|(b, time)| (state_name(&b), b, time))
+                        .collect(),
+                };
+            }
+            if let Some((field, symbols)) = avro_enum_field(&only.payload) {
+                return Guess {
+                    state: format!("{{ field = {} }}", toml_str(&field)),
+                    why: format!("the enum field {field:?}: one state per symbol"),
+                    states: symbols
+                        .into_iter()
+                        .map(|s| (state_name(&s), s, time_field(&only.payload)))
+                        .collect(),
+                };
+            }
+        }
+        Format::JsonSchema => {
+            if let Some((field, values)) = json_enum_field(&only.payload) {
+                return Guess {
+                    state: format!("{{ field = {} }}", toml_str(&field)),
+                    why: format!("the enum field {field:?}: one state per value"),
+                    states: values
+                        .into_iter()
+                        .map(|v| (state_name(&v), v, time_field(&only.payload)))
+                        .collect(),
+                };
+            }
+        }
+    }
+    Guess {
+        state: "{ field = \"\" }".into(),
+        why: "no union, enum or discriminating field found: name the field whose value is the state".into(),
+        states: messages
+            .iter()
+            .map(|m| (state_name(&m.name), m.name.clone(), time_field(&m.payload)))
+            .collect(),
+    }
+}
+
+fn avro_name(schema: &Value) -> Option<String> {
+    let name = schema.get("name")?.as_str()?;
+    Some(name.rsplit('.').next().unwrap_or(name).to_string())
+}
+
+fn records(schema: &Value) -> Vec<&Value> {
+    match schema {
+        Value::Array(list) => list.iter().flat_map(records).collect(),
+        Value::Object(m) if m.get("type").and_then(Value::as_str) == Some("record") => vec![schema],
+        _ => Vec::new(),
+    }
+}
+
+/// The first top-level time field: a JSON Schema `date-time` string, or an
+/// Avro `timestamp-*` long.
+fn time_field(schema: &Value) -> Option<String> {
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        return props
+            .iter()
+            .find(|(_, p)| p.get("format").and_then(Value::as_str) == Some("date-time"))
+            .map(|(k, _)| k.clone());
+    }
+    let fields = schema.get("fields")?.as_array()?;
+    fields
+        .iter()
+        .find(|f| {
+            f.get("type")
+                .and_then(|t| t.get("logicalType"))
+                .and_then(Value::as_str)
+                .is_some_and(|l| l.starts_with("timestamp-") || l.starts_with("local-timestamp-"))
+        })
+        .and_then(|f| f.get("name")?.as_str().map(str::to_string))
+}
+
+fn avro_union_field(schema: &Value) -> Option<(String, Vec<(String, Option<String>)>)> {
+    let fields = schema.get("fields")?.as_array()?;
+    fields.iter().find_map(|f| {
+        let branches = f.get("type")?.as_array()?;
+        let names: Vec<(String, Option<String>)> = branches
+            .iter()
+            .flat_map(records)
+            .filter_map(|r| Some((avro_name(r)?, time_field(r))))
+            .collect();
+        let field = f.get("name")?.as_str()?.to_string();
+        (names.len() >= 2).then_some((field, names))
+    })
+}
+
+fn avro_enum_field(schema: &Value) -> Option<(String, Vec<String>)> {
+    let fields = schema.get("fields")?.as_array()?;
+    fields.iter().find_map(|f| {
+        let t = f.get("type")?;
+        (t.get("type")?.as_str()? == "enum").then_some(())?;
+        let symbols = t
+            .get("symbols")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        Some((f.get("name")?.as_str()?.to_string(), symbols))
+    })
+}
+
+fn json_enum_field(schema: &Value) -> Option<(String, Vec<String>)> {
+    let props = schema.get("properties")?.as_object()?;
+    props.iter().find_map(|(name, p)| {
+        let values: Vec<String> = p
+            .get("enum")?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        (values.len() >= 2).then(|| (name.clone(), values))
+    })
+}
+
+/// A top-level property every message fixes to its own value (`const` or
+/// a one-value `enum`).
+fn json_discriminator(messages: &[Message]) -> Option<(String, Vec<String>)> {
+    let fixed = |m: &Message, name: &str| -> Option<String> {
+        let p = m.payload.get("properties")?.get(name)?;
+        p.get("const")
+            .or_else(|| {
+                p.get("enum")
+                    .and_then(Value::as_array)
+                    .filter(|e| e.len() == 1)
+                    .and_then(|e| e.first())
+            })
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let props = messages[0].payload.get("properties")?.as_object()?;
+    props.keys().find_map(|name| {
+        let values: Option<Vec<String>> = messages.iter().map(|m| fixed(m, name)).collect();
+        let values = values?;
+        let mut distinct = values.clone();
+        distinct.sort();
+        distinct.dedup();
+        (distinct.len() == values.len()).then(|| (name.clone(), values))
+    })
+}
+
+/// A message or value as a state name: `order.created` → `OrderCreated`.
+fn state_name(text: &str) -> String {
+    let short = text.rsplit('.').next().filter(|s| !s.is_empty()).unwrap_or(text);
+    let source = if text.contains('.') && short.chars().next().is_some_and(char::is_uppercase) {
+        short.to_string()
+    } else {
+        text.to_string()
+    };
+    let mut out = String::new();
+    let mut upper = true;
+    for c in source.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper {
+                out.extend(c.to_uppercase());
+            } else if source.chars().all(|c| !c.is_ascii_lowercase()) {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    if out.is_empty() { "State".to_string() } else { out }
+}
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+fn toml_key(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        s.to_string()
+    } else {
+        toml_str(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names() {
+        assert_eq!(state_name("order.created"), "OrderCreated");
+        assert_eq!(state_name("PAYMENT_CAPTURED"), "PaymentCaptured");
+        assert_eq!(state_name("com.acme.OrderShipped"), "OrderShipped");
+        assert_eq!(state_name("lightMeasured"), "LightMeasured");
+        assert_eq!(toml_key("a.b"), "\"a.b\"");
+    }
+}
