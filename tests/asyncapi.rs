@@ -262,3 +262,47 @@ fn an_export_is_valid_asyncapi_3_with_correlation_and_bindings() {
     );
     assert_eq!(doc["operations"]["send-orders"]["action"], "send");
 }
+
+/// produce and load on the embedded pair, from documents: the Kafka
+/// binding's 12 partitions are the topic's, every message checks clean.
+#[test]
+fn produce_and_load_take_a_document() {
+    let orders = repo_path("tests/asyncapi/orders-3.0.json");
+    let orders = orders.to_str().unwrap();
+    let (code, out, err) = flowharness(&["produce", "--flow", orders, "--flows", "40", "--seed", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("violations: 0") && out.contains("lost: 0"), "{out}");
+    let observed = out.lines().find(|l| l.starts_with("observed")).unwrap();
+    let highest = observed
+        .split(['(', ',', ')'])
+        .filter_map(|part| part.trim().split_once(':'))
+        .filter_map(|(p, _)| p.trim().parse::<i32>().ok())
+        .max()
+        .unwrap();
+    assert!(highest > 2 && highest < 12, "partitions from the binding: {observed}");
+    let reply = repo_path("tests/asyncapi/subscriptions-2.6.yaml");
+    let (code, out, err) = flowharness(&[
+        "produce",
+        "--flow",
+        reply.to_str().unwrap(),
+        "--flows",
+        "20",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = flowharness(&[
+        "load",
+        "--flow",
+        orders,
+        "--rate",
+        "300/s",
+        "--duration",
+        "2s",
+        "--observe",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 lost, 0 violations"), "{out}");
+}

@@ -51,7 +51,7 @@ pub fn document(spec: &FlowSpec) -> Value {
             json!({
                 "address": topic,
                 "messages": { name.clone(): { "$ref": format!("#/components/messages/{key}") } },
-                "bindings": { "kafka": { "topic": topic, "bindingVersion": KAFKA_BINDING } },
+                "bindings": { "kafka": kafka_channel(topic, channel.partitions) },
             }),
         );
         operations.insert(
@@ -101,6 +101,14 @@ fn overlay(source: &Value) -> Value {
     }
     out.insert("topics".into(), Value::Object(topics));
     Value::Object(out)
+}
+
+fn kafka_channel(topic: &str, partitions: Option<u32>) -> Value {
+    let mut binding = json!({ "topic": topic, "bindingVersion": KAFKA_BINDING });
+    if let Some(n) = partitions {
+        binding["partitions"] = Value::from(n);
+    }
+    binding
 }
 
 fn ids(value: Option<&Value>) -> Vec<String> {

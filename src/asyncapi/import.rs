@@ -177,6 +177,9 @@ fn tables_of(doc: &Document, overlay: &Value) -> Result<Value> {
             );
         }
         t.insert("schema".into(), Value::String(channel.place.name()));
+        if let (false, Some(n)) = (t.contains_key("partitions"), channel.partitions) {
+            t.insert("partitions".into(), Value::from(n));
+        }
         if !t.contains_key("state") {
             match top_state.clone().or_else(|| default_state(channel)) {
                 Some(s) => {

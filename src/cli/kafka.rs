@@ -208,7 +208,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
     let (mut topics, seed, partitions, generator) = match (&args.file, &spec) {
         (Some(file), _) => {
             let (topics, highest) = fixture_topics(file)?;
-            (topics, None, args.partitions.max(highest + 1), None)
+            (topics, None, args.partitions.unwrap_or(3).max(highest + 1), None)
         }
         (None, Some(spec)) => {
             let mix = match &args.mix {
@@ -229,7 +229,8 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
                 .iter()
                 .map(|c| (c.topic.clone(), c.schema.clone()))
                 .collect();
-            (topics, Some(seed), args.partitions, Some(generator))
+            let partitions = args.partitions.or_else(|| spec.partitions()).unwrap_or(3);
+            (topics, Some(seed), partitions, Some(generator))
         }
         (None, None) => return Err(Error::Usage("produce needs --flow (to generate) or --file".into())),
     };

@@ -53,8 +53,10 @@ pub struct LoadArgs {
     /// Topic (default: the flow's).
     #[arg(long)]
     pub topic: Option<String>,
-    #[arg(long, default_value_t = 6)]
-    pub partitions: i32,
+    /// Partitions of the topic created (default: as the contract says,
+    /// else 6).
+    #[arg(long)]
+    pub partitions: Option<i32>,
     /// Read the topic alongside: end-to-end latency and the flow checker.
     #[arg(long)]
     pub observe: bool,
@@ -202,10 +204,11 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
         .transpose()?;
     let (hints, seed) = super::sample::setup(&args.generate, &mut std::io::stderr())?;
     let topic = args.topic.clone().unwrap_or_else(|| spec.topic.clone());
+    let partitions = args.partitions.or_else(|| spec.partitions()).unwrap_or(6);
     let options = LoadOptions {
         flow: spec,
         topic,
-        partitions: args.partitions,
+        partitions,
         rate: args.rate.clone(),
         engine: EngineOptions {
             schedule,

@@ -279,8 +279,10 @@ pub struct ProduceArgs {
     /// Topic (default: the flow's, or the fixture entries').
     #[arg(long)]
     pub topic: Option<String>,
-    #[arg(long, default_value_t = 3)]
-    pub partitions: i32,
+    /// Partitions of the topics created (default: as the contract says,
+    /// else 3).
+    #[arg(long)]
+    pub partitions: Option<i32>,
     /// How long to wait to observe every message.
     #[arg(long, default_value = "30s")]
     pub timeout: String,

@@ -55,6 +55,9 @@ pub struct Channel {
     /// the topic-record subject strategy; `schema` is their union and a
     /// message's state is its writer schema's record.
     pub records: bool,
+    /// How many partitions the topic should have, where the contract says
+    /// (an AsyncAPI Kafka binding, or `partitions` in `[topics.NAME]`).
+    pub partitions: Option<u32>,
 }
 
 /// A field path of the spec, resolved for every state: where the state's
@@ -235,6 +238,15 @@ impl FlowSpec {
     /// Whether the flow's messages live on several topics.
     pub fn is_multi_topic(&self) -> bool {
         self.channels.len() > 1
+    }
+
+    /// The partitions the contract asks for: the most any topic names.
+    pub fn partitions(&self) -> Option<i32> {
+        self.channels
+            .iter()
+            .filter_map(|c| c.partitions)
+            .max()
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
     }
 
     /// The channel of a topic name, as the spec names its topics.
@@ -526,6 +538,7 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         .zip(sources)
         .map(|(c, state_source)| Channel {
             records: c.state.record == Some(true),
+            partitions: c.partitions,
             topic: c.topic,
             schema: c.schema,
             state_source,

@@ -43,6 +43,8 @@ pub(super) struct TopicFile {
     pub(super) key: Option<String>,
     /// This topic's paths to the flow id, where they are not `flow.id`.
     pub(super) id: Option<OneOrMany>,
+    /// How many partitions the topic should have.
+    pub(super) partitions: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +161,7 @@ pub(super) fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<
             state: state.clone(),
             key: None,
             id: None,
+            partitions: None,
         }]);
     }
     if file.schema.is_some() || file.topic.is_some() || file.state.is_some() {
@@ -177,6 +180,7 @@ pub(super) fn channels_of(file: &SpecFile, load_schema: &dyn Fn(&str) -> Result<
                 state: t.state.clone(),
                 key: t.key.clone(),
                 id: t.id.as_ref().map(OneOrMany::list),
+                partitions: t.partitions,
             })
         })
         .collect()
@@ -189,6 +193,7 @@ pub(super) struct ChannelFile {
     pub(super) state: StateFile,
     pub(super) key: Option<String>,
     pub(super) id: Option<Vec<String>>,
+    pub(super) partitions: Option<u32>,
 }
 
 /// How a state is written: its selector, and with several topics, its topic.

@@ -81,7 +81,10 @@ fn produce(w: &mut FlowWorld) {
     let (others, topics) = scenario_topics(w);
     let run = ProduceRun {
         topic: w.topic.clone(),
-        partitions: 3,
+        partitions: match &contract {
+            Contract::Flow(f) => f.partitions().unwrap_or(3),
+            _ => 3,
+        },
         schema,
         others,
         messages: std::mem::take(&mut w.pending),
