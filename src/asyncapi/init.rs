@@ -173,18 +173,18 @@ fn guess(channel: &Channel) -> Guess {
                 .collect(),
         };
     }
-    if messages.len() > 1 {
-        if let Some((field, values)) = json_discriminator(messages) {
-            return Guess {
-                state: format!("{{ field = {} }}", toml_str(&field)),
-                why: format!("each message's payload fixes {field:?} to its own value"),
-                states: messages
-                    .iter()
-                    .zip(values)
-                    .map(|(m, v)| (state_name(&m.name), v, time_field(&m.payload)))
-                    .collect(),
-            };
-        }
+    if messages.len() > 1
+        && let Some((field, values)) = json_discriminator(messages)
+    {
+        return Guess {
+            state: format!("{{ field = {} }}", toml_str(&field)),
+            why: format!("each message's payload fixes {field:?} to its own value"),
+            states: messages
+                .iter()
+                .zip(values)
+                .map(|(m, v)| (state_name(&m.name), v, time_field(&m.payload)))
+                .collect(),
+        };
     }
     let only = &messages[0];
     match only.format {
@@ -267,7 +267,10 @@ fn time_field(schema: &Value) -> Option<String> {
         .and_then(|f| f.get("name")?.as_str().map(str::to_string))
 }
 
-fn avro_union_field(schema: &Value) -> Option<(String, Vec<(String, Option<String>)>)> {
+/// A union field and its branches, each with its time field.
+type UnionBranches = (String, Vec<(String, Option<String>)>);
+
+fn avro_union_field(schema: &Value) -> Option<UnionBranches> {
     let fields = schema.get("fields")?.as_array()?;
     fields.iter().find_map(|f| {
         let branches = f.get("type")?.as_array()?;

@@ -130,7 +130,7 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
     let generator = FlowGenerator::new(spec, with_flows(options, flows))?;
     let mut checker = Checker::new(spec, CheckOptions::default());
     let mut batch: Vec<Observed> = Vec::with_capacity(1024);
-    let mut offsets = vec![0_i64; 6];
+    let mut offsets = [0_i64; 6];
     let mut checking = Duration::ZERO;
     let mut checked = 0_u64;
     let mut run = |batch: &mut Vec<Observed>, checker: &mut Checker<'_>| {
@@ -279,8 +279,7 @@ fn measure(exe: &Path, args: &[String], target_mb: f64) -> Result<Memory> {
     }
     let said = text
         .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("seed"))
-        .last()
+        .rfind(|l| !l.trim().is_empty() && !l.starts_with("seed"))
         .unwrap_or_default()
         .to_string();
     Ok(Memory {

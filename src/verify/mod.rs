@@ -209,32 +209,6 @@ impl Seen {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partition_lists_parse_ranges_and_single_numbers() {
-        assert_eq!(parse_partitions("0-2,7,1").unwrap(), vec![0, 1, 2, 7]);
-        assert_eq!(parse_partitions("3").unwrap(), vec![3]);
-        for bad in ["", "2-1", "-1", "a", "0-"] {
-            let e = parse_partitions(bad).unwrap_err().to_string();
-            assert!(e.contains("--partitions"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn sequences_read_twice_are_duplicates_and_unread_ones_lost() {
-        let mut seen = Seen::default();
-        for s in [0, 1, 1, 130, 5, 130, 130] {
-            seen.mark(s);
-        }
-        assert_eq!(seen.read, 4);
-        assert_eq!(seen.duplicated, 3);
-        assert_eq!(seen.missing(131), 127);
-    }
-}
-
 /// Messages handed to a produce run one at a time: `feed` calls `send`
 /// with each, and each is encoded and sent before the next is made.
 pub type Feed<'a> = dyn FnMut(&mut dyn FnMut(Message) -> Result<()>) -> Result<()> + 'a;
@@ -443,5 +417,31 @@ fn judge_schema(schema: &Schema, o: &Observed, report: &mut Report) {
             flow_id: None,
             message,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_lists_parse_ranges_and_single_numbers() {
+        assert_eq!(parse_partitions("0-2,7,1").unwrap(), vec![0, 1, 2, 7]);
+        assert_eq!(parse_partitions("3").unwrap(), vec![3]);
+        for bad in ["", "2-1", "-1", "a", "0-"] {
+            let e = parse_partitions(bad).unwrap_err().to_string();
+            assert!(e.contains("--partitions"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn sequences_read_twice_are_duplicates_and_unread_ones_lost() {
+        let mut seen = Seen::default();
+        for s in [0, 1, 1, 130, 5, 130, 130] {
+            seen.mark(s);
+        }
+        assert_eq!(seen.read, 4);
+        assert_eq!(seen.duplicated, 3);
+        assert_eq!(seen.missing(131), 127);
     }
 }
