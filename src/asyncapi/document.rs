@@ -23,7 +23,7 @@ impl Place {
     pub fn child(&self, key: &str) -> Place {
         Place {
             file: self.file.clone(),
-            pointer: format!("{}/{}", self.pointer, key.replace('~', "~0").replace('/', "~1")),
+            pointer: format!("{}/{}", self.pointer, escape(key)),
         }
     }
 
@@ -143,6 +143,16 @@ impl Files {
             other => Ok(other.clone()),
         }
     }
+}
+
+/// A key as a JSON pointer segment (RFC 6901): `~` → `~0`, `/` → `~1`.
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// A JSON pointer segment as the key it names.
+pub fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 /// The `$ref` of an object, when it is a reference object.

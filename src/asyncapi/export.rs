@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::document::escape;
 use crate::flow::FlowSpec;
 use crate::schema::Schema;
 
@@ -182,10 +183,6 @@ fn message_name(schema: &Schema, topic: &str) -> String {
         }
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
 }
 
 /// Whether a path starts at the payload's root (records' fields, JSON

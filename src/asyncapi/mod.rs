@@ -8,6 +8,7 @@ pub mod document;
 pub mod export;
 pub mod import;
 pub mod init;
+mod message;
 pub mod model;
 
 use std::path::Path;
