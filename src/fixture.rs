@@ -74,6 +74,18 @@ impl Fixture {
     /// `each` and keeping none: memory is one entry's, whatever the file's
     /// size. Problems are reported together at the end, as by [`Fixture::load`].
     pub fn visit(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
+        Fixture::visit_with(path, Messages::Checked, each)
+    }
+
+    /// As [`Fixture::visit`], but messages are not validated against the
+    /// entry's schema (Avro JSON is still normalized where it reads): for
+    /// `verify --file`, whose checker validates every message against the
+    /// flow's schema and reports what fails as a finding, not as a bad file.
+    pub fn visit_unchecked(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
+        Fixture::visit_with(path, Messages::Unchecked, each)
+    }
+
+    fn visit_with(path: &Path, messages: Messages, each: &mut dyn FnMut(Entry)) -> Result<()> {
         let place = path.display().to_string();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if crate::fixture_lines::is_lines(path) {
@@ -82,6 +94,7 @@ impl Fixture {
                 schemas: Schemas::default(),
                 sink: Sink::Each(each),
                 problems: Vec::new(),
+                messages,
             };
             crate::fixture_lines::read(path, &mut |id, entry| match entry {
                 Ok(entry) => reader.add(id, entry),
@@ -102,6 +115,7 @@ impl Fixture {
             schemas: Schemas::default(),
             sink: Sink::Each(each),
             problems: Vec::new(),
+            messages,
         };
         let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
         let parsed = serde::Deserializer::deserialize_map(&mut de, &mut reader).and_then(|()| de.end());
@@ -133,6 +147,7 @@ impl Fixture {
             schemas: Schemas::default(),
             sink: Sink::Keep(&mut entries),
             problems: Vec::new(),
+            messages: Messages::Checked,
         };
         for (id, entry) in object {
             reader.add(&id, entry);
@@ -205,11 +220,19 @@ struct EntryReader<'a> {
     schemas: Schemas,
     sink: Sink<'a>,
     problems: Vec<Diagnostic>,
+    messages: Messages,
+}
+
+/// Whether messages are validated against their entry's schema.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Messages {
+    Checked,
+    Unchecked,
 }
 
 impl EntryReader<'_> {
     fn add(&mut self, id: &str, entry: Value) {
-        match read_entry(id, entry, self.base, &mut self.schemas) {
+        match read_entry(id, entry, self.base, &mut self.schemas, self.messages) {
             Ok(entry) => match &mut self.sink {
                 Sink::Keep(list) => list.push(entry),
                 Sink::Each(each) => each(entry),
@@ -247,6 +270,7 @@ fn read_entry(
     json: Value,
     base: &Path,
     schemas: &mut Schemas,
+    check: Messages,
 ) -> std::result::Result<Entry, Vec<Diagnostic>> {
     let Value::Object(mut obj) = json else {
         return Err(vec![Diagnostic::new(
@@ -328,9 +352,11 @@ fn read_entry(
     let mut normalized = Vec::new();
     for (i, message) in messages.into_iter().flatten().enumerate() {
         let place = format!("messages[{i}]");
-        let checked = match schema.as_ref() {
-            Schema::Avro(avro) => avro_json::normalize(avro, &message),
-            Schema::Json(json) => {
+        let checked = match (schema.as_ref(), check) {
+            (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize(avro, &message).unwrap_or(message)),
+            (Schema::Json(_), Messages::Unchecked) => Ok(message),
+            (Schema::Avro(avro), Messages::Checked) => avro_json::normalize(avro, &message),
+            (Schema::Json(json), Messages::Checked) => {
                 let violations = json.validate(&message);
                 if violations.is_empty() {
                     Ok(message)

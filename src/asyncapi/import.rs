@@ -4,7 +4,6 @@
 //! document) gives what AsyncAPI cannot say: states, transitions, paths,
 //! timing and invariants, in the flow spec's own tables.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -111,16 +110,15 @@ pub fn flow_spec_of(doc: &Document) -> Result<FlowSpec> {
         .within(&doc_name));
     };
     let tables = tables_of(doc, &overlay).map_err(|e| e.within(&overlay_place))?;
-    let mut schemas: HashMap<String, Schema> = HashMap::new();
-    for channel in &doc.channels {
-        schemas.insert(channel.place.name(), channel_schema(channel)?);
-    }
-    FlowSpec::from_tables(tables, &|name: &str| {
-        schemas
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::Usage(format!("{name}: not a channel of the document")))
-    })
+    // Only the flow's channels are read as schemas: a channel left out may
+    // be one flowharness cannot take (messages mixing formats).
+    FlowSpec::from_tables(
+        tables,
+        &|name: &str| match doc.channels.iter().find(|c| c.place.name() == name) {
+            Some(channel) => channel_schema(channel),
+            None => Err(Error::Usage(format!("{name}: not a channel of the document"))),
+        },
+    )
     .map_err(|e| e.within(&overlay_place))
 }
 
@@ -163,8 +161,24 @@ fn tables_of(doc: &Document, overlay: &Value) -> Result<Value> {
             );
         }
     }
+    // The flow's topics: those the overlay names (in [topics] or a state's
+    // topic), or every channel where it names none. A channel left out is
+    // not part of the flow (a command topic whose messages carry no flow id).
+    let mut named: Vec<String> = given_topics.keys().cloned().collect();
+    if let Some(states) = overlay.get("states").and_then(Value::as_object) {
+        named.extend(
+            states
+                .values()
+                .filter_map(|s| s.get("topic").and_then(Value::as_str))
+                .map(str::to_string),
+        );
+    }
     let mut topics = Map::new();
-    for channel in &doc.channels {
+    for channel in doc
+        .channels
+        .iter()
+        .filter(|c| named.is_empty() || named.contains(&c.topic))
+    {
         let mut t = given_topics
             .get(&channel.topic)
             .and_then(Value::as_object)

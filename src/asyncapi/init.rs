@@ -13,8 +13,9 @@ use super::model::{Channel, Correlation, Document, Format, Message};
 struct Guess {
     state: String,
     why: String,
-    /// (state name, `is` value, time field) per state.
-    states: Vec<(String, String, Option<String>)>,
+    /// (state name, `is` value, time field) per state; no `is` value for
+    /// a topic whose every message is its one state.
+    states: Vec<(String, Option<String>, Option<String>)>,
 }
 
 /// The overlay text for a document.
@@ -42,7 +43,27 @@ pub fn overlay_text(doc: &Document) -> String {
     }
     let mut all_states: Vec<(String, String)> = Vec::new();
     let mut times: Vec<(String, Option<String>)> = Vec::new();
-    for channel in &doc.channels {
+    // A channel none of whose messages carries the flow id cannot be in
+    // the flow (its messages could not be told apart by flow): left out,
+    // unless no channel carries it.
+    let carries = |c: &Channel| {
+        id.as_ref()
+            .is_none_or(|id| c.messages.iter().any(|m| has_field(&m.payload, id)))
+    };
+    let keep_all = !doc.channels.iter().any(carries);
+    let kept: Vec<&Channel> = doc.channels.iter().filter(|c| keep_all || carries(c)).collect();
+    for channel in doc.channels.iter().filter(|c| !keep_all && !carries(c)) {
+        let _ = writeln!(
+            out,
+            "\n# Channel {} (topic {}) is left out: none of its messages has the flow id field {:?}.\n\
+             # To put it in the flow, give [topics.{}] with id = \"its path to the flow id\" and its states.",
+            channel.id,
+            channel.topic,
+            id.as_deref().unwrap_or_default(),
+            toml_key(&channel.topic)
+        );
+    }
+    for channel in &kept {
         let guess = guess(channel);
         let names: Vec<&str> = channel.messages.iter().map(|m| m.name.as_str()).collect();
         let _ = writeln!(
@@ -58,10 +79,8 @@ pub fn overlay_text(doc: &Document) -> String {
         for (name, is, time) in guess.states {
             let unique = unique_name(&name, &all_states);
             times.push((unique.clone(), time));
-            all_states.push((
-                unique,
-                format!("{{ topic = {}, is = {} }}", toml_str(&channel.topic), toml_str(&is)),
-            ));
+            let is = is.map(|is| format!(", is = {}", toml_str(&is))).unwrap_or_default();
+            all_states.push((unique, format!("{{ topic = {}{is} }}", toml_str(&channel.topic))));
         }
     }
     let _ = writeln!(out, "\n[states]");
@@ -84,11 +103,17 @@ pub fn overlay_text(doc: &Document) -> String {
     let first = names.first().map(|n| toml_str(n)).unwrap_or_default();
     let last = names.last().map(|n| toml_str(n)).unwrap_or_default();
     let _ = writeln!(out, "start = [{first}]\nend = [{last}]");
+    if names.len() == 1 {
+        let _ = writeln!(
+            out,
+            "# One state: each message is a flow of its own, and the same id comes again.\nrestart_after = [{first}]"
+        );
+    }
     let _ = writeln!(out, "\n[transitions]");
     for pair in names.windows(2) {
         let _ = writeln!(out, "{} = {{ {} = 1 }}", toml_key(pair[0]), toml_key(pair[1]));
     }
-    if times.iter().any(|(_, t)| t.is_some()) || doc.channels.len() > 1 {
+    if times.iter().any(|(_, t)| t.is_some()) || kept.len() > 1 {
         let _ = writeln!(
             out,
             "\n# Each state's time field (a flow across topics is put in time order by them).\n[timing.states]"
@@ -168,7 +193,7 @@ fn guess(channel: &Channel) -> Guess {
                 .iter()
                 .map(|m| {
                     let is = avro_name(&m.payload).unwrap_or_else(|| m.name.clone());
-                    (state_name(&m.name), is, time_field(&m.payload))
+                    (state_name(&m.name), Some(is), time_field(&m.payload))
                 })
                 .collect(),
         };
@@ -182,7 +207,7 @@ fn guess(channel: &Channel) -> Guess {
             states: messages
                 .iter()
                 .zip(values)
-                .map(|(m, v)| (state_name(&m.name), v, time_field(&m.payload)))
+                .map(|(m, v)| (state_name(&m.name), Some(v), time_field(&m.payload)))
                 .collect(),
         };
     }
@@ -195,7 +220,7 @@ fn guess(channel: &Channel) -> Guess {
                     why: format!("the union field {field:?}: one state per branch (field paths inside the branch)"),
                     states: branches
                         .into_iter()
-                        .map(|(b, time)| (state_name(&b), b, time))
+                        .map(|(b, time)| (state_name(&b), Some(b), time))
                         .collect(),
                 };
             }
@@ -205,7 +230,7 @@ fn guess(channel: &Channel) -> Guess {
                     why: format!("the enum field {field:?}: one state per symbol"),
                     states: symbols
                         .into_iter()
-                        .map(|s| (state_name(&s), s, time_field(&only.payload)))
+                        .map(|s| (state_name(&s), Some(s), time_field(&only.payload)))
                         .collect(),
                 };
             }
@@ -217,19 +242,72 @@ fn guess(channel: &Channel) -> Guess {
                     why: format!("the enum field {field:?}: one state per value"),
                     states: values
                         .into_iter()
-                        .map(|v| (state_name(&v), v, time_field(&only.payload)))
+                        .map(|v| (state_name(&v), Some(v), time_field(&only.payload)))
                         .collect(),
                 };
             }
         }
+    }
+    if messages.len() == 1 {
+        return Guess {
+            state: "{ single = true }".into(),
+            why: "one message and no union, enum or discriminating field: every message on the topic is one state"
+                .into(),
+            states: vec![(state_name(&only.name), None, time_field(&only.payload))],
+        };
     }
     Guess {
         state: "{ field = \"\" }".into(),
         why: "no union, enum or discriminating field found: name the field whose value is the state".into(),
         states: messages
             .iter()
-            .map(|m| (state_name(&m.name), m.name.clone(), time_field(&m.payload)))
+            .map(|m| (state_name(&m.name), Some(m.name.clone()), time_field(&m.payload)))
             .collect(),
+    }
+}
+
+/// Whether a payload schema has the field at a dotted path: JSON Schema
+/// properties (inside `allOf`/`anyOf`/`oneOf` too) or Avro record fields
+/// (inside nullable unions too).
+fn has_field(schema: &Value, path: &str) -> bool {
+    let (first, rest) = match path.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (path, None),
+    };
+    let next: Vec<&Value> = match schema {
+        Value::Array(branches) => return branches.iter().any(|b| has_field(b, path)),
+        Value::Object(m) => {
+            let mut found: Vec<&Value> = Vec::new();
+            if let Some(p) = m.get("properties").and_then(|p| p.get(first)) {
+                found.push(p);
+            }
+            if let Some(fields) = m.get("fields").and_then(Value::as_array) {
+                found.extend(
+                    fields
+                        .iter()
+                        .filter(|f| f.get("name").and_then(Value::as_str) == Some(first))
+                        .filter_map(|f| f.get("type")),
+                );
+            }
+            for k in ["allOf", "anyOf", "oneOf"] {
+                if let Some(list) = m.get(k).and_then(Value::as_array)
+                    && list.iter().any(|s| has_field(s, path))
+                {
+                    return true;
+                }
+            }
+            if let Some(t @ (Value::Object(_) | Value::Array(_))) = m.get("type")
+                && has_field(t, path)
+            {
+                return true;
+            }
+            found
+        }
+        _ => Vec::new(),
+    };
+    match rest {
+        None => !next.is_empty(),
+        Some(rest) => next.iter().any(|n| has_field(n, rest)),
     }
 }
 
@@ -390,5 +468,17 @@ mod tests {
         assert_eq!(state_name("com.acme.OrderShipped"), "OrderShipped");
         assert_eq!(state_name("lightMeasured"), "LightMeasured");
         assert_eq!(toml_key("a.b"), "\"a.b\"");
+    }
+
+    #[test]
+    fn fields_found_through_json_and_avro_shapes() {
+        let json = serde_json::json!({"allOf": [{"properties": {"meta": {"properties": {"id": {"type": "string"}}}}}]});
+        assert!(has_field(&json, "meta.id"));
+        assert!(!has_field(&json, "meta.other"));
+        let avro = serde_json::json!({"type": "record", "name": "E", "fields": [
+            {"name": "head", "type": ["null", {"type": "record", "name": "H", "fields": [{"name": "id", "type": "string"}]}]}
+        ]});
+        assert!(has_field(&avro, "head.id"));
+        assert!(!has_field(&avro, "id"));
     }
 }

@@ -270,11 +270,15 @@ fn read_channel_v2(
         return Err(Error::Invalid(problems));
     }
     let kafka = value.pointer("/bindings/kafka");
+    let parameters = value
+        .get("parameters")
+        .map(|p| files.inline(p, &place.child("parameters")))
+        .transpose()?;
     let topic = kafka
         .and_then(|k| k.get("topic"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .map_or_else(|| address_topic(id, value.get("parameters"), &place), Ok)?;
+        .map_or_else(|| address_topic(id, parameters.as_ref(), &place), Ok)?;
     if messages.is_empty() {
         return Err(place.error("a channel with no message (no publish or subscribe operation)"));
     }
@@ -299,11 +303,15 @@ fn read_channel_v3(files: &mut Files, id: &str, value: &Value, place: Place) -> 
                 .error(format!("expected a string, found {other}")));
         }
     };
+    let parameters = value
+        .get("parameters")
+        .map(|p| files.inline(p, &place.child("parameters")))
+        .transpose()?;
     let topic = kafka
         .and_then(|k| k.get("topic"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .map_or_else(|| address_topic(&address, value.get("parameters"), &place), Ok)?;
+        .map_or_else(|| address_topic(&address, parameters.as_ref(), &place), Ok)?;
     let list = value
         .get("messages")
         .and_then(Value::as_object)

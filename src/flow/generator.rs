@@ -499,6 +499,7 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
                     Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
                 ),
                 StateSource::Field(path) => (path.hint_path(), Pin::Value(selector.clone())),
+                StateSource::Single => return avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[]),
             };
             avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[pin])
         }
@@ -506,7 +507,9 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
             let pinned = json_pinned(json.json(), path.text(), selector)?;
             crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
         }
-        (Schema::Json(_), StateSource::Union(_)) => sample::strategy(&channel.schema, hints, None),
+        (Schema::Json(_), StateSource::Union(_) | StateSource::Single) => {
+            sample::strategy(&channel.schema, hints, None)
+        }
     }
 }
 

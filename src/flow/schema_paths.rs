@@ -119,6 +119,19 @@ impl<'a> Resolver<'a> {
             if records && channel.state.field.is_some() {
                 problems.add("state", "give one of union, field or record");
             }
+            let single = channel.state.single == Some(true);
+            if single && (channel.state.union.is_some() || channel.state.field.is_some() || records) {
+                problems.add("state", "single = true takes no union, field or record");
+            }
+            if single && on.len() != 1 {
+                problems.add(
+                    "state.single",
+                    format!(
+                        "single = true means every message on the topic is one state, but {} states are on it",
+                        on.len()
+                    ),
+                );
+            }
             if records && !matches!(schema, Schema::Avro(a) if matches!(a.node(a.root()), Node::Union(_))) {
                 problems.add(
                     "state.record",
@@ -126,6 +139,7 @@ impl<'a> Resolver<'a> {
                 );
             }
             let source = match (union, &channel.state.field) {
+                _ if single => StateSource::Single,
                 (Some(u), None) => match union_bodies(schema, u, &mine, &mut problems) {
                     Some((union, found)) => {
                         for (s, body) in on.iter().zip(found) {
@@ -145,7 +159,7 @@ impl<'a> Resolver<'a> {
                 _ => {
                     problems.add(
                         "state",
-                        "give exactly one of union = \"path of the union\", field = \"path of the state field\" or record = true",
+                        "give exactly one of union = \"path of the union\", field = \"path of the state field\", record = true or single = true",
                     );
                     fallback()
                 }

@@ -31,6 +31,9 @@ pub enum StateSource {
     Union(MsgPath),
     /// The value of this enum or string field (`status`, `data.type`).
     Field(MsgPath),
+    /// Every message on the topic is its one state (`state = { single =
+    /// true }`): a topic of measurements or commands with no state field.
+    Single,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -294,6 +297,11 @@ impl FlowSpec {
                     }
                 }
             }
+            StateSource::Single => self
+                .states
+                .iter()
+                .position(|s| on(&s))
+                .ok_or_else(|| format!("topic {} has no state", self.channels[channel].topic)),
             StateSource::Field(path) => {
                 let v = path
                     .get(value)

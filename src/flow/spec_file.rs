@@ -55,6 +55,8 @@ pub(super) struct StateFile {
     /// The state is the record type of the writer schema: the schema is a
     /// union of records, each registered on its own (topic-record subjects).
     pub(super) record: Option<bool>,
+    /// Every message on the topic is the topic's one state.
+    pub(super) single: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,10 +203,6 @@ pub(super) fn state_entry(name: &str, value: &Value, channels: &[ChannelFile], p
     let key = format!("states.{name}");
     match value {
         Value::Object(table) => {
-            let selector = table.get("is").cloned().unwrap_or_else(|| {
-                p.add(&key, "give the state's branch or value as is = \"...\"");
-                Value::Null
-            });
             let channel = match table.get("topic").and_then(Value::as_str) {
                 Some(t) => channels.iter().position(|c| c.topic == t).unwrap_or_else(|| {
                     let known: Vec<&str> = channels.iter().map(|c| c.topic.as_str()).collect();
@@ -220,6 +218,22 @@ pub(super) fn state_entry(name: &str, value: &Value, channels: &[ChannelFile], p
                     0
                 }
             };
+            let single = channels.get(channel).is_some_and(|c| c.state.single == Some(true));
+            let selector = match (table.get("is"), single) {
+                (Some(v), false) => v.clone(),
+                (None, false) => {
+                    p.add(&key, "give the state's branch or value as is = \"...\"");
+                    Value::Null
+                }
+                (Some(_), true) => {
+                    p.add(
+                        &format!("{key}.is"),
+                        "the topic's state is single (every message on it is this state): remove is",
+                    );
+                    Value::Null
+                }
+                (None, true) => Value::Null,
+            };
             if let Some(extra) = table.keys().find(|k| *k != "is" && *k != "topic") {
                 p.add(&key, format!("unknown key {extra:?}: a state has topic and is"));
             }
@@ -231,6 +245,15 @@ pub(super) fn state_entry(name: &str, value: &Value, channels: &[ChannelFile], p
                 format!("with several topics, name the state's topic: {{ topic = \"...\", is = {other} }}"),
             );
             (other.clone(), 0)
+        }
+        other if channels.first().is_some_and(|c| c.state.single == Some(true)) => {
+            p.add(
+                &key,
+                format!(
+                    "the topic's state is single (every message on it is this state): write {name} = {{}}, not {other}"
+                ),
+            );
+            (Value::Null, 0)
         }
         other => (other.clone(), 0),
     }

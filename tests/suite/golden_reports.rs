@@ -1,7 +1,7 @@
 //! Golden files for report outputs. `UPDATE_GOLDEN=1 cargo test --test
 //! golden_reports` rewrites them; the reports carry no timestamps.
 
-mod common;
+use crate::common;
 
 use common::repo_path;
 use flowharness::fixture::Fixture;

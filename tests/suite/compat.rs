@@ -1,6 +1,6 @@
 //! Schema compatibility with Confluent's semantics, case by case.
 
-mod common;
+use crate::common;
 
 use common::{migration_schema, parse};
 use flowharness::schema::compat::{self, Mode};

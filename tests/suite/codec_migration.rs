@@ -1,7 +1,7 @@
 //! The migration schema through both codecs, record by record, and the
 //! path-bearing messages of every invalid case.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Flow contracts: specs, the seed fixture, generated flow sets passing the
 //! checker, and every mutation caught with the right rule.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

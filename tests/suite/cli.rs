@@ -1,7 +1,7 @@
 //! The offline commands, driven in-process, and the binary's exit codes
 //! (the commands that talk to a broker are in `cli_kafka.rs`).
 
-mod common;
+use crate::common;
 
 use common::{flowharness, repo_path};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Schema files: parse errors name the JSON path; the subscription JSON
 //! Schema enforces its reconstructed rules with instance and schema paths.
 
-mod common;
+use crate::common;
 
 use common::repo_path;
 use flowharness::schema::{Schema, avro_parse};

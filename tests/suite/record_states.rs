@@ -3,7 +3,7 @@
 //! message is written with its own record's schema, and a message's state
 //! is the record its writer schema names.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

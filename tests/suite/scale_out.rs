@@ -3,7 +3,7 @@
 //! three `verify --shard i/3` instances over a topic find exactly what one
 //! instance reading every partition finds.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

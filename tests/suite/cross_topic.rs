@@ -5,7 +5,7 @@
 //! Checked offline with the worst reading orders, through produce on the
 //! embedded broker, and through `verify --topic` reading both topics.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 //! load, to generate flow sets the checker passes, and to refuse bad specs
 //! naming the key and the path.
 
-mod common;
+use crate::common;
 
 use common::flow_options;
 use flowharness::flow::checker::{CheckOptions, Checker, Report, Rule};
@@ -305,4 +305,49 @@ fn the_order_saga_breaks_are_named_by_rule() {
     let report = checker.finish();
     let rules: Vec<Rule> = report.counts.keys().copied().collect();
     assert_eq!(rules, [Rule::TimeBackwards, Rule::Timing], "{:#?}", report.findings);
+}
+
+/// A topic of measurements: one Avro record, no union, no status field.
+/// Every message is the one state (`single = true`); each reading is a
+/// flow of its own and the same sensor comes again.
+#[test]
+fn a_topic_with_no_state_field_is_one_state() {
+    let schema = json!({
+        "type": "record", "name": "Reading", "namespace": "meters",
+        "fields": [
+            {"name": "meterId", "type": "string"},
+            {"name": "kwh", "type": "double"},
+            {"name": "readAt", "type": {"type": "long", "logicalType": "timestamp-millis"}}
+        ]
+    });
+    let text = r#"
+name = "meter-readings"
+schema = "reading.avsc"
+topic = "meters.readings"
+key = "meterId"
+[state]
+single = true
+[states]
+Read = {}
+[flow]
+id = "meterId"
+start = ["Read"]
+end = ["Read"]
+restart_after = ["Read"]
+"#;
+    let spec = parse(text, schema.clone()).unwrap();
+    assert_eq!(spec.classify(&json!({"meterId": "m1", "kwh": 1.5, "readAt": 1})), Ok(0));
+    let total = check_generated(&spec, 25, 0..4);
+    assert_eq!(total.flows_started, 100);
+    // A state value, or two states on a single topic, are refused by key.
+    let err = parse(&text.replace("Read = {}", "Read = { is = \"Read\" }"), schema.clone()).unwrap_err();
+    assert!(err.contains("states.Read.is") && err.contains("single"), "{err}");
+    let err = parse(&text.replace("Read = {}", "Read = {}\nAgain = {}"), schema.clone()).unwrap_err();
+    assert!(err.contains("state.single") && err.contains("2 states"), "{err}");
+    let err = parse(
+        &text.replace("single = true", "single = true\nfield = \"meterId\""),
+        schema,
+    )
+    .unwrap_err();
+    assert!(err.contains("single = true takes no union, field or record"), "{err}");
 }

@@ -4,7 +4,7 @@
 //! then a clear error, and nothing goes out unframed; Ctrl-C during a load
 //! writes a partial report and exits 130.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};

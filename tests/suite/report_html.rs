@@ -3,7 +3,7 @@
 //! and that it renders in a real browser (headless Chromium) with its
 //! script run and no console errors.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

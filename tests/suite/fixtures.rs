@@ -2,7 +2,7 @@
 //! error per problem naming file, entry, message index and path; writing
 //! and reading again gives the same fixture.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! it is, a broken flow from a plain producer caught by `verify`, and clear
 //! errors for unreachable brokers.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -9,7 +9,7 @@
 //! teardown happen for real. (The Docker files themselves are checked in
 //! `docker_files.rs`.)
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

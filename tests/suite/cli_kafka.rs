@@ -1,7 +1,7 @@
 //! The commands that talk to a broker (produce, verify --topic, up, load),
 //! driven in-process on the embedded pair, and their exit codes.
 
-mod common;
+use crate::common;
 
 use common::flowharness;
 

@@ -2,7 +2,7 @@
 //! stress schemas; realistic fields; same seed, same bytes; shrinking;
 //! hints; clear errors for what cannot be generated.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

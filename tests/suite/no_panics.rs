@@ -7,7 +7,7 @@
 //! this one. `PROPTEST_CASES=100000 cargo test --release --test no_panics`
 //! runs them longer.
 
-mod common;
+use crate::common;
 
 use flowharness::codec::{avro_json, binary, confluent};
 use flowharness::fixture::Fixture;

@@ -1,7 +1,7 @@
 //! Round trips for arbitrary schemas, cross-checked with apache-avro, and
 //! the encoder and validator agreeing on arbitrary input.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! from documents with overlays through the offline commands, `init`, and
 //! export → import giving the same spec for every shipped flow.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -305,4 +305,58 @@ fn produce_and_load_take_a_document() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("0 lost, 0 violations"), "{out}");
+}
+
+/// The streetlights example as the specification writes it: a measurement
+/// topic whose one message has no state field, and command topics. `init`
+/// makes each measurement a flow of one state (`single = true`), leaves
+/// out a channel whose messages carry no flow id, and the overlay drives
+/// generate, verify and produce on the embedded pair.
+#[test]
+fn streetlights_documents_run_from_init_to_produce() {
+    let lumens = regex::Regex::new(r#""lumens":\s*\d+"#).unwrap();
+    for (name, left_out, states) in [
+        ("streetlights-kafka-3.0.yaml", true, 1),
+        ("streetlights-kafka-2.6.yaml", false, 5),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        copy(&repo_path(&format!("tests/asyncapi/{name}")), dir.path());
+        let doc = dir.path().join(name);
+        let doc = doc.to_str().unwrap();
+        let (code, _, err) = flowharness(&["asyncapi", "init", doc]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let overlay_file = asyncapi::overlay_path(Path::new(doc));
+        let overlay = std::fs::read_to_string(&overlay_file).unwrap();
+        assert!(overlay.contains("state = { single = true }"), "{name}: {overlay}");
+        assert_eq!(overlay.contains("is left out"), left_out, "{name}: {overlay}");
+        let spec = asyncapi::flow_spec(Path::new(doc)).unwrap_or_else(|e| panic!("{name}: {e}\n{overlay}"));
+        assert_eq!(spec.states.len(), states, "{name}: {overlay}");
+        assert!(
+            spec.channels.iter().any(|c| c.topic.contains("lighting.measured")),
+            "{name}"
+        );
+
+        let out = dir.path().join("lights.jsonl");
+        let out = out.to_str().unwrap();
+        let (code, _, err) = flowharness(&["generate", "--flow", doc, "--flows", "30", "--seed", "4", "--out", out]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let (code, report, err) = flowharness(&["verify", "--file", out, "--flow", doc]);
+        assert_eq!(code, 0, "{name}: {report}{err}");
+        assert!(report.contains("violations: 0"), "{name}: {report}");
+        // A measurement with a negative lumens is found, with its field.
+        let text = std::fs::read_to_string(out).unwrap();
+        let broken = lumens.replace_all(&text, r#""lumens": -5"#).into_owned();
+        assert_ne!(broken, text, "{name}: no lumens in {text}");
+        std::fs::write(out, broken).unwrap();
+        let (code, report, _) = flowharness(&["verify", "--file", out, "--flow", doc]);
+        assert_eq!(code, 1, "{name}: {report}");
+        assert!(report.contains("lumens"), "{name}: {report}");
+
+        let (code, report, err) = flowharness(&["produce", "--flow", doc, "--flows", "30", "--seed", "4"]);
+        assert_eq!(code, 0, "{name}: {report}{err}");
+        assert!(
+            report.contains("violations: 0") && report.contains("lost: 0"),
+            "{name}: {report}"
+        );
+    }
 }

@@ -1,0 +1,37 @@
+//! The integration tests, one binary: each file is a module of it. One
+//! binary links rdkafka, tansu and cucumber once, not once per file (30
+//! copies of about 200 MB each filled a CI machine's disk). The memory
+//! tests (`fixture_memory`, `generate_memory`) stay binaries of their own,
+//! since they read their process's peak memory, and `features` runs
+//! cucumber's own harness.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod asyncapi;
+mod bdd_cli;
+mod cli;
+mod cli_kafka;
+mod codec_migration;
+mod codec_properties;
+mod compat;
+mod cross_topic;
+mod deploy_files;
+mod docker_files;
+mod docker_tier;
+mod fixtures;
+mod flow_designs;
+mod flows;
+mod generate;
+mod golden_reports;
+mod kafka_embedded;
+mod load;
+mod no_panics;
+mod record_states;
+mod registry_api;
+mod reliability;
+mod report_html;
+mod scale_out;
+mod schemas;
+mod soak;
+mod stamps;
