@@ -22,6 +22,7 @@ struct Open {
     key: Value,
     /// The entry's `"schema"`: the schema itself, or a path to it.
     schema: Value,
+    headers: Vec<(String, String)>,
     messages: Vec<Value>,
 }
 
@@ -38,10 +39,24 @@ impl<W: Write> FixtureWriter<W> {
     /// Adds a message; `schema` is what the entry's `"schema"` says (taken
     /// only when a new entry starts).
     pub fn push(&mut self, topic: &str, key: &Value, schema: &Value, message: Value) -> io::Result<()> {
+        self.push_with_headers(topic, key, schema, Vec::new(), message)
+    }
+
+    /// As [`FixtureWriter::push`], for a message with headers: an entry's
+    /// messages share its headers, so other headers start a new entry.
+    pub fn push_with_headers(
+        &mut self,
+        topic: &str,
+        key: &Value,
+        schema: &Value,
+        headers: Vec<(String, String)>,
+        message: Value,
+    ) -> io::Result<()> {
         self.messages += 1;
         if let Some(open) = &mut self.current
             && open.topic == topic
             && open.key == *key
+            && open.headers == headers
         {
             open.messages.push(message);
             return Ok(());
@@ -51,6 +66,7 @@ impl<W: Write> FixtureWriter<W> {
             topic: topic.to_string(),
             key: key.clone(),
             schema: schema.clone(),
+            headers,
             messages: vec![message],
         });
         Ok(())
@@ -65,6 +81,10 @@ impl<W: Write> FixtureWriter<W> {
         entry.insert("partition".into(), Value::Null);
         entry.insert("key".into(), open.key);
         entry.insert("topic".into(), Value::String(open.topic));
+        if !open.headers.is_empty() {
+            let headers = open.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            entry.insert("headers".into(), Value::Object(headers));
+        }
         entry.insert("messages".into(), Value::Array(open.messages));
         let text = serde_json::to_string_pretty(&Value::Object(entry)).map_err(io::Error::other)?;
         let id = serde_json::to_string(&self.entries.to_string()).map_err(io::Error::other)?;

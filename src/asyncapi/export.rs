@@ -36,7 +36,12 @@ pub fn document(spec: &FlowSpec) -> Value {
                 "bindingVersion": KAFKA_BINDING,
             }},
         });
-        if let Some(path) = id_path {
+        if let Some(header) = &spec.id_header {
+            message["correlationId"] = json!({
+                "description": "The flow id: every message of one flow carries it in this header.",
+                "location": format!("$message.header#/{}", escape(header)),
+            });
+        } else if let Some(path) = id_path {
             let segments: Vec<String> = path.split('.').map(str::to_string).collect();
             if root_has(channel.schema.json(), &segments, &channel.schema) {
                 message["correlationId"] = json!({

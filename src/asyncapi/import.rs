@@ -211,19 +211,45 @@ fn tables_of(doc: &Document, overlay: &Value) -> Result<Value> {
     }
     out.insert("topics".into(), Value::Object(topics));
     let flow = out.entry("flow").or_insert_with(|| json!({}));
-    if let Value::Object(flow) = flow
-        && !flow.contains_key("id")
-    {
-        match correlation_default(doc)? {
-            Some(id) => {
-                flow.insert("id".into(), Value::String(id));
+    // A disagreement between messages matters only where the overlay
+    // leaves the flow id to the document.
+    let correlations = correlation_default(doc);
+    let header = correlations.as_ref().ok().and_then(|(_, h)| h.clone());
+    if let Value::Object(flow) = flow {
+        // The document's header correlation id, unless the overlay names
+        // another or turns it off (`id_header = ""`: the service puts
+        // something else there, not one id per flow).
+        match (flow.get("id_header"), &header) {
+            (Some(Value::String(h)), _) if h.is_empty() => {
+                flow.remove("id_header");
             }
-            None => problems.push(
-                Diagnostic::new(
-                    "no flow id: the document's messages give no payload correlationId; give [flow] id = \"path\"",
-                )
-                .within("flow.id"),
-            ),
+            (None, Some((name, _))) => {
+                flow.insert("id_header".into(), Value::String(name.clone()));
+            }
+            _ => {}
+        }
+        if !flow.contains_key("id") {
+            let (payload_id, _) = correlations?;
+            match (payload_id, &header) {
+                (Some(id), _) => {
+                    flow.insert("id".into(), Value::String(id));
+                }
+                (None, Some((name, place))) => problems.push(
+                    Diagnostic::new(format!(
+                        "the correlation id is the header {name:?} (at {}): produced messages carry the flow id in it \
+                         and verify checks it, but the id itself is read from the payload: give [flow] id = \"path\" \
+                         of the payload field that holds it",
+                        place.name()
+                    ))
+                    .within("flow.id"),
+                ),
+                (None, None) => problems.push(
+                    Diagnostic::new(
+                        "no flow id: the document's messages give no correlationId; give [flow] id = \"path\"",
+                    )
+                    .within("flow.id"),
+                ),
+            }
         }
     }
     if !out.contains_key("key") {
@@ -248,10 +274,13 @@ fn default_state(channel: &Channel) -> Option<Value> {
         .then(|| json!({ "record": true }))
 }
 
-/// The payload correlation id the messages agree on. A header location
-/// is refused as a flow id, naming where it is.
-fn correlation_default(doc: &Document) -> Result<Option<String>> {
+/// The payload correlation id and the header correlation id the messages
+/// agree on (a document may use either, or both on different messages).
+type Correlations = (Option<String>, Option<(String, Place)>);
+
+fn correlation_default(doc: &Document) -> Result<Correlations> {
     let mut found: Option<(String, Place)> = None;
+    let mut header: Option<(String, Place)> = None;
     for (_, message) in doc.messages() {
         match &message.correlation {
             Some((Correlation::Payload(path), place)) => {
@@ -266,14 +295,20 @@ fn correlation_default(doc: &Document) -> Result<Option<String>> {
                 found = Some((path.clone(), place.clone()));
             }
             Some((Correlation::Header(name), place)) => {
-                return Err(place.error(format!(
-                    "the correlation id is the header {name:?}: flow ids are read from payload fields; give [flow] id = \"path\" in the overlay"
-                )));
+                if let Some((seen, seen_at)) = &header
+                    && seen != name
+                {
+                    return Err(place.error(format!(
+                        "messages disagree on the correlation header ({name} here, {seen} at {}): give [flow] id_header in the overlay",
+                        seen_at.name()
+                    )));
+                }
+                header = Some((name.clone(), place.clone()));
             }
             None => {}
         }
     }
-    Ok(found.map(|(p, _)| p))
+    Ok((found.map(|(p, _)| p), header))
 }
 
 /// A title as a flow name: `Streetlights Kafka API` → `streetlights-kafka-api`.

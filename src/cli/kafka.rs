@@ -345,7 +345,7 @@ fn verify_topics(spec: &FlowSpec, args: &[String]) -> Result<Vec<String>> {
     if !spec.is_multi_topic() {
         return match args {
             [one] => Ok(vec![one.split_once('=').map_or(one.as_str(), |(_, a)| a).to_string()]),
-            [] => Err(Error::Usage("verify needs --file or --topic".into())),
+            [] => Ok(vec![spec.topic.clone()]),
             _ => Err(Error::Usage(format!(
                 "flow {} lives on one topic: give one --topic",
                 spec.name

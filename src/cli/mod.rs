@@ -344,10 +344,11 @@ pub enum IncompleteLevel {
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// A fixture file to check offline, without a broker.
-    #[arg(long, conflicts_with = "topic", required_unless_present = "topic")]
+    #[arg(long, conflicts_with = "topic")]
     pub file: Option<PathBuf>,
-    /// A topic to read and check. A flow across topics reads all of its
-    /// own; `--topic NAME=ACTUAL` reads the flow's topic NAME from ACTUAL.
+    /// A topic to read and check (default: the flow's own topics, as
+    /// produce writes them). `--topic NAME=ACTUAL` reads the flow's topic
+    /// NAME from ACTUAL.
     #[arg(long)]
     pub topic: Vec<String>,
     /// Read the topic from the beginning, up to its end when reading began.

@@ -5,7 +5,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ pub struct Observed {
     pub key: Option<String>,
     /// The decoded value, or why it could not be decoded.
     pub value: Result<Value, String>,
+    /// The message's headers (name, value as text).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Options a run may change.
@@ -83,6 +85,9 @@ pub(super) struct OpenFlow {
     at: (i32, i64),
     /// Where it started, for a flow across topics.
     topic: Option<Arc<str>>,
+    /// When it last came to rest in an end state that may still go on
+    /// (a Completed that a rollback may follow), by [`Checker::resting`]'s count.
+    rested: u64,
 }
 
 #[derive(Debug, Default)]
@@ -98,9 +103,20 @@ pub struct Checker<'s> {
     pub(super) spec: &'s FlowSpec,
     pub(super) options: CheckOptions,
     pub(super) flows: HashMap<String, OpenFlow>,
+    /// Per flow id, the correlation header its first message carried
+    /// (`[flow] id_header`); forgotten when the flow closes.
+    correlations: HashMap<String, String>,
     keys: HashMap<String, KeyInfo>,
     /// Keys as they were left with no open flow, oldest first.
     idle_keys: VecDeque<String>,
+    /// Flows at rest in an end state they may still leave (Completed, which
+    /// a rollback may follow), oldest first, with when they came to rest:
+    /// beyond the last `dedupe_window` of them they are closed as complete,
+    /// so memory follows open flows, not every flow that ever completed.
+    resting: VecDeque<(String, u64)>,
+    rests: u64,
+    /// Whether any ended flow or idle key has been forgotten (past the window).
+    forgot: bool,
     recent_ids: VecDeque<u64>,
     recent_set: HashSet<u64>,
     /// Per reference: the values published, with the partition each was
@@ -180,8 +196,12 @@ impl<'s> Checker<'s> {
             spec,
             options,
             flows: HashMap::new(),
+            correlations: HashMap::new(),
             keys: HashMap::new(),
             idle_keys: VecDeque::new(),
+            resting: VecDeque::new(),
+            rests: 0,
+            forgot: false,
             recent_ids: VecDeque::new(),
             recent_set: HashSet::new(),
             references: vec![HashMap::new(); spec.references.len()],
@@ -284,6 +304,26 @@ impl<'s> Checker<'s> {
         }
         at.key = Some(&key);
         at.flow = Some(&flow_id);
+        if let Some(header) = &spec.id_header {
+            match m.headers.iter().find(|(h, _)| h == header) {
+                None => {
+                    let message =
+                        format!("no header {header:?}: every message of a flow carries its correlation id there");
+                    self.find(Rule::CorrelationHeader, Severity::Error, &at, message);
+                }
+                Some((_, v)) => match self.correlations.get(&flow_id) {
+                    Some(first) if first != v => {
+                        let message =
+                            format!("header {header:?} is {v:?}, but earlier messages of the flow carried {first:?}");
+                        self.find(Rule::CorrelationHeader, Severity::Error, &at, message);
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.correlations.insert(flow_id.clone(), v.clone());
+                    }
+                },
+            }
+        }
         let channels = spec.channels.len();
         let info = self.keys.entry(key.clone()).or_default();
         if info.partitions.len() != channels {
@@ -335,6 +375,35 @@ impl<'s> Checker<'s> {
         }
         if self.spec.is_final(state) {
             self.close(flow_id);
+        } else if self.spec.end.contains(&state) {
+            self.rest(flow_id);
+        }
+    }
+
+    /// A flow came to rest in an end state it may still leave. The oldest
+    /// resting flows beyond the window are closed as complete; a later
+    /// event of one is then reported as after its end.
+    fn rest(&mut self, flow_id: &str) {
+        self.rests += 1;
+        let now = self.rests;
+        let Some(flow) = self.flows.get_mut(flow_id) else {
+            return;
+        };
+        flow.rested = now;
+        self.resting.push_back((flow_id.to_string(), now));
+        while self.resting.len() > self.options.dedupe_window {
+            let Some((old, when)) = self.resting.pop_front() else {
+                break;
+            };
+            // Only if it is still resting where it was put in the queue.
+            if self
+                .flows
+                .get(&old)
+                .is_some_and(|f| f.rested == when && self.spec.end.contains(&f.state))
+            {
+                self.close(&old);
+                self.forgot = true;
+            }
         }
     }
 
@@ -436,7 +505,7 @@ impl<'s> Checker<'s> {
             .get(key)
             .is_some_and(|k| k.closed.iter().any(|c| c == flow_id));
         let known = spec.start.contains(&state);
-        if closed_here && restarts {
+        if closed_here && (restarts || !known) {
             let (rule, message) = if known {
                 (
                     Rule::RestartReusedFlowId,
@@ -448,7 +517,14 @@ impl<'s> Checker<'s> {
             self.find(rule, Severity::Error, at, message);
         } else if !known {
             let starts: Vec<&str> = spec.start.iter().map(|s| spec.states[*s].name.as_str()).collect();
-            let message = format!("{name} for a flow that never started (no {})", starts.join(" or "));
+            let mut message = format!("{name} for a flow that never started (no {})", starts.join(" or "));
+            if self.forgot {
+                let _ = write!(
+                    message,
+                    ", or one that ended before the checker's window of the last {} ended flows",
+                    self.options.dedupe_window
+                );
+            }
             self.find(Rule::UnknownFlow, Severity::Error, at, message);
         }
         if restarts && known {
@@ -481,6 +557,7 @@ impl<'s> Checker<'s> {
             unknown: !known || (closed_here && restarts),
             at: (at.partition, at.offset),
             topic: at.topic.map(Arc::from),
+            rested: 0,
         };
         self.flows.insert(flow_id.to_string(), flow);
         self.keys
@@ -545,6 +622,7 @@ impl<'s> Checker<'s> {
     }
 
     fn close(&mut self, flow_id: &str) {
+        self.correlations.remove(flow_id);
         let Some(flow) = self.flows.remove(flow_id) else { return };
         self.count_complete(&flow);
         if let Some(info) = self.keys.get_mut(&flow.key) {
@@ -564,6 +642,7 @@ impl<'s> Checker<'s> {
             let Some(old) = self.idle_keys.pop_front() else { break };
             if self.keys.get(&old).is_some_and(|k| k.open.is_empty()) {
                 self.keys.remove(&old);
+                self.forgot = true;
             }
         }
     }

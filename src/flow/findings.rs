@@ -26,10 +26,13 @@ pub enum Rule {
     KeyOnManyPartitions,
     IncompleteFlow,
     UnknownReference,
+    /// The flow id header (`[flow] id_header`) is missing or disagrees
+    /// with the flow id in the payload.
+    CorrelationHeader,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::SchemaInvalid,
         Rule::UnknownState,
         Rule::MissingFlowId,
@@ -47,6 +50,7 @@ impl Rule {
         Rule::KeyOnManyPartitions,
         Rule::IncompleteFlow,
         Rule::UnknownReference,
+        Rule::CorrelationHeader,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -68,6 +72,7 @@ impl Rule {
             Rule::KeyOnManyPartitions => "key-on-many-partitions",
             Rule::IncompleteFlow => "incomplete-flow",
             Rule::UnknownReference => "unknown-reference",
+            Rule::CorrelationHeader => "correlation-header",
         }
     }
 

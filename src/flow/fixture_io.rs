@@ -73,6 +73,7 @@ impl Numbering {
                 offset: *offset,
                 key: key.clone(),
                 value: Ok(message.clone()),
+                headers: entry.headers.clone(),
             });
             *offset += 1;
         }
@@ -86,6 +87,8 @@ pub struct Keyed {
     pub key: String,
     pub value: Value,
     pub topic: Option<Arc<str>>,
+    /// Headers the contract puts on it: the flow id in `[flow] id_header`.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Messages as a fixture: one entry per run of messages with the same key,
@@ -132,7 +135,9 @@ fn fixture_of(channels: &[(String, Arc<Schema>)], messages: &[Keyed]) -> Fixture
 
 fn push(entries: &mut Vec<Entry>, (topic, schema): &(String, Arc<Schema>), m: &Keyed) {
     match entries.last_mut() {
-        Some(e) if e.key == Value::String(m.key.clone()) && e.topic == *topic => e.messages.push(m.value.clone()),
+        Some(e) if e.key == Value::String(m.key.clone()) && e.topic == *topic && e.headers == m.headers => {
+            e.messages.push(m.value.clone());
+        }
         _ => entries.push(Entry {
             id: entries.len().to_string(),
             schema: schema.clone(),
@@ -140,7 +145,7 @@ fn push(entries: &mut Vec<Entry>, (topic, schema): &(String, Arc<Schema>), m: &K
             topic: topic.clone(),
             partition: None,
             key: Value::String(m.key.clone()),
-            headers: Vec::new(),
+            headers: m.headers.clone(),
             messages: vec![m.value.clone()],
         }),
     }
@@ -166,6 +171,7 @@ pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
                 offset: *offset,
                 key: Some(m.key.clone()),
                 value: Ok(m.value.clone()),
+                headers: m.headers.clone(),
             };
             *offset += 1;
             observed

@@ -59,7 +59,7 @@ pub fn generate_to(
         let by_path = generator.generate_into(seed, &mut |m| {
             let topic = &schemas[channel_of(&m)].0;
             writer
-                .push(topic, &Value::String(m.key), &[], &m.value)
+                .push(topic, &Value::String(m.key), &m.headers, &m.value)
                 .map_err(write_failed)
         })?;
         (by_path, writer.finish().map_err(write_failed)?.1)
@@ -68,7 +68,7 @@ pub fn generate_to(
         let by_path = generator.generate_into(seed, &mut |m| {
             let (topic, schema) = &schemas[channel_of(&m)];
             writer
-                .push(topic, &Value::String(m.key), schema, m.value)
+                .push_with_headers(topic, &Value::String(m.key), schema, m.headers, m.value)
                 .map_err(write_failed)
         })?;
         (by_path, writer.finish().map_err(write_failed)?.2)

@@ -416,10 +416,15 @@ fn materialize_into(
                 spec.name, spec.states[state].name
             )));
         }
+        let headers = match &spec.id_header {
+            Some(h) => vec![(h.clone(), spec.flow_id_of(&value, state).unwrap_or_default())],
+            None => Vec::new(),
+        };
         emit(Keyed {
             key,
             value,
             topic: topics.as_ref().map(|t| t[channel].clone()),
+            headers,
         })?;
     }
     Ok(())

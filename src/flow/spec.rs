@@ -143,6 +143,12 @@ pub struct FlowSpec {
     pub state_source: StateSource,
     pub states: Vec<State>,
     pub flow_id: Vec<FieldRef>,
+    /// The header every message of a flow carries one correlation id in,
+    /// where the contract says (`[flow] id_header`; AsyncAPI's header
+    /// `correlationId`): generated messages carry their flow id there, and
+    /// the checker finds messages without it or whose value differs from
+    /// what the flow's first message carried.
+    pub id_header: Option<String>,
     pub start: Vec<usize>,
     pub end: Vec<usize>,
     pub restart_after: Vec<usize>,
@@ -480,6 +486,9 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
     let resolver = Resolver::new(&channels, &states, p);
     let keys: Vec<Option<String>> = channels.iter().map(|c| c.key.clone()).collect();
     let key = resolver.every_per_topic("key", &file.key, &keys, p);
+    if file.flow.id_header.as_deref().is_some_and(|h| h.trim().is_empty()) {
+        p.add("flow.id_header", "give the header's name, or leave id_header out");
+    }
     let ids = file.flow.id.list();
     let flow_id = ids
         .iter()
@@ -563,6 +572,7 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
         state_source,
         states,
         flow_id,
+        id_header: file.flow.id_header.clone(),
         start,
         end,
         restart_after,

@@ -91,6 +91,9 @@ pub(super) struct FlowFile {
     pub(super) incomplete: Option<Severity>,
     /// How far producers' clocks may disagree across topics.
     pub(super) cross_topic_skew: Option<String>,
+    /// A header every message of a flow carries one correlation id in (AsyncAPI's
+    /// `correlationId` at `$message.header#/NAME`).
+    pub(super) id_header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

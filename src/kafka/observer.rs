@@ -179,6 +179,21 @@ pub fn sequence_of<M: Message>(m: &M) -> Option<(String, u64)> {
     Some((run.to_string(), seq.parse().ok()?))
 }
 
+/// A message's headers as text (a header without a value reads as "").
+pub fn headers_of<M: Message>(m: &M) -> Vec<(String, String)> {
+    m.headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| {
+                    let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                    (h.key.to_string(), value.into_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads `topic`, calling `each` with every message and the run id and
 /// sequence number it carries.
 pub fn observe(
@@ -293,6 +308,7 @@ pub fn observe_many(
             offset: m.offset(),
             key,
             value,
+            headers: headers_of(&m),
         };
         each(observed, sequence);
     }
@@ -332,6 +348,7 @@ pub fn first_match(
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
             value,
+            headers: headers_of(&m),
         };
         if wanted(&observed) {
             return Ok(Ok(observed));

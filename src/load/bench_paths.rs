@@ -150,6 +150,7 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
             record: None,
             partition,
             offset: offsets[slot],
+            headers: k.headers,
             key: Some(k.key),
             value: Ok(k.value),
         });

@@ -178,6 +178,7 @@ pub fn observe(
             offset: m.offset(),
             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
             value,
+            headers: crate::kafka::observer::headers_of(&m),
         });
     }
     second.flush(&mut summary.timeline);

@@ -121,7 +121,7 @@ mod tests {
         report.count(Rule::SchemaInvalid, Severity::Error);
         report.count(Rule::Timing, Severity::Error);
         let xml = render("capped", &report);
-        assert!(xml.contains("tests=\"17\" failures=\"2\""), "{xml}");
+        assert!(xml.contains("tests=\"18\" failures=\"2\""), "{xml}");
         assert!(
             xml.contains("<failure type=\"timing\" message=\"1 found\">\n… 1 more not shown</failure>"),
             "{xml}"

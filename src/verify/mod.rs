@@ -344,7 +344,7 @@ pub fn flow_message(spec: &FlowSpec, k: crate::flow::fixture_io::Keyed) -> Messa
         flow_id,
         raw: None,
         channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
-        headers: Vec::new(),
+        headers: k.headers,
         value: k.value,
     }
 }

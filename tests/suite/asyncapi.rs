@@ -88,6 +88,9 @@ fn documents_with_overlays_give_flows_across_formats_and_versions() {
         assert_eq!(got, topics, "{doc}");
         assert_eq!(spec.states.len(), states, "{doc}");
     }
+    // A header correlationId is the flow's id_header: written and checked.
+    let payments = asyncapi::flow_spec(&repo_path("tests/asyncapi/payments-request-reply-3.0.yaml")).unwrap();
+    assert_eq!(payments.id_header.as_deref(), Some("correlationId"));
     // The flow id defaults to the payload correlationId; the key to the id.
     let orders = asyncapi::flow_spec(&repo_path("tests/asyncapi/orders-3.0.json")).unwrap();
     assert_eq!(orders.source()["flow"]["id"], "orderId");
@@ -280,17 +283,23 @@ fn produce_and_load_take_a_document() {
         .max()
         .unwrap();
     assert!(highest > 2 && highest < 12, "partitions from the binding: {observed}");
-    let reply = repo_path("tests/asyncapi/subscriptions-2.6.yaml");
-    let (code, out, err) = flowharness(&[
-        "produce",
-        "--flow",
-        reply.to_str().unwrap(),
-        "--flows",
-        "20",
-        "--seed",
-        "5",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
+    for doc in [
+        "tests/asyncapi/subscriptions-2.6.yaml",
+        "tests/asyncapi/payments-request-reply-3.0.yaml",
+    ] {
+        let doc = repo_path(doc);
+        let (code, out, err) = flowharness(&[
+            "produce",
+            "--flow",
+            doc.to_str().unwrap(),
+            "--flows",
+            "20",
+            "--seed",
+            "5",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("violations: 0") && out.contains("lost: 0"), "{out}");
+    }
     let (code, out, err) = flowharness(&[
         "load",
         "--flow",
@@ -352,11 +361,38 @@ fn streetlights_documents_run_from_init_to_produce() {
         assert_eq!(code, 1, "{name}: {report}");
         assert!(report.contains("lumens"), "{name}: {report}");
 
-        let (code, report, err) = flowharness(&["produce", "--flow", doc, "--flows", "30", "--seed", "4"]);
+        // produce into a broker that outlives it, then verify reads every
+        // topic of the flow back from it.
+        let env = flowharness::kafka::Environment::embedded().unwrap();
+        let registry = env.registry_url();
+        let at = [
+            "--bootstrap-servers",
+            env.cluster.bootstrap.as_str(),
+            "--registry-url",
+            registry.as_str(),
+        ];
+        let mut args = vec!["produce", "--flow", doc, "--flows", "30", "--seed", "4"];
+        args.extend(at);
+        let (code, report, err) = flowharness(&args);
         assert_eq!(code, 0, "{name}: {report}{err}");
         assert!(
             report.contains("violations: 0") && report.contains("lost: 0"),
             "{name}: {report}"
         );
+        let produced: u64 = report
+            .lines()
+            .find_map(|l| l.strip_prefix("produced "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {report}"));
+        let mut args = vec!["verify", "--flow", doc, "--from-beginning", "--timeout", "20s"];
+        args.extend(at);
+        let (code, report, err) = flowharness(&args);
+        assert_eq!(code, 0, "{name}: {report}{err}");
+        assert!(
+            report.contains(&format!("summary: {produced} messages")),
+            "{name}: {produced} produced: {report}"
+        );
+        assert!(report.contains("violations: 0"), "{name}: {report}");
     }
 }

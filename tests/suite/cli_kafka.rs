@@ -147,7 +147,7 @@ fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
         xml.contains("<testcase classname=\"flowharness.rules\" name=\"schema-invalid\"/>"),
         "{xml}"
     );
-    assert!(xml.contains("tests=\"17\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("tests=\"18\" failures=\"1\""), "{xml}");
 }
 
 #[test]

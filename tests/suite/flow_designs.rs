@@ -351,3 +351,171 @@ restart_after = ["Read"]
     .unwrap_err();
     assert!(err.contains("single = true takes no union, field or record"), "{err}");
 }
+
+/// A request and its reply carry one correlation id in a header
+/// (`[flow] id_header`): generated messages carry the flow id there, and
+/// the checker finds a message without it, or with another flow's.
+#[test]
+fn a_correlation_header_is_written_and_checked_per_flow() {
+    let schema = json!({
+        "type": "object",
+        "required": ["kind", "quoteId", "at"],
+        "properties": {
+            "kind": {"type": "string", "enum": ["QUOTE_REQUESTED", "QUOTE_GIVEN"]},
+            "quoteId": {"type": "string", "pattern": "^q-[0-9]{6}$"},
+            "at": {"type": "string", "format": "date-time"}
+        }
+    });
+    let text = r#"
+name = "quotes"
+schema = "quote.schema.json"
+topic = "quotes"
+key = "quoteId"
+[state]
+field = "kind"
+[states]
+Requested = "QUOTE_REQUESTED"
+Given = "QUOTE_GIVEN"
+[flow]
+id = "quoteId"
+id_header = "correlationId"
+start = ["Requested"]
+end = ["Given"]
+[transitions]
+Requested = { Given = 1 }
+"#;
+    let spec = parse(text, schema.clone()).unwrap();
+    let generator = FlowGenerator::new(&spec, flow_options(&spec, 20, "")).unwrap();
+    let messages = generator.generate(5).unwrap();
+    for m in &messages {
+        assert_eq!(
+            m.headers,
+            vec![(
+                "correlationId".to_string(),
+                m.value["quoteId"].as_str().unwrap().to_string()
+            )]
+        );
+    }
+    let check = |observed: &[flowharness::flow::checker::Observed]| {
+        let mut checker = Checker::new(&spec, CheckOptions::default());
+        for o in observed {
+            checker.observe(o);
+        }
+        checker.finish()
+    };
+    let clean = as_observed(&messages, 2);
+    assert!(check(&clean).findings.is_empty());
+    // The reply of one flow carries another value; a request carries none.
+    let mut broken = clean.clone();
+    let reply = broken
+        .iter()
+        .position(|o| o.value.as_ref().unwrap()["kind"] == "QUOTE_GIVEN")
+        .unwrap();
+    broken[reply].headers[0].1 = "q-999999".into();
+    let other_flow = broken[reply].value.as_ref().unwrap()["quoteId"].clone();
+    let request = broken
+        .iter()
+        .position(|o| {
+            let v = o.value.as_ref().unwrap();
+            v["kind"] == "QUOTE_REQUESTED" && v["quoteId"] != other_flow
+        })
+        .unwrap();
+    broken[request].headers.clear();
+    let report = check(&broken);
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::CorrelationHeader)
+        .map(|f| f.message.clone())
+        .collect();
+    assert_eq!(found.len(), 2, "{:#?}", report.findings);
+    assert!(
+        found.iter().any(|m| m.contains("no header \"correlationId\"")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains("\"q-999999\"") && m.contains("earlier messages")),
+        "{found:?}"
+    );
+}
+
+/// A flow at rest in an end state it may still leave (Delivered, which a
+/// return may follow) stays open for a window of resting flows, then is
+/// closed as complete: memory follows open flows, and a return arriving
+/// beyond the window is reported as after the flow's end.
+#[test]
+fn flows_resting_in_an_end_state_are_kept_for_a_window() {
+    let schema = json!({
+        "type": "object",
+        "required": ["status", "parcelId"],
+        "properties": {
+            "status": {"type": "string", "enum": ["PLACED", "DELIVERED", "RETURNED"]},
+            "parcelId": {"type": "string", "pattern": "^p-[0-9]{5}$"}
+        }
+    });
+    let text = r#"
+name = "parcels"
+schema = "parcel.schema.json"
+topic = "parcels"
+key = "parcelId"
+[state]
+field = "status"
+[states]
+Placed = "PLACED"
+Delivered = "DELIVERED"
+Returned = "RETURNED"
+[flow]
+id = "parcelId"
+start = ["Placed"]
+end = ["Delivered", "Returned"]
+[transitions]
+Placed = { Delivered = 1 }
+Delivered = { Returned = 1 }
+"#;
+    let spec = parse(text, schema).unwrap();
+    let event = |i: usize, offset: i64, status: &str| flowharness::flow::checker::Observed {
+        topic: None,
+        record: None,
+        partition: 0,
+        offset,
+        key: Some(format!("p-{i:05}")),
+        value: Ok(json!({"status": status, "parcelId": format!("p-{i:05}")})),
+        headers: Vec::new(),
+    };
+    let run = |window: usize| {
+        let mut checker = Checker::new(
+            &spec,
+            CheckOptions {
+                dedupe_window: window,
+                ..CheckOptions::default()
+            },
+        );
+        let mut offset = 0;
+        for i in 0..10 {
+            for status in ["PLACED", "DELIVERED"] {
+                checker.observe(&event(i, offset, status));
+                offset += 1;
+            }
+        }
+        // Parcel 0 comes back after nine more deliveries.
+        checker.observe(&event(0, offset, "RETURNED"));
+        checker.finish()
+    };
+    let wide = run(100);
+    assert!(wide.findings.is_empty(), "{:#?}", wide.findings);
+    assert_eq!(wide.complete_by_path.values().sum::<u64>(), 10);
+    let narrow = run(3);
+    let rules: Vec<Rule> = narrow.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules.len(), 1, "{:#?}", narrow.findings);
+    // Its key was forgotten too (the same window), so it reads as a flow
+    // never started, and says it may have ended before the window.
+    assert_eq!(rules[0], Rule::UnknownFlow, "{:#?}", narrow.findings);
+    assert!(
+        narrow.findings[0].message.contains("window of the last 3"),
+        "{:#?}",
+        narrow.findings
+    );
+    assert_eq!(narrow.complete_by_path.values().sum::<u64>(), 10);
+}
