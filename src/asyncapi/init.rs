@@ -90,8 +90,15 @@ pub fn overlay_text(doc: &Document) -> String {
     let names: Vec<&String> = all_states.iter().map(|(n, _)| n).collect();
     let _ = writeln!(out, "\n[flow]");
     match (&id, correlation_note(doc)) {
-        (Some(id), note) => {
+        (Some(id), note) if note.starts_with("From correlationId") => {
             let _ = writeln!(out, "# {note}\nid = {}", toml_str(id));
+        }
+        (Some(id), note) => {
+            let _ = writeln!(
+                out,
+                "# {note}.\n# A guess: every message has the field {id:?}. Check it.\nid = {}",
+                toml_str(id)
+            );
         }
         (None, note) => {
             let _ = writeln!(
@@ -149,27 +156,63 @@ pub fn overlay_text(doc: &Document) -> String {
     out
 }
 
+/// The flow id: the payload correlationId, else a guess: a top-level
+/// field every message has, one named like an id first (`truckId`).
 fn flow_id(doc: &Document) -> Option<String> {
-    doc.messages().find_map(|(_, m)| match &m.correlation {
+    let declared = doc.messages().find_map(|(_, m)| match &m.correlation {
         Some((Correlation::Payload(p), _)) => Some(p.clone()),
         _ => None,
+    });
+    declared.or_else(|| {
+        let (_, first) = doc.messages().next()?;
+        let names = top_fields(&first.payload);
+        let shared: Vec<&String> = names
+            .iter()
+            .filter(|n| doc.messages().all(|(_, m)| has_field(&m.payload, n)))
+            .collect();
+        let id_like = |n: &&&String| {
+            let lower = n.to_ascii_lowercase();
+            lower.ends_with("id") || lower.ends_with("_id") || lower.ends_with("key")
+        };
+        shared.iter().find(id_like).map(|n| (*n).clone())
     })
 }
 
-fn correlation_note(doc: &Document) -> String {
-    for (_, m) in doc.messages() {
-        match &m.correlation {
-            Some((Correlation::Payload(p), place)) => return format!("From correlationId at {}: {p}", place.pointer),
-            Some((Correlation::Header(h), place)) => {
-                return format!(
-                    "The correlationId at {} is the header {h:?}; flow ids are payload fields",
-                    place.pointer
-                );
-            }
-            None => {}
-        }
+/// The top-level field names of a JSON Schema or Avro record payload.
+fn top_fields(schema: &Value) -> Vec<String> {
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        return props.keys().cloned().collect();
     }
-    "No message has a correlationId".to_string()
+    schema
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn correlation_note(doc: &Document) -> String {
+    let payload = doc.messages().find_map(|(_, m)| match &m.correlation {
+        Some((Correlation::Payload(p), place)) => Some(format!("From correlationId at {}: {p}", place.pointer)),
+        _ => None,
+    });
+    let header = || {
+        doc.messages().find_map(|(_, m)| match &m.correlation {
+            Some((Correlation::Header(h), place)) => Some(format!(
+                "The correlationId at {} is the header {h:?}: it becomes id_header (produced messages carry \
+                 it, verify checks it per flow); the flow id itself is a payload field",
+                place.pointer
+            )),
+            _ => None,
+        })
+    };
+    payload
+        .or_else(header)
+        .unwrap_or_else(|| "No message has a correlationId".to_string())
 }
 
 fn unique_name(name: &str, taken: &[(String, String)]) -> String {

@@ -312,6 +312,65 @@ fn materialize(
     Ok(out)
 }
 
+/// Copies the key and flow id fields of `from` (a value of state `f`) into
+/// `to` (a value of state `t`).
+fn copy_ids(spec: &FlowSpec, from: &Value, f: usize, to: &mut Value, t: usize) {
+    if let Some(k) = spec.key.get(from, f) {
+        spec.key.set(to, t, k.clone());
+    }
+    for id in &spec.flow_id {
+        if let Some(v) = id.get(from, f) {
+            id.set(to, t, v.clone());
+        }
+    }
+}
+
+/// Where a flow's key and id should be drawn from when the start state's
+/// own would break another state's schema: a flow across topics whose id
+/// is free text on one (`truckId: string`) and patterned on another
+/// (`^TR-[0-9]{4}$`). `None` when the start states' ids suit every state
+/// (a flow on one schema, the usual case), so generation is unchanged.
+/// Decided on a few samples from a fixed seed.
+fn id_donor(spec: &FlowSpec, strategies: &[BoxedStrategy<Value>]) -> Result<Option<usize>> {
+    if spec.states.len() < 2 {
+        return Ok(None);
+    }
+    let mut rng = Rng::seed_from_u64(0x1d5);
+    let mut draw = |s: usize| -> Result<Value> {
+        let mut runner = seeded_runner(rng.next_u64());
+        strategies[s]
+            .new_tree(&mut runner)
+            .map(|t| t.current())
+            .map_err(|e| Error::Usage(format!("generating {}: {e}", spec.states[s].name)))
+    };
+    let mut suits_all = |d: usize| -> Result<bool> {
+        for _ in 0..6 {
+            let given = draw(d)?;
+            for t in (0..spec.states.len()).filter(|t| *t != d) {
+                let mut value = draw(t)?;
+                copy_ids(spec, &given, d, &mut value, t);
+                if !spec.schema_of(t).validate(&value).is_empty() {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    };
+    let mut starts_ok = true;
+    for s in &spec.start {
+        starts_ok &= suits_all(*s)?;
+    }
+    if starts_ok {
+        return Ok(None);
+    }
+    for d in 0..spec.states.len() {
+        if suits_all(d)? {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
+}
+
 /// 64 bits of a key or id: what uniqueness is checked on (a collision
 /// only makes a fresh draw).
 fn fingerprint(text: &str) -> u64 {
@@ -329,6 +388,7 @@ fn materialize_into(
     mut choices: Choices<'_>,
     emit: &mut dyn FnMut(Keyed) -> Result<()>,
 ) -> Result<()> {
+    let donor = id_donor(spec, strategies)?;
     let mut rng = Rng::seed_from_u64(shape.values_seed);
     let window = shape.streams.len().clamp(1, OPEN_STREAMS);
     let mut waiting = shape.streams.iter();
@@ -380,7 +440,8 @@ fn materialize_into(
             used_ids: &mut used_ids,
             published: &published,
         };
-        let value = ctx.event(&strategies[state], state, stream, flow_no)?;
+        let donor = donor.filter(|d| *d != state).map(|d| (d, &strategies[d]));
+        let value = ctx.event(&strategies[state], state, stream, flow_no, donor)?;
         let key = stream.key.clone().unwrap_or_default();
         if stream.next == stream.events.len() {
             // Finished: the next waiting stream takes its slot.
@@ -561,15 +622,34 @@ impl EventCtx<'_> {
             .map_err(|e| Error::Usage(format!("generating {}: {e}", self.spec.states[state].name)))
     }
 
+    /// A value of `state`; with a donor, its key and flow id come from a
+    /// value of the donor state (whose ids every state's schema accepts).
+    fn fresh(
+        &mut self,
+        strategy: &BoxedStrategy<Value>,
+        state: usize,
+        donor: Option<(usize, &BoxedStrategy<Value>)>,
+    ) -> Result<Value> {
+        let mut value = self.draw(strategy, state)?;
+        if let Some((d, donor_strategy)) = donor {
+            let given = self.draw(donor_strategy, d)?;
+            copy_ids(self.spec, &given, d, &mut value, state);
+        }
+        Ok(value)
+    }
+
     fn event(
         &mut self,
         strategy: &BoxedStrategy<Value>,
         state: usize,
         stream: &mut Stream,
         flow_no: usize,
+        donor: Option<(usize, &BoxedStrategy<Value>)>,
     ) -> Result<Value> {
         let spec = self.spec;
-        let mut value = self.draw(strategy, state)?;
+        let starts = stream.key.is_none() || stream.flows[flow_no].is_none();
+        let donor = donor.filter(|_| starts);
+        let mut value = self.fresh(strategy, state, donor)?;
         // A new stream takes a key no other stream has; a new flow an unused id.
         if stream.key.is_none() {
             for _ in 0..50 {
@@ -579,7 +659,7 @@ impl EventCtx<'_> {
                     stream.key = Some(key);
                     break;
                 }
-                value = self.draw(strategy, state)?;
+                value = self.fresh(strategy, state, donor)?;
             }
         }
         if stream.flows[flow_no].is_none() {
@@ -595,7 +675,7 @@ impl EventCtx<'_> {
                 if self.used_ids.insert(fingerprint(&joined)) {
                     break;
                 }
-                value = self.draw(strategy, state)?;
+                value = self.fresh(strategy, state, donor)?;
             }
             let timing = spec.timing.as_ref();
             let drawn_t0 = timing

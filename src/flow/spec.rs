@@ -486,6 +486,18 @@ fn build(file: SpecFile, channels: Vec<ChannelFile>, p: &mut Problems) -> FlowSp
     let resolver = Resolver::new(&channels, &states, p);
     let keys: Vec<Option<String>> = channels.iter().map(|c| c.key.clone()).collect();
     let key = resolver.every_per_topic("key", &file.key, &keys, p);
+    if file.key.trim().is_empty() {
+        p.add(
+            "key",
+            "name the field the message key is, as a path (\"orderId\", \"meta.accountId\")",
+        );
+    }
+    if file.flow.id.list().iter().any(|i| i.trim().is_empty()) {
+        p.add(
+            "flow.id",
+            "name the field that identifies a flow, as a path (\"orderId\")",
+        );
+    }
     if file.flow.id_header.as_deref().is_some_and(|h| h.trim().is_empty()) {
         p.add("flow.id_header", "give the header's name, or leave id_header out");
     }

@@ -396,3 +396,44 @@ fn streetlights_documents_run_from_init_to_produce() {
         assert!(report.contains("violations: 0"), "{name}: {report}");
     }
 }
+
+/// A document whose flow id is a shared field with no correlationId for
+/// it (the correlationId is a header), whose positions topic has no state
+/// field, and whose id is free text on one topic and patterned on the
+/// other: init guesses the id, the header becomes id_header, and
+/// generated ids suit both schemas.
+#[test]
+fn a_fleet_document_runs_from_init_with_a_guessed_id_and_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&repo_path("tests/asyncapi/fleet-telemetry-3.0.yaml"), dir.path());
+    let doc = dir.path().join("fleet-telemetry-3.0.yaml");
+    let doc = doc.to_str().unwrap();
+    let (code, _, err) = flowharness(&["asyncapi", "init", doc]);
+    assert_eq!(code, 0, "{err}");
+    let overlay_file = asyncapi::overlay_path(Path::new(doc));
+    let overlay = std::fs::read_to_string(&overlay_file).unwrap();
+    assert!(
+        overlay.contains("id = \"truckId\"") && overlay.contains("A guess"),
+        "{overlay}"
+    );
+    let spec = asyncapi::flow_spec(Path::new(doc)).unwrap();
+    assert_eq!(spec.id_header.as_deref(), Some("traceId"));
+    let out = dir.path().join("fleet.jsonl");
+    let out = out.to_str().unwrap();
+    let (code, _, err) = flowharness(&["generate", "--flow", doc, "--flows", "20", "--seed", "2", "--out", out]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(out).unwrap();
+    let truck = regex::Regex::new("^TR-[0-9]{4}$").unwrap();
+    for line in text.lines().skip(1) {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = row["value"]["truckId"].as_str().unwrap();
+        assert!(truck.is_match(id), "{line}");
+        assert_eq!(row["headers"]["traceId"], id, "{line}");
+    }
+    let (code, report, err) = flowharness(&["verify", "--file", out, "--flow", doc]);
+    assert_eq!(code, 0, "{report}{err}");
+    // An overlay with the key left empty is refused, naming the key.
+    std::fs::write(&overlay_file, overlay.replace("key = \"truckId\"", "key = \"\"")).unwrap();
+    let err = asyncapi::flow_spec(Path::new(doc)).unwrap_err().to_string();
+    assert!(err.contains("key: name the field"), "{err}");
+}
