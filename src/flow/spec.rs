@@ -271,13 +271,27 @@ impl FlowSpec {
     /// The state of a message whose topic is not known: the first topic
     /// whose states it matches (a flow on one topic has only that one).
     pub fn classify(&self, value: &Value) -> std::result::Result<usize, String> {
-        let first = self.classify_on(0, value);
-        if first.is_ok() || !self.is_multi_topic() {
-            return first;
+        if !self.is_multi_topic() {
+            return self.classify_on(0, value);
         }
-        (1..self.channels.len())
-            .find_map(|c| self.classify_on(c, value).ok())
-            .ok_or_else(|| first.unwrap_err())
+        // A topic of one state (`single`) takes anything, so it is tried
+        // last, and only for a value its schema accepts.
+        let single = |c: &usize| matches!(self.channels[*c].state_source, StateSource::Single);
+        let mut first = None;
+        for c in (0..self.channels.len()).filter(|c| !single(c)) {
+            match self.classify_on(c, value) {
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        for c in (0..self.channels.len()).filter(single) {
+            if self.channels[c].schema.validate(value).is_empty() {
+                return self.classify_on(c, value);
+            }
+        }
+        Err(first.unwrap_or_else(|| "the message fits the schema of none of the flow's topics".to_string()))
     }
 
     /// The state of a message on topic `channel`, or why it has none.

@@ -139,6 +139,7 @@ pub fn run(
     let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
     let mut out = EngineResult::default();
     let mut buf = Vec::with_capacity(512);
+    let mut id_text = Vec::new();
     let mut exhausted = false;
     let mut next_tick_us = 1_000_000;
     let mut second = Tick::default();
@@ -225,6 +226,10 @@ pub fn run(
             let intended = if paced { due } else { now_us };
             if multi_topic {
                 sink.select(template.events[i].channel);
+            }
+            if let Some(name) = &pool.id_header {
+                template.flow_id_text(i, &active.ids, &mut id_text);
+                sink.flow_header(name, &id_text);
             }
             sink.send(&active.key, &buf, wall_origin_ms + (intended / 1000) as i64, intended);
             out.events_sent += 1;

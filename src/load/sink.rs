@@ -82,6 +82,9 @@ pub trait Sink {
     /// Chooses the topic (of the flow's) the next `send`s go to; a flow on
     /// one topic never calls it.
     fn select(&mut self, _channel: usize) {}
+    /// The value of the flow's correlation header for the next `send`s
+    /// (`[flow] id_header`); a flow without one never calls it.
+    fn flow_header(&mut self, _name: &str, _value: &[u8]) {}
     /// Sends one event meant to go at `intended_us` (since the run began).
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64);
     /// Serves delivery reports.
@@ -118,6 +121,8 @@ pub struct KafkaSink {
     sent: u64,
     /// A header every message carries (a shard's run), if any.
     header: Option<OwnedHeaders>,
+    /// The correlation header for the next sends: its name and value.
+    flow_header: Option<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -144,6 +149,7 @@ impl KafkaSink {
             current: 0,
             sent: 0,
             header: None,
+            flow_header: None,
         })
     }
 
@@ -164,6 +170,16 @@ impl Sink for KafkaSink {
         self.current = channel.min(self.topics.len().saturating_sub(1));
     }
 
+    fn flow_header(&mut self, name: &str, value: &[u8]) {
+        match &mut self.flow_header {
+            Some((n, v)) if n == name => {
+                v.clear();
+                v.extend_from_slice(value);
+            }
+            other => *other = Some((name.to_string(), value.to_vec())),
+        }
+    }
+
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64) {
         self.sent += 1;
         loop {
@@ -171,8 +187,16 @@ impl Sink for KafkaSink {
                 .key(key)
                 .payload(payload)
                 .timestamp(timestamp_ms);
-            if let Some(h) = &self.header {
-                record = record.headers(h.clone());
+            match (&self.header, &self.flow_header) {
+                (Some(h), None) => record = record.headers(h.clone()),
+                (h, Some((name, value))) => {
+                    let headers = h.clone().unwrap_or_else(OwnedHeaders::new).insert(Header {
+                        key: name,
+                        value: Some(value.as_slice()),
+                    });
+                    record = record.headers(headers);
+                }
+                (None, None) => {}
             }
             match self.producer.send(record) {
                 Ok(()) => return,

@@ -54,6 +54,8 @@ pub struct TemplateEvent {
     pub channel: usize,
     /// Milliseconds after the stream's first event, in the flow's own time.
     pub at_ms: i64,
+    /// Which of the stream's flows it belongs to (a restart is the second).
+    flow: usize,
 }
 
 /// One stream: a key's flows (a restart is a second flow).
@@ -84,6 +86,9 @@ pub struct Pool {
     by_path_total: u64,
     key_shape: Vec<u8>,
     stamps: Arc<Stamps>,
+    /// The flow's correlation header (`[flow] id_header`): every event
+    /// carries its flow's id in it.
+    pub id_header: Option<String>,
 }
 
 /// Every place `needle` occurs in `hay`.
@@ -200,6 +205,7 @@ impl Pool {
             by_path_total,
             key_shape,
             stamps,
+            id_header: spec.id_header.clone(),
         })
     }
 
@@ -331,6 +337,21 @@ impl Template {
         }
     }
 
+    /// The flow id text of event `i` (its flow's id fields joined by `/`,
+    /// as the checker reads them), from `ids` ([`Template::fresh_ids`]).
+    pub fn flow_id_text(&self, i: usize, ids: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let flow = self.events[i].flow;
+        let mut start: usize = self.flow_ids[..flow].iter().flatten().map(Vec::len).sum();
+        for (field, id) in self.flow_ids[flow].iter().enumerate() {
+            if field > 0 {
+                out.push(b'/');
+            }
+            out.extend_from_slice(&ids[start..start + id.len()]);
+            start += id.len();
+        }
+    }
+
     /// Writes event `i` for `key` and `ids` (from [`Template::fresh_ids`])
     /// into `out`.
     pub fn stamp(&self, i: usize, key: &[u8], ids: &[u8], rng: &mut Rng, out: &mut Vec<u8>) {
@@ -449,6 +470,7 @@ fn template(
             state,
             channel,
             at_ms,
+            flow,
         });
     }
     if key_in_body.is_some_and(|k| k != key) {

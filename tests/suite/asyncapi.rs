@@ -432,6 +432,29 @@ fn a_fleet_document_runs_from_init_with_a_guessed_id_and_a_header() {
     }
     let (code, report, err) = flowharness(&["verify", "--file", out, "--flow", doc]);
     assert_eq!(code, 0, "{report}{err}");
+    // On the embedded pair: produce, and load stamping the header per flow.
+    let (code, report, err) = flowharness(&["produce", "--flow", doc, "--flows", "20", "--seed", "2"]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(
+        report.contains("violations: 0") && report.contains("lost: 0"),
+        "{report}"
+    );
+    let (code, report, err) = flowharness(&[
+        "load",
+        "--flow",
+        doc,
+        "--rate",
+        "200/s",
+        "--duration",
+        "2s",
+        "--observe",
+        "--seed",
+        "3",
+        "--accounts",
+        "5000",
+    ]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(report.contains("0 lost, 0 violations"), "{report}");
     // An overlay with the key left empty is refused, naming the key.
     std::fs::write(&overlay_file, overlay.replace("key = \"truckId\"", "key = \"\"")).unwrap();
     let err = asyncapi::flow_spec(Path::new(doc)).unwrap_err().to_string();

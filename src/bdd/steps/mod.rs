@@ -24,7 +24,7 @@ use crate::flow::{FlowSpec, fields};
 use crate::generate::hints::Hints;
 use crate::kafka::producer::ProducerOptions;
 use crate::registry::SubjectStrategy;
-use crate::verify::{Message, ProduceRun, produce_and_check};
+use crate::verify::{ProduceRun, produce_and_check};
 
 /// A count of flows from a step: positive.
 fn count(n: i64) -> usize {
@@ -60,14 +60,8 @@ fn generated(w: &mut FlowWorld, flows: usize, mix: &str) -> Vec<Keyed> {
 /// Queues generated messages, with their flow ids as headers.
 fn queue(w: &mut FlowWorld, messages: Vec<Keyed>) {
     let spec = w.flow().clone();
-    w.pending.extend(messages.into_iter().map(|k| {
-        let flow_id = spec.classify(&k.value).ok().and_then(|s| spec.flow_id_of(&k.value, s));
-        Message {
-            flow_id,
-            channel: k.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0),
-            ..Message::keyed(k.key, k.value)
-        }
-    }));
+    w.pending
+        .extend(messages.into_iter().map(|k| crate::verify::flow_message(&spec, k)));
 }
 
 /// Produces what is queued, observes it, and checks it against the flow

@@ -109,9 +109,19 @@ async fn an_event_with_fields(w: &mut FlowWorld, step: &Step) {
     if let Some(v) = schema.validate(&value).into_iter().next() {
         step_failed(&format!("the event breaks the schema: {v}"));
     }
+    // A flow with a correlation header gets it, as generated flows do.
+    let headers = w
+        .flow_spec()
+        .and_then(|spec| {
+            let header = spec.id_header.clone()?;
+            let id = spec.classify(&value).ok().and_then(|s| spec.flow_id_of(&value, s))?;
+            Some(vec![(header, id)])
+        })
+        .unwrap_or_default();
     w.pending.push(Message {
         key,
         value,
+        headers,
         ..Message::default()
     });
     off_thread(w, produce).await;
@@ -128,6 +138,7 @@ async fn the_fixture_is_produced(w: &mut FlowWorld, path: String) {
                 key: key.clone(),
                 partition: entry.partition,
                 value: m.clone(),
+                headers: entry.headers.clone(),
                 ..Message::default()
             });
         }
