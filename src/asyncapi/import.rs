@@ -282,31 +282,20 @@ fn correlation_default(doc: &Document) -> Result<Correlations> {
     let mut found: Option<(String, Place)> = None;
     let mut header: Option<(String, Place)> = None;
     for (_, message) in doc.messages() {
-        match &message.correlation {
-            Some((Correlation::Payload(path), place)) => {
-                if let Some((seen, seen_at)) = &found
-                    && seen != path
-                {
-                    return Err(place.error(format!(
-                        "messages disagree on the correlation id ({path} here, {seen} at {}): give [flow] id in the overlay",
-                        seen_at.name()
-                    )));
-                }
-                found = Some((path.clone(), place.clone()));
-            }
-            Some((Correlation::Header(name), place)) => {
-                if let Some((seen, seen_at)) = &header
-                    && seen != name
-                {
-                    return Err(place.error(format!(
-                        "messages disagree on the correlation header ({name} here, {seen} at {}): give [flow] id_header in the overlay",
-                        seen_at.name()
-                    )));
-                }
-                header = Some((name.clone(), place.clone()));
-            }
-            None => {}
+        let (slot, value, place, what, key) = match &message.correlation {
+            Some((Correlation::Payload(path), place)) => (&mut found, path, place, "correlation id", "id"),
+            Some((Correlation::Header(name), place)) => (&mut header, name, place, "correlation header", "id_header"),
+            None => continue,
+        };
+        if let Some((seen, seen_at)) = slot.as_ref()
+            && seen != value
+        {
+            return Err(place.error(format!(
+                "messages disagree on the {what} ({value} here, {seen} at {}): give [flow] {key} in the overlay",
+                seen_at.name()
+            )));
         }
+        *slot = Some((value.clone(), place.clone()));
     }
     Ok((found.map(|(p, _)| p), header))
 }
