@@ -65,6 +65,7 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
             }
         }),
         time_scale: args.time_scale,
+        dedupe_window: usize::try_from(args.window).unwrap_or(usize::MAX),
         ..CheckOptions::default()
     };
     let report = fixture_io::check_file(&spec, file, options)?;

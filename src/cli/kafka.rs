@@ -448,6 +448,7 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
             time_scale: args.time_scale,
             topics: topics.clone(),
             partial: partitions.is_some(),
+            dedupe_window: usize::try_from(args.window).unwrap_or(usize::MAX),
             ..CheckOptions::default()
         },
     );

@@ -371,6 +371,11 @@ pub struct VerifyArgs {
     /// Timing rules are divided by this (for time-compressed runs).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// How far back the checker remembers: ended flows that may still go
+    /// on, keys with no open flow, and `unique` values. Memory grows with
+    /// it (about 1 KB per remembered flow and key).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
     /// Read only these partitions of each topic, such as `0-5` or `0,2,4`:
     /// one instance's share when several verify a topic together.
     #[arg(long, conflicts_with_all = ["file", "shard"])]
