@@ -17,14 +17,14 @@ use serde_json::Value;
 
 use super::fields::text;
 use super::fixture_io::Keyed;
-use super::spec::{FlowSpec, StateSource, TimeRule};
+use super::generate_values::{copy_ids, id_donor, state_strategy};
+use super::ready::Ready;
+use super::spec::{FlowSpec, TimeRule};
 use super::timing::{StateTiming, Window};
 use crate::error::{Error, Result};
-use crate::generate::avro::{self, Pin};
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
-use crate::generate::sample::{self, seeded_runner};
-use crate::schema::{JsonSchema, Schema};
+use crate::generate::sample::seeded_runner;
 
 /// Relative weights of the spec's named paths.
 #[derive(Debug, Clone, PartialEq)]
@@ -312,65 +312,6 @@ fn materialize(
     Ok(out)
 }
 
-/// Copies the key and flow id fields of `from` (a value of state `f`) into
-/// `to` (a value of state `t`).
-fn copy_ids(spec: &FlowSpec, from: &Value, f: usize, to: &mut Value, t: usize) {
-    if let Some(k) = spec.key.get(from, f) {
-        spec.key.set(to, t, k.clone());
-    }
-    for id in &spec.flow_id {
-        if let Some(v) = id.get(from, f) {
-            id.set(to, t, v.clone());
-        }
-    }
-}
-
-/// Where a flow's key and id should be drawn from when the start state's
-/// own would break another state's schema: a flow across topics whose id
-/// is free text on one (`truckId: string`) and patterned on another
-/// (`^TR-[0-9]{4}$`). `None` when the start states' ids suit every state
-/// (a flow on one schema, the usual case), so generation is unchanged.
-/// Decided on a few samples from a fixed seed.
-fn id_donor(spec: &FlowSpec, strategies: &[BoxedStrategy<Value>]) -> Result<Option<usize>> {
-    if spec.states.len() < 2 {
-        return Ok(None);
-    }
-    let mut rng = Rng::seed_from_u64(0x1d5);
-    let mut draw = |s: usize| -> Result<Value> {
-        let mut runner = seeded_runner(rng.next_u64());
-        strategies[s]
-            .new_tree(&mut runner)
-            .map(|t| t.current())
-            .map_err(|e| Error::Usage(format!("generating {}: {e}", spec.states[s].name)))
-    };
-    let mut suits_all = |d: usize| -> Result<bool> {
-        for _ in 0..6 {
-            let given = draw(d)?;
-            for t in (0..spec.states.len()).filter(|t| *t != d) {
-                let mut value = draw(t)?;
-                copy_ids(spec, &given, d, &mut value, t);
-                if !spec.schema_of(t).validate(&value).is_empty() {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    };
-    let mut starts_ok = true;
-    for s in &spec.start {
-        starts_ok &= suits_all(*s)?;
-    }
-    if starts_ok {
-        return Ok(None);
-    }
-    for d in 0..spec.states.len() {
-        if suits_all(d)? {
-            return Ok(Some(d));
-        }
-    }
-    Ok(None)
-}
-
 /// 64 bits of a key or id: what uniqueness is checked on (a collision
 /// only makes a fresh draw).
 fn fingerprint(text: &str) -> u64 {
@@ -489,118 +430,6 @@ fn materialize_into(
         })?;
     }
     Ok(())
-}
-
-/// The streams that may go next, as a Fenwick tree over their indices:
-/// setting one and finding the k-th ready one are O(log n), so
-/// interleaving n streams costs O(n log n), not O(n²).
-struct Ready {
-    tree: Vec<u32>,
-    on: Vec<bool>,
-    count: usize,
-}
-
-impl Ready {
-    fn new(n: usize) -> Ready {
-        Ready {
-            tree: vec![0; n + 1],
-            on: vec![false; n],
-            count: 0,
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.count
-    }
-
-    fn set(&mut self, i: usize, on: bool) {
-        if self.on[i] == on {
-            return;
-        }
-        self.on[i] = on;
-        if on {
-            self.count += 1;
-        } else {
-            self.count -= 1;
-        }
-        let mut at = i + 1;
-        while at < self.tree.len() {
-            if on {
-                self.tree[at] += 1;
-            } else {
-                self.tree[at] -= 1;
-            }
-            at += at & at.wrapping_neg();
-        }
-    }
-
-    /// The index of the k-th (0-based) ready stream; `k < count()`.
-    fn kth(&self, k: usize) -> usize {
-        let mut pos = 0;
-        let mut left = k as u32 + 1;
-        let mut step = (self.tree.len() - 1).next_power_of_two();
-        while step > 0 {
-            let next = pos + step;
-            if next < self.tree.len() && self.tree[next] < left {
-                pos = next;
-                left -= self.tree[next];
-            }
-            step /= 2;
-        }
-        pos
-    }
-}
-
-/// Realistic whole messages of one state, the state built in: its union
-/// branch or its field's value is fixed while generating, never drawn
-/// and filtered.
-pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -> Result<BoxedStrategy<Value>> {
-    let selector = &spec.states[state].selector;
-    let channel = &spec.channels[spec.states[state].channel];
-    match (&channel.schema, &channel.state_source) {
-        (Schema::Avro(avro), source) => {
-            let pin = match source {
-                StateSource::Union(path) => (
-                    path.hint_path(),
-                    Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
-                ),
-                StateSource::Field(path) => (path.hint_path(), Pin::Value(selector.clone())),
-                StateSource::Single => return avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[]),
-            };
-            avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[pin])
-        }
-        (Schema::Json(json), StateSource::Field(path)) => {
-            let pinned = json_pinned(json.json(), path.text(), selector)?;
-            crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
-        }
-        (Schema::Json(_), StateSource::Union(_) | StateSource::Single) => {
-            sample::strategy(&channel.schema, hints, None)
-        }
-    }
-}
-
-/// The schema with the state field's value required: `allOf` gains
-/// `{"required": [..], "properties": {.. {"const": value}}}` along the path.
-fn json_pinned(root: &Value, path: &str, value: &Value) -> Result<JsonSchema> {
-    let mut constraint = serde_json::json!({ "const": value });
-    for segment in path.rsplit('.') {
-        constraint = serde_json::json!({
-            "type": "object",
-            "required": [segment],
-            "properties": { segment: constraint },
-        });
-    }
-    let mut pinned = root.clone();
-    match pinned.as_object_mut() {
-        Some(obj) => match obj.get_mut("allOf").and_then(Value::as_array_mut) {
-            Some(all) => all.push(constraint),
-            None => {
-                obj.insert("allOf".into(), Value::Array(vec![constraint]));
-            }
-        },
-        None => return Err(Error::Usage("a state field needs an object schema".into())),
-    }
-    JsonSchema::from_value(pinned)
 }
 
 /// What generating one event needs besides the stream.
