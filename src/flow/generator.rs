@@ -133,6 +133,9 @@ pub struct FlowGenerator<'s> {
     spec: &'s FlowSpec,
     options: FlowOptions,
     strategies: Vec<BoxedStrategy<Value>>,
+    /// The state a flow's key and id are drawn from, where the start
+    /// state's own would break another state's schema (see [`id_donor`]).
+    donor: Option<usize>,
 }
 
 impl std::fmt::Debug for FlowGenerator<'_> {
@@ -149,10 +152,12 @@ impl<'s> FlowGenerator<'s> {
         let strategies = (0..spec.states.len())
             .map(|s| state_strategy(spec, &options.hints, s))
             .collect::<Result<Vec<_>>>()?;
+        let donor = id_donor(spec, &strategies)?;
         Ok(FlowGenerator {
             spec,
             options,
             strategies,
+            donor,
         })
     }
 
@@ -163,7 +168,12 @@ impl<'s> FlowGenerator<'s> {
 
     /// The messages of a shape, in produce order.
     pub fn materialize(&self, shape: &FlowSetShape) -> Result<Vec<Keyed>> {
-        materialize(self.spec, &self.options, &self.strategies, shape)
+        let mut out = Vec::new();
+        self.materialize_into(shape, Choices::Listed(&shape.interleave), &mut |k| {
+            out.push(k);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Exactly `options.flows` streams from `seed`: what `generate` writes.
@@ -224,7 +234,7 @@ impl<'s> FlowGenerator<'s> {
                 *by_path.entry(spec.paths[r].name.clone()).or_insert(0) += 1;
             }
         }
-        materialize_into(spec, options, &self.strategies, &shape, choices, emit)?;
+        self.materialize_into(&shape, choices, emit)?;
         Ok(by_path)
     }
 }
@@ -291,27 +301,6 @@ fn open_stream(spec: &FlowSpec, s: &StreamShape) -> Stream {
     }
 }
 
-fn materialize(
-    spec: &FlowSpec,
-    options: &FlowOptions,
-    strategies: &[BoxedStrategy<Value>],
-    shape: &FlowSetShape,
-) -> Result<Vec<Keyed>> {
-    let mut out = Vec::new();
-    materialize_into(
-        spec,
-        options,
-        strategies,
-        shape,
-        Choices::Listed(&shape.interleave),
-        &mut |k| {
-            out.push(k);
-            Ok(())
-        },
-    )?;
-    Ok(out)
-}
-
 /// 64 bits of a key or id: what uniqueness is checked on (a collision
 /// only makes a fresh draw).
 fn fingerprint(text: &str) -> u64 {
@@ -321,115 +310,113 @@ fn fingerprint(text: &str) -> u64 {
     h.finish()
 }
 
-fn materialize_into(
-    spec: &FlowSpec,
-    options: &FlowOptions,
-    strategies: &[BoxedStrategy<Value>],
-    shape: &FlowSetShape,
-    mut choices: Choices<'_>,
-    emit: &mut dyn FnMut(Keyed) -> Result<()>,
-) -> Result<()> {
-    let donor = id_donor(spec, strategies)?;
-    let mut rng = Rng::seed_from_u64(shape.values_seed);
-    let window = shape.streams.len().clamp(1, OPEN_STREAMS);
-    let mut waiting = shape.streams.iter();
-    let mut slots: Vec<Option<Stream>> = (0..window)
-        .map(|_| waiting.next().map(|s| open_stream(spec, s)))
-        .collect();
-    let needs_target: Vec<bool> = spec
-        .states
-        .iter()
-        .enumerate()
-        .map(|(i, _)| spec.references.iter().any(|r| r.state == i))
-        .collect();
-    let mut published: Vec<Vec<String>> = vec![Vec::new(); spec.references.len()];
-    let mut used_keys = HashSet::new();
-    let mut used_ids = HashSet::new();
-    let topics: Option<Vec<Arc<str>>> = spec
-        .is_multi_topic()
-        .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
-    let mut any_published = false;
-    let is_ready = |s: &Option<Stream>, any_published: bool| {
-        s.as_ref()
-            .is_some_and(|s| s.next < s.events.len() && (!needs_target[s.events[s.next].0] || any_published))
-    };
-    let mut ready = Ready::new(window);
-    for (i, s) in slots.iter().enumerate() {
-        ready.set(i, is_ready(s, false));
-    }
-    let mut seen_codes: Vec<HashSet<String>> = vec![HashSet::new(); spec.references.len()];
-    let mut step = 0usize;
-    while slots.iter().any(Option::is_some) {
-        if ready.count() == 0 {
-            return Err(Error::Usage(format!(
-                "flow {}: the mix has events that reference earlier flows, but no flow they can reference",
-                spec.name
-            )));
-        }
-        // The choice-th of the ready streams, in slot order (O(log n)).
-        let choice = choices.at(step) as usize % ready.count();
-        step += 1;
-        let i = ready.kth(choice);
-        let stream = slots[i].as_mut().expect("a ready slot holds a stream");
-        let (state, flow_no) = stream.events[stream.next];
-        stream.next += 1;
-        let mut ctx = EventCtx {
-            spec,
-            options,
-            rng: &mut rng,
-            used_keys: &mut used_keys,
-            used_ids: &mut used_ids,
-            published: &published,
+impl FlowGenerator<'_> {
+    /// The messages of `shape`, interleaved by `choices`, handed to `emit`.
+    fn materialize_into(
+        &self,
+        shape: &FlowSetShape,
+        mut choices: Choices<'_>,
+        emit: &mut dyn FnMut(Keyed) -> Result<()>,
+    ) -> Result<()> {
+        let (spec, options, strategies, donor) = (self.spec, &self.options, &self.strategies, self.donor);
+        let mut rng = Rng::seed_from_u64(shape.values_seed);
+        let window = shape.streams.len().clamp(1, OPEN_STREAMS);
+        let mut waiting = shape.streams.iter();
+        let mut slots: Vec<Option<Stream>> = (0..window)
+            .map(|_| waiting.next().map(|s| open_stream(spec, s)))
+            .collect();
+        let needs_target: Vec<bool> = spec
+            .states
+            .iter()
+            .enumerate()
+            .map(|(i, _)| spec.references.iter().any(|r| r.state == i))
+            .collect();
+        let mut published: Vec<Vec<String>> = vec![Vec::new(); spec.references.len()];
+        let mut used_keys = HashSet::new();
+        let mut used_ids = HashSet::new();
+        let topics: Option<Vec<Arc<str>>> = spec
+            .is_multi_topic()
+            .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
+        let mut any_published = false;
+        let is_ready = |s: &Option<Stream>, any_published: bool| {
+            s.as_ref()
+                .is_some_and(|s| s.next < s.events.len() && (!needs_target[s.events[s.next].0] || any_published))
         };
-        let donor = donor.filter(|d| *d != state).map(|d| (d, &strategies[d]));
-        let value = ctx.event(&strategies[state], state, stream, flow_no, donor)?;
-        let key = stream.key.clone().unwrap_or_default();
-        if stream.next == stream.events.len() {
-            // Finished: the next waiting stream takes its slot.
-            slots[i] = waiting.next().map(|s| open_stream(spec, s));
+        let mut ready = Ready::new(window);
+        for (i, s) in slots.iter().enumerate() {
+            ready.set(i, is_ready(s, false));
         }
-        ready.set(i, is_ready(&slots[i], any_published));
-        let channel = spec.states[state].channel;
-        if spec.classify_on(channel, &value) != Ok(state) {
-            return Err(Error::Usage(format!(
-                "flow {}: a generated {} is not classified as its state",
-                spec.name, spec.states[state].name
-            )));
-        }
-        for (r, reference) in spec.references.iter().enumerate() {
-            if reference.target_state == state {
-                for code in reference.target_field.get_all(&value, state).into_iter().map(text) {
-                    if seen_codes[r].insert(code.clone()) {
-                        published[r].push(code);
+        let mut seen_codes: Vec<HashSet<String>> = vec![HashSet::new(); spec.references.len()];
+        let mut step = 0usize;
+        while slots.iter().any(Option::is_some) {
+            if ready.count() == 0 {
+                return Err(Error::Usage(format!(
+                    "flow {}: the mix has events that reference earlier flows, but no flow they can reference",
+                    spec.name
+                )));
+            }
+            // The choice-th of the ready streams, in slot order (O(log n)).
+            let choice = choices.at(step) as usize % ready.count();
+            step += 1;
+            let i = ready.kth(choice);
+            let stream = slots[i].as_mut().expect("a ready slot holds a stream");
+            let (state, flow_no) = stream.events[stream.next];
+            stream.next += 1;
+            let mut ctx = EventCtx {
+                spec,
+                options,
+                rng: &mut rng,
+                used_keys: &mut used_keys,
+                used_ids: &mut used_ids,
+                published: &published,
+            };
+            let donor = donor.filter(|d| *d != state).map(|d| (d, &strategies[d]));
+            let value = ctx.event(&strategies[state], state, stream, flow_no, donor)?;
+            let key = stream.key.clone().unwrap_or_default();
+            if stream.next == stream.events.len() {
+                // Finished: the next waiting stream takes its slot.
+                slots[i] = waiting.next().map(|s| open_stream(spec, s));
+            }
+            ready.set(i, is_ready(&slots[i], any_published));
+            let channel = spec.states[state].channel;
+            if spec.classify_on(channel, &value) != Ok(state) {
+                return Err(Error::Usage(format!(
+                    "flow {}: a generated {} is not classified as its state",
+                    spec.name, spec.states[state].name
+                )));
+            }
+            for (r, reference) in spec.references.iter().enumerate() {
+                if reference.target_state == state {
+                    for code in reference.target_field.get_all(&value, state).into_iter().map(text) {
+                        if seen_codes[r].insert(code.clone()) {
+                            published[r].push(code);
+                        }
                     }
                 }
             }
-        }
-        if !any_published && published.iter().any(|p| !p.is_empty()) {
-            // Streams waiting for something to reference may go now.
-            any_published = true;
-            for (j, s) in slots.iter().enumerate() {
-                ready.set(j, is_ready(s, true));
+            if !any_published && published.iter().any(|p| !p.is_empty()) {
+                // Streams waiting for something to reference may go now.
+                any_published = true;
+                for (j, s) in slots.iter().enumerate() {
+                    ready.set(j, is_ready(s, true));
+                }
             }
+            if let Some(v) = spec.schema_of(state).validate(&value).into_iter().next() {
+                return Err(Error::Usage(format!(
+                    "flow {}: a generated {} breaks the schema: {v}",
+                    spec.name, spec.states[state].name
+                )));
+            }
+            let headers = spec.id_headers(&value, state);
+            emit(Keyed {
+                key,
+                value,
+                topic: topics.as_ref().map(|t| t[channel].clone()),
+                headers,
+            })?;
         }
-        if let Some(v) = spec.schema_of(state).validate(&value).into_iter().next() {
-            return Err(Error::Usage(format!(
-                "flow {}: a generated {} breaks the schema: {v}",
-                spec.name, spec.states[state].name
-            )));
-        }
-        let headers = match &spec.id_header {
-            Some(h) => vec![(h.clone(), spec.flow_id_of(&value, state).unwrap_or_default())],
-            None => Vec::new(),
-        };
-        emit(Keyed {
-            key,
-            value,
-            topic: topics.as_ref().map(|t| t[channel].clone()),
-            headers,
-        })?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// What generating one event needs besides the stream.

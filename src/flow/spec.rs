@@ -344,6 +344,15 @@ impl FlowSpec {
         parts.map(|p| p.join("/"))
     }
 
+    /// The headers a message of `state` carries by contract: its flow id
+    /// in `[flow] id_header`, where the spec has one.
+    pub fn id_headers(&self, value: &Value, state: usize) -> Vec<(String, String)> {
+        match (&self.id_header, self.flow_id_of(value, state)) {
+            (Some(h), Some(id)) => vec![(h.clone(), id)],
+            _ => Vec::new(),
+        }
+    }
+
     /// The key of a message of `state`, as text.
     pub fn key_of(&self, value: &Value, state: usize) -> Option<String> {
         self.key.get(value, state).map(super::fields::text)

@@ -112,11 +112,7 @@ async fn an_event_with_fields(w: &mut FlowWorld, step: &Step) {
     // A flow with a correlation header gets it, as generated flows do.
     let headers = w
         .flow_spec()
-        .and_then(|spec| {
-            let header = spec.id_header.clone()?;
-            let id = spec.classify(&value).ok().and_then(|s| spec.flow_id_of(&value, s))?;
-            Some(vec![(header, id)])
-        })
+        .and_then(|spec| spec.classify(&value).ok().map(|s| spec.id_headers(&value, s)))
         .unwrap_or_default();
     w.pending.push(Message {
         key,
