@@ -511,37 +511,9 @@ fn fixture_lines_are_written_read_and_verified_like_the_seed_format() {
 fn verify_window_bounds_what_the_checker_remembers() {
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f);
-    std::fs::write(
-        p("parcel.schema.json"),
-        r#"{"type": "object", "required": ["status", "parcelId"], "properties": {
-            "status": {"type": "string", "enum": ["PLACED", "DELIVERED", "RETURNED"]},
-            "parcelId": {"type": "string", "pattern": "^p-[0-9]{5}$"}}}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        p("parcels.toml"),
-        r#"name = "parcels"
-schema = "parcel.schema.json"
-topic = "parcels"
-key = "parcelId"
-[state]
-field = "status"
-[states]
-Placed = "PLACED"
-Delivered = "DELIVERED"
-Returned = "RETURNED"
-[flow]
-id = "parcelId"
-start = ["Placed"]
-end = ["Delivered", "Returned"]
-[transitions]
-Placed = { Delivered = 1 }
-Delivered = { Returned = 1 }
-"#,
-    )
-    .unwrap();
-    let mut lines =
-        vec![r#"{"format": "flowharness-fixture-lines/1", "schemas": {"parcels": "parcel.schema.json"}}"#.to_string()];
+    let schema = common::repo_path("tests/parcels/parcel.schema.json");
+    let header = serde_json::json!({"format": "flowharness-fixture-lines/1", "schemas": {"parcels": schema}});
+    let mut lines = vec![header.to_string()];
     let row = |i: usize, status: &str| {
         format!(
             r#"{{"topic": "parcels", "key": "p-{i:05}", "value": {{"status": "{status}", "parcelId": "p-{i:05}"}}}}"#
@@ -553,7 +525,7 @@ Delivered = { Returned = 1 }
     }
     lines.push(row(0, "RETURNED"));
     std::fs::write(p("parcels.jsonl"), lines.join("\n") + "\n").unwrap();
-    let (spec, file) = (p("parcels.toml"), p("parcels.jsonl"));
+    let (spec, file) = (common::repo_path("tests/parcels/parcels.toml"), p("parcels.jsonl"));
     let (spec, file) = (spec.to_str().unwrap(), file.to_str().unwrap());
     let (code, out, err) = common::flowharness(&["verify", "--file", file, "--flow", spec]);
     assert_eq!(code, 0, "{out}{err}");

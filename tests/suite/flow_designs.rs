@@ -447,33 +447,8 @@ Requested = { Given = 1 }
 /// beyond the window is reported as after the flow's end.
 #[test]
 fn flows_resting_in_an_end_state_are_kept_for_a_window() {
-    let schema = json!({
-        "type": "object",
-        "required": ["status", "parcelId"],
-        "properties": {
-            "status": {"type": "string", "enum": ["PLACED", "DELIVERED", "RETURNED"]},
-            "parcelId": {"type": "string", "pattern": "^p-[0-9]{5}$"}
-        }
-    });
-    let text = r#"
-name = "parcels"
-schema = "parcel.schema.json"
-topic = "parcels"
-key = "parcelId"
-[state]
-field = "status"
-[states]
-Placed = "PLACED"
-Delivered = "DELIVERED"
-Returned = "RETURNED"
-[flow]
-id = "parcelId"
-start = ["Placed"]
-end = ["Delivered", "Returned"]
-[transitions]
-Placed = { Delivered = 1 }
-Delivered = { Returned = 1 }
-"#;
+    let schema: Value = serde_json::from_str(include_str!("../parcels/parcel.schema.json")).unwrap();
+    let text = include_str!("../parcels/parcels.toml");
     let spec = parse(text, schema).unwrap();
     let event = |i: usize, offset: i64, status: &str| flowharness::flow::checker::Observed {
         topic: None,
