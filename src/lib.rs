@@ -15,11 +15,13 @@ pub mod fixture_lines;
 pub mod fixture_writer;
 pub mod flow;
 pub mod generate;
+pub mod hunt;
 pub mod kafka;
 pub mod load;
 pub mod registry;
 pub mod report;
 pub mod schema;
+pub mod service;
 pub mod verify;
 
 pub use error::{Diagnostic, Error, Result};

@@ -17,8 +17,10 @@
 //! nothing (a restart follows it). Offsets are committed after the statuses
 //! of what was read are acknowledged: at least once.
 //!
-//! `--bug rollback-ignored` and `--bug stale-flow-id` each plant one
-//! realistic consumer bug, for the feature that shows the suite catching it.
+//! `--bug rollback-ignored`, `--bug stale-flow-id` and `--bug
+//! crossed-accounts` each plant one realistic consumer bug, for the
+//! features that show the suite catching it and `flowharness hunt`
+//! shrinking it. The last needs two accounts interleaved on one partition.
 //!
 //! ```sh
 //! cargo run --example migration-status-service -- --help
@@ -45,6 +47,11 @@ enum Bug {
     /// Keeps the first flow id it saw for an account: after a restart the
     /// statuses carry the old, stale flow id.
     StaleFlowId,
+    /// Remembers the account of the last Scheduled event read and files
+    /// the next BalanceRetrieved under it (a lookup cached in the wrong
+    /// place): harmless while accounts migrate one after another, wrong
+    /// when another account is scheduled in between on the same partition.
+    CrossedAccounts,
 }
 
 #[derive(Debug, Parser)]
@@ -265,6 +272,7 @@ fn main() -> Result<()> {
         args.bug.map_or(String::new(), |b| format!(", planted bug {b:?}"))
     );
     let mut accounts: HashMap<String, Account> = HashMap::new();
+    let mut last_scheduled: Option<String> = None;
     let mut uncommitted = 0usize;
     let mut last_commit = Instant::now();
     loop {
@@ -275,7 +283,18 @@ fn main() -> Result<()> {
                     .payload()
                     .map_or_else(|| Err(anyhow!("tombstone")), |p| registry.decode(p));
                 match event {
-                    Ok(e) => {
+                    Ok(mut e) => {
+                        if args.bug == Some(Bug::CrossedAccounts) {
+                            match e.kind {
+                                "Scheduled" => last_scheduled = Some(e.account.clone()),
+                                "BalanceRetrieved" => {
+                                    if let Some(a) = &last_scheduled {
+                                        e.account.clone_from(a);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
                         if let Some(status) = apply(&mut accounts, &e, args.bug) {
                             let body = serde_json::json!({
                                 "accountId": e.account,

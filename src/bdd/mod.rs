@@ -42,6 +42,8 @@ pub struct TestOptions {
     pub concurrency: usize,
     /// Run against a broker in a container (testcontainers) instead.
     pub containers: Option<crate::kafka::containers::ContainerOptions>,
+    /// Where failures are saved as replays.
+    pub save_failures: Option<PathBuf>,
 }
 
 impl Default for TestOptions {
@@ -54,6 +56,7 @@ impl Default for TestOptions {
             seed: None,
             concurrency: 8,
             containers: None,
+            save_failures: None,
         }
     }
 }
@@ -96,6 +99,9 @@ pub fn run(options: &TestOptions) -> Result<bool> {
     if let Some(seed) = options.seed {
         world::set_run_seed(seed);
     }
+    if let Some(dir) = &options.save_failures {
+        world::set_save_failures(dir.clone());
+    }
     if let Some(containers) = &options.containers {
         let env = crate::kafka::Environment::connect(&crate::kafka::Connect {
             containers: Some(containers.clone()),
@@ -127,6 +133,10 @@ pub fn run(options: &TestOptions) -> Result<bool> {
         .max_concurrent_scenarios(options.concurrency.max(1))
         .before(|feature, _, scenario, w| {
             w.seed = world::scenario_seed(&feature.name, &scenario.name, scenario.position.line);
+            w.feature_dir = feature
+                .path
+                .as_ref()
+                .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
             w.scenario.clone_from(&scenario.name);
             async {}.boxed_local()
         })

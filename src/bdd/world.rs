@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::flow::FlowSpec;
 use crate::kafka::{Connect, Environment};
+pub use crate::service::{Processes, kill_all_groups};
 use crate::schema::Schema;
 use crate::verify::{Message, RunReport};
 
@@ -107,79 +108,57 @@ pub struct FlowWorld {
     pub run: Option<RunReport>,
     /// Processes the scenario started; stopped when it ends.
     pub processes: Processes,
+    /// How the scenario named its flow (a shipped name or a spec path),
+    /// for a saved replay to name it the same way.
+    pub flow_ref: Option<String>,
+    /// The folder of the feature file: relative fixture paths are looked
+    /// up here when they are not found from the working folder.
+    pub feature_dir: Option<std::path::PathBuf>,
+    /// The service under test that a hunt restarts for every trial.
+    pub service: Option<crate::hunt::Service>,
+    /// The scenario's last hunt.
+    pub hunt: Option<HuntRun>,
 }
 
-/// Processes a scenario started, each the leader of its own process
-/// group (so `sh -c "a & b"` and a `cargo run` with its compiler are one
-/// group); stopped when it ends or is dropped.
-#[derive(Debug, Default)]
-pub struct Processes(pub Vec<std::process::Child>);
-
-/// Process groups started by this process and not stopped yet, for Ctrl-C.
-static GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// How long a process group has to stop after SIGTERM before SIGKILL.
-const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
-fn signal_group(group: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
-        .args([format!("-{signal}"), "--".into(), format!("-{group}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
+/// A hunt a scenario ran: what it found, where its replay went, and what
+/// it checked (for the replay to check the same).
+#[derive(Debug, Clone)]
+pub struct HuntRun {
+    pub report: crate::hunt::HuntReport,
+    pub saved: Option<crate::hunt::replay::Saved>,
+    pub output: String,
+    pub within: i64,
+    pub rows: Vec<Vec<String>>,
 }
 
-impl Processes {
-    /// Adds a child started with `process_group(0)`.
-    pub fn add(&mut self, child: std::process::Child) {
-        GROUPS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(child.id());
-        self.0.push(child);
-    }
+static SAVE_FAILURES: OnceLock<std::path::PathBuf> = OnceLock::new();
 
-    /// Stops every process group: SIGTERM, then SIGKILL after a grace
-    /// period; the leaders are reaped.
-    pub fn stop(&mut self) {
-        let children: Vec<std::process::Child> = self.0.drain(..).collect();
-        for child in &children {
-            signal_group(child.id(), "TERM");
+/// Where failures are saved as replays (`flowharness test --save-failures`).
+pub fn set_save_failures(dir: std::path::PathBuf) {
+    let _ = SAVE_FAILURES.set(dir);
+}
+
+/// Where failures are saved: the folder given, else `flowharness-failures`
+/// in the temporary folder.
+pub fn save_failures_dir() -> std::path::PathBuf {
+    SAVE_FAILURES
+        .get()
+        .cloned()
+        .unwrap_or_else(|| std::env::temp_dir().join("flowharness-failures"))
+}
+
+impl FlowWorld {
+    /// A path from a step: as given when it exists from the working
+    /// folder, else beside the feature file.
+    pub fn resolve_path(&self, path: &str) -> std::path::PathBuf {
+        let p = std::path::PathBuf::from(path);
+        if p.is_absolute() || p.exists() {
+            return p;
         }
-        let deadline = std::time::Instant::now() + GRACE;
-        for mut child in children {
-            while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            // The leader may be gone and others of its group not.
-            signal_group(child.id(), "KILL");
-            let _ = child.kill();
-            let _ = child.wait();
-            GROUPS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|g| *g != child.id());
+        match &self.feature_dir {
+            Some(dir) if dir.join(&p).exists() => dir.join(p),
+            _ => p,
         }
-    }
-}
-
-/// Kills every process group scenarios started and did not stop (Ctrl-C).
-pub fn kill_all_groups() {
-    let groups = std::mem::take(&mut *GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    for g in &groups {
-        signal_group(*g, "TERM");
-    }
-    if !groups.is_empty() {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    for g in groups {
-        signal_group(g, "KILL");
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

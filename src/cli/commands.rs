@@ -41,10 +41,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 seed: args.seed,
                 concurrency: usize::from(args.concurrency),
                 containers: args.containers.options(),
+                save_failures: args.save_failures,
             };
             crate::bdd::run(&options).map(|passed| if passed { OK } else { FINDINGS })
         }
         Command::Load(args) => super::load::load(&args, out),
+        Command::Hunt(args) => super::hunt::run(&args, out, err),
         Command::Bench(args) => super::load::bench(&args, out),
         Command::Report(command) => super::load::report_command(&command, out),
         Command::Steps => crate::bdd::write_catalogue(out).map(|()| OK).map_err(stdio),

@@ -4,6 +4,7 @@
 mod asyncapi;
 mod commands;
 mod flows;
+mod hunt;
 mod interrupt;
 mod kafka;
 mod load;
@@ -61,6 +62,10 @@ pub enum Command {
     Report(ReportCommand),
     /// Run Gherkin feature files with the built-in step library.
     Test(TestArgs),
+    /// Hunt for the smallest flow set that breaks a consumer: random
+    /// trials against it, each on a fresh topic and group, and the first
+    /// failure shrunk against it. Exit 0 no failure, 1 a failure found.
+    Hunt(Box<HuntArgs>),
     /// Print the step library, one step and an example a line.
     Steps,
     /// AsyncAPI 2.x/3.0 documents: check one, write its overlay, or
@@ -126,6 +131,11 @@ pub struct TestArgs {
     /// Scenarios run at once (each has its own topic).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Save each failing scenario here as a replay: a fixture of what it
+    /// produced and a feature file that fails the same way (default for
+    /// hunts: flowharness-failures in the temporary folder).
+    #[arg(long)]
+    pub save_failures: Option<PathBuf>,
     /// (KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL name external ones.)
     #[command(flatten)]
     pub containers: ContainerArgs,
@@ -305,6 +315,53 @@ pub struct ProduceArgs {
     /// Write the check as JUnit XML here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub generate: GenerateOptions,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HuntArgs {
+    /// A shipped flow (account-migration, subscription-catalog) or a spec file.
+    #[arg(long)]
+    pub flow: String,
+    /// The consumer under test, run with `sh -c` for every trial. `{topic}`
+    /// and `{group}` stand for the trial's; it also finds them, and the
+    /// broker and registry, in FLOWHARNESS_TOPIC, FLOWHARNESS_GROUP,
+    /// KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL.
+    #[arg(long)]
+    pub command: String,
+    /// The consumer's group (`{topic}` stands for the trial's topic): a
+    /// trial waits until it has caught up, then reads the output. Without
+    /// one, a trial waits for the output until --timeout.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// The topic the consumer publishes on; `{topic}` is the trial's.
+    #[arg(long, default_value = "{topic}-status")]
+    pub output: String,
+    /// A file with the table of what the consumer publishes for each event
+    /// (`| event | field ... |`, as in the BDD step `shows each account's events as:`).
+    #[arg(long)]
+    pub expect: PathBuf,
+    /// Flows per trial.
+    #[arg(long, default_value_t = 30)]
+    pub flows: usize,
+    /// Path weights, e.g. happy=1,cancel=1,rollback=1 (default: every path alike).
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// Random trials before the consumer is declared clean.
+    #[arg(long, default_value_t = 20)]
+    pub trials: usize,
+    /// Trials spent shrinking a failure, at most.
+    #[arg(long, default_value_t = 60)]
+    pub max_shrink_steps: usize,
+    /// Seconds a trial gives the consumer to catch up and publish.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Write the failure here as a replay: a fixture and a feature file.
+    #[arg(long)]
+    pub save_failures: Option<PathBuf>,
     #[command(flatten)]
     pub generate: GenerateOptions,
     #[command(flatten)]

@@ -6,6 +6,7 @@
 mod catalog;
 mod contract;
 mod faults;
+mod hunt;
 mod observe;
 mod output;
 mod produce;

@@ -125,8 +125,7 @@ async fn an_event_with_fields(w: &mut FlowWorld, step: &Step) {
 
 #[when(expr = "the fixture {string} is produced")]
 async fn the_fixture_is_produced(w: &mut FlowWorld, path: String) {
-    let fixture =
-        crate::fixture::Fixture::load(std::path::Path::new(&path)).unwrap_or_else(|e| step_failed(&e.to_string()));
+    let fixture = crate::fixture::Fixture::load(&w.resolve_path(&path)).unwrap_or_else(|e| step_failed(&e.to_string()));
     for entry in &fixture.entries {
         let key = entry.key.as_str().map(str::to_string);
         for m in &entry.messages {

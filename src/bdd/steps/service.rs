@@ -3,8 +3,6 @@
 //! `{topic}` in a command, topic or group name stands for the scenario's
 //! own topic.
 
-use std::os::unix::process::CommandExt as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cucumber::{then, when};
@@ -16,15 +14,6 @@ use crate::kafka::observer::{Decoder, first_match};
 
 fn with_topic(w: &FlowWorld, text: &str) -> String {
     text.replace("{topic}", &w.topic)
-}
-
-/// The folder of the running flowharness binary, where `cargo build`
-/// puts the reference service too.
-fn bin_dir() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.display().to_string()))
-        .unwrap_or_else(|| ".".into())
 }
 
 fn seconds(n: i64) -> Duration {
@@ -39,23 +28,9 @@ fn seconds(n: i64) -> Duration {
 async fn a_command_is_started(w: &mut FlowWorld, command: String) {
     let command = with_topic(w, &command);
     off_thread(w, move |w| {
-        let env = environment();
         let log = std::env::temp_dir().join(format!("{}-{}.log", w.topic, w.processes.0.len()));
-        let stderr = std::fs::File::create(&log).unwrap_or_else(|e| step_failed(&format!("{}: {e}", log.display())));
-        // Its own process group, so stopping it stops what it started.
-        let child = Command::new("sh")
-            .process_group(0)
-            .arg("-c")
-            .arg(&command)
-            .env("KAFKA_BOOTSTRAP_SERVERS", env.broker().bootstrap())
-            .env("SCHEMA_REGISTRY_URL", env.registry.url())
-            .env("FLOWHARNESS_TOPIC", &w.topic)
-            .env("FLOWHARNESS_BIN_DIR", bin_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| step_failed(&format!("cannot start {command:?}: {e}")));
+        let child = crate::service::start(&command, environment(), &w.topic, &[], &log)
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
         println!("started {command:?} (pid {}, log {})", child.id(), log.display());
         w.processes.add(child);
     })

@@ -1,0 +1,93 @@
+//! `flowharness hunt`: random flow sets against a live consumer, the
+//! smallest failing case shrunk against it, and the failure saved as a
+//! replay.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::HuntArgs;
+use super::commands::{FINDINGS, OK, stdio};
+use crate::error::{Error, Result};
+use crate::flow::generator::Mix;
+use crate::hunt::replay::{self, ReplayOf};
+use crate::hunt::{Expectations, HuntOptions, Service, Setup, hunt, render};
+
+pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let spec = crate::contract::resolve_flow(&args.flow)?;
+    let mix = match &args.mix {
+        Some(m) => Mix::parse(&spec, m)?,
+        None => Mix::uniform(&spec),
+    };
+    if args.flows == 0 || args.trials == 0 || args.timeout == 0 {
+        return Err(Error::Usage("--flows, --trials and --timeout must be at least 1".into()));
+    }
+    let text = std::fs::read_to_string(&args.expect).map_err(|e| Error::io(&args.expect, e))?;
+    let expectations =
+        Expectations::parse(&spec, &text).map_err(|e| e.within(&args.expect.display().to_string()))?;
+    let (hints, seed) = super::sample::setup(&args.generate, err)?;
+    let env = super::kafka::connect(&args.connect)?;
+    let prefix = format!("hunt-{}-{seed}", std::process::id());
+    let logs = std::env::temp_dir().join(&prefix);
+    std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
+    let service = Service {
+        command: args.command.clone(),
+        group: args.group.clone(),
+    };
+    let setup = Setup {
+        env: &env,
+        spec: &spec,
+        service: service.clone(),
+        output: args.output.clone(),
+        expectations,
+        timeout: Duration::from_secs(args.timeout),
+        prefix,
+        logs: logs.clone(),
+    };
+    let options = HuntOptions {
+        flows: args.flows,
+        mix,
+        trials: args.trials,
+        max_shrink_steps: args.max_shrink_steps,
+        seed,
+        confirm: 2,
+        hints,
+    };
+    writeln!(err, "consumer logs: {}", logs.display()).map_err(stdio)?;
+    let report = hunt(&setup, &options, &mut |line| {
+        let _ = writeln!(err, "{line}");
+    })?;
+    write!(out, "{}", render::render(&spec, &report)).map_err(stdio)?;
+    let Some(found) = &report.found else { return Ok(OK) };
+    if let Some(dir) = &args.save_failures {
+        let name = format!("{}-seed-{}", spec.name, found.seed);
+        let origin = format!(
+            "Saved by flowharness hunt: trial {} (seed {}) failed; this is its smallest failing case.",
+            found.trial + 1,
+            found.seed
+        );
+        let saved = replay::save(
+            dir,
+            &name,
+            &ReplayOf {
+                flow: &args.flow,
+                spec: &spec,
+                service: &service,
+                output: &args.output,
+                expectations: &setup.expectations,
+                timeout_seconds: args.timeout,
+                origin: &origin,
+            },
+            &found.case,
+            &format!("the smallest failing case of seed {}", found.seed),
+        )?;
+        writeln!(
+            out,
+            "saved: {} and {}\nreplay it: flowharness test {}",
+            saved.fixture.display(),
+            saved.feature.display(),
+            saved.feature.display()
+        )
+        .map_err(stdio)?;
+    }
+    Ok(FINDINGS)
+}

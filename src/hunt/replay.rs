@@ -1,0 +1,96 @@
+//! A failure as a replay: the case as a fixture in the seed's format (the
+//! flows involved, in the order they were sent) and a feature file that
+//! produces it to the same consumer and checks the same table, failing the
+//! same way while the consumer has the bug. Fixture paths in the feature
+//! are relative to the feature file.
+
+use std::path::{Path, PathBuf};
+
+use super::case::Case;
+use super::expect::Expectations;
+use super::trial::Service;
+use crate::error::{Error, Result};
+use crate::flow::FlowSpec;
+use crate::flow::fixture_io::to_fixture_of;
+
+/// The files of a saved replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub fixture: PathBuf,
+    pub feature: PathBuf,
+}
+
+/// What the replay checks: the service and the table, as the hunt had them.
+#[derive(Debug)]
+pub struct ReplayOf<'a> {
+    /// How the feature names the flow: a shipped flow's name or a spec path.
+    pub flow: &'a str,
+    pub spec: &'a FlowSpec,
+    pub service: &'a Service,
+    pub output: &'a str,
+    pub expectations: &'a Expectations,
+    pub timeout_seconds: u64,
+    /// A line or two on where the case came from, as comments.
+    pub origin: &'a str,
+}
+
+/// A flow named by a path that exists is written as an absolute path, so
+/// the feature runs from any folder.
+fn flow_ref(flow: &str) -> String {
+    let path = Path::new(flow);
+    if path.exists() {
+        std::fs::canonicalize(path).map_or_else(|_| flow.to_string(), |p| p.display().to_string())
+    } else {
+        flow.to_string()
+    }
+}
+
+fn quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The feature file's text for the fixture `fixture_name` beside it.
+pub fn feature_text(of: &ReplayOf<'_>, fixture_name: &str, scenario: &str) -> String {
+    let group = of.service.group.clone();
+    // The group's name in the command, in terms of the scenario's topic.
+    let command = of.service.command.replace("{group}", group.as_deref().unwrap_or(""));
+    let mut out = String::new();
+    for line in of.origin.lines() {
+        out.push_str(&format!("# {line}\n"));
+    }
+    out.push_str("# It fails for as long as the consumer has the bug: run it with\n");
+    out.push_str("#   flowharness test THIS_FILE\n");
+    out.push_str(&format!("Feature: Replay of a failing case of the {} flow\n\n", of.spec.name));
+    out.push_str(&format!("  Scenario: {scenario}\n"));
+    out.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(of.flow))));
+    out.push_str(&format!("    When the command \"{}\" is started\n", quoted(&command)));
+    out.push_str(&format!("    And the fixture \"{}\" is produced\n", quoted(fixture_name)));
+    if let Some(g) = &group {
+        out.push_str(&format!(
+            "    Then the consumer group \"{}\" has caught up within {} seconds\n",
+            quoted(g),
+            of.timeout_seconds
+        ));
+        out.push_str("    And ");
+    } else {
+        out.push_str("    Then ");
+    }
+    out.push_str(&format!(
+        "within {} seconds the topic \"{}\" shows each account's events as:\n",
+        of.timeout_seconds,
+        quoted(of.output)
+    ));
+    out.push_str(&of.expectations.to_gherkin("      "));
+    out
+}
+
+/// Writes `{name}.fixture.json` and `{name}.feature` into `dir`.
+pub fn save(dir: &Path, name: &str, of: &ReplayOf<'_>, case: &Case, scenario: &str) -> Result<Saved> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let fixture_name = format!("{name}.fixture.json");
+    let fixture = dir.join(&fixture_name);
+    to_fixture_of(of.spec, None, &case.messages).save(&fixture)?;
+    let feature = dir.join(format!("{name}.feature"));
+    std::fs::write(&feature, feature_text(of, &fixture_name, scenario)).map_err(|e| Error::io(&feature, e))?;
+    Ok(Saved { fixture, feature })
+}
