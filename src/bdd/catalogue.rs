@@ -51,6 +51,42 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "an event is produced with these fields:",
         "When an event is produced with these fields:\n      | field | value |\n      | data.code | INVOICE_NOTIFICATION |",
     ),
+    // Hunting: the smallest failing case.
+    (
+        "Given",
+        "the service under test runs as {string} in the consumer group {string}",
+        "Given the service under test runs as \"my-service --group {group}\" in the consumer group \"{topic}-svc\"",
+    ),
+    (
+        "When",
+        "any {int} flows with the mix {string} are hunted for a case where, within {int} seconds, the topic {string} does not show each account's events as:",
+        "When any 12 flows with the mix \"happy=1,cancel=1\" are hunted for a case where, within 20 seconds, the topic \"{topic}-status\" does not show each account's events as:\n      | event | state |\n      | Scheduled | SCHEDULED |",
+    ),
+    (
+        "Then",
+        "for any {int} flows with the mix {string}, within {int} seconds the topic {string} shows each account's events as:",
+        "Then for any 30 flows with the mix \"happy=1,cancel=1,rollback=1\", within 30 seconds the topic \"{topic}-status\" shows each account's events as:\n      | event | state |\n      | Scheduled | SCHEDULED |",
+    ),
+    (
+        "Then",
+        "the hunt finds no failing case",
+        "Then the hunt finds no failing case",
+    ),
+    (
+        "Then",
+        "the hunt shrinks the failure to {int} account(s) and {int} flow(s)",
+        "Then the hunt shrinks the failure to 1 account and 1 flow",
+    ),
+    (
+        "Then",
+        "the smallest failing case sends its accounts {string}",
+        "Then the smallest failing case sends its accounts \"interleaved\"",
+    ),
+    (
+        "Then",
+        "the saved replay fails the same way",
+        "Then the saved replay fails the same way",
+    ),
     (
         "When",
         "the fixture {string} is produced",

@@ -12,6 +12,7 @@ mod arguments;
 mod catalogue;
 pub mod expect_failure;
 pub mod preflight;
+mod replay;
 mod steps;
 pub mod world;
 
@@ -116,6 +117,7 @@ pub fn run(options: &TestOptions) -> Result<bool> {
         world::run_seed(),
         world::run_seed()
     );
+    let save = options.save_failures.is_some();
     let junit = sink(&options.junit)?;
     let json = sink(&options.json)?;
     let cucumber = FlowWorld::cucumber::<PathBuf>()
@@ -140,9 +142,16 @@ pub fn run(options: &TestOptions) -> Result<bool> {
             w.scenario.clone_from(&scenario.name);
             async {}.boxed_local()
         })
-        .after(|_, _, _, _, w| {
+        .after(move |feature, rule, scenario, finished, w| {
             if let Some(w) = w {
                 w.stop_processes();
+                if save && matches!(finished, cucumber::event::ScenarioFinished::StepFailed(..)) {
+                    match replay::save(feature, rule, scenario, w) {
+                        Ok(Some(path)) => println!("saved the failure: flowharness test {}", path.display()),
+                        Ok(None) => {}
+                        Err(e) => println!("could not save the failure: {e}"),
+                    }
+                }
             }
             async {}.boxed_local()
         })

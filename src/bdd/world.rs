@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use crate::flow::FlowSpec;
 use crate::kafka::{Connect, Environment};
-pub use crate::service::{Processes, kill_all_groups};
 use crate::schema::Schema;
+pub use crate::service::{Processes, kill_all_groups};
 use crate::verify::{Message, RunReport};
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();

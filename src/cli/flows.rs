@@ -70,6 +70,9 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     };
     let report = fixture_io::check_file(&spec, file, options)?;
     write_report(&report, out)?;
+    if let (Some(dir), true) = (&args.save_failures, report.errors > 0) {
+        save_violations(dir, &args.flow, &spec, file, &report, out)?;
+    }
     if let Some(path) = &args.junit {
         crate::report::junit::write(
             path,
@@ -78,6 +81,51 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
         )?;
     }
     Ok(if report.errors > 0 { FINDINGS } else { OK })
+}
+
+/// The flows of the keys with violations (the first 100 such keys) as a
+/// replay: a fixture and a feature file.
+fn save_violations(
+    dir: &std::path::Path,
+    flow: &str,
+    spec: &crate::flow::FlowSpec,
+    file: &std::path::Path,
+    report: &Report,
+    out: &mut dyn Write,
+) -> Result<()> {
+    const KEYS: usize = 100;
+    let mut keys = std::collections::HashSet::new();
+    for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
+        if let Some(k) = &f.key
+            && keys.len() < KEYS
+        {
+            keys.insert(k.clone());
+        }
+    }
+    if keys.is_empty() {
+        writeln!(out, "not saved: no violation names an account").map_err(stdio)?;
+        return Ok(());
+    }
+    let messages = fixture_io::messages_of_keys(file, &keys)?;
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "verify".into(), |s| s.to_string_lossy().into_owned());
+    let origin = format!(
+        "Saved by flowharness verify: the flows of {} account{} with violations in {}.",
+        keys.len(),
+        if keys.len() == 1 { "" } else { "s" },
+        file.display()
+    );
+    let saved =
+        crate::hunt::replay::save_violations(dir, &format!("{stem}-violations"), flow, spec, &messages, &origin)?;
+    writeln!(
+        out,
+        "saved: {} and {}\nreplay it: flowharness test {}",
+        saved.fixture.display(),
+        saved.feature.display(),
+        saved.feature.display()
+    )
+    .map_err(stdio)
 }
 
 /// Every finding, then a summary.

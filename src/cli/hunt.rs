@@ -19,11 +19,12 @@ pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         None => Mix::uniform(&spec),
     };
     if args.flows == 0 || args.trials == 0 || args.timeout == 0 {
-        return Err(Error::Usage("--flows, --trials and --timeout must be at least 1".into()));
+        return Err(Error::Usage(
+            "--flows, --trials and --timeout must be at least 1".into(),
+        ));
     }
     let text = std::fs::read_to_string(&args.expect).map_err(|e| Error::io(&args.expect, e))?;
-    let expectations =
-        Expectations::parse(&spec, &text).map_err(|e| e.within(&args.expect.display().to_string()))?;
+    let expectations = Expectations::parse(&spec, &text).map_err(|e| e.within(&args.expect.display().to_string()))?;
     let (hints, seed) = super::sample::setup(&args.generate, err)?;
     let env = super::kafka::connect(&args.connect)?;
     let prefix = format!("hunt-{}-{seed}", std::process::id());

@@ -441,6 +441,10 @@ pub struct VerifyArgs {
     /// instance i of n (an indexed job's completion index).
     #[arg(long, conflicts_with = "file")]
     pub shard: Option<String>,
+    /// With --file: save the flows of the accounts with violations here as
+    /// a fixture, and a feature file that replays them and fails the same way.
+    #[arg(long, requires = "file")]
+    pub save_failures: Option<PathBuf>,
 }
 
 /// Options shared by every command that generates data.

@@ -38,6 +38,32 @@ pub fn check_file(
     Ok(checker.finish())
 }
 
+/// The messages of `keys` in a fixture file, in file order, read entry by
+/// entry (schema-invalid messages included): the flows a finding names.
+pub fn messages_of_keys(
+    path: &std::path::Path,
+    keys: &std::collections::HashSet<String>,
+) -> crate::error::Result<Vec<Keyed>> {
+    let mut out = Vec::new();
+    Fixture::visit_unchecked(path, &mut |entry| {
+        let key = match &entry.key {
+            Value::String(s) => s.clone(),
+            Value::Null => return,
+            other => other.to_string(),
+        };
+        if keys.contains(&key) {
+            let topic: Arc<str> = Arc::from(entry.topic.as_str());
+            out.extend(entry.messages.iter().map(|m| Keyed {
+                key: key.clone(),
+                value: m.clone(),
+                topic: Some(topic.clone()),
+                headers: entry.headers.clone(),
+            }));
+        }
+    })?;
+    Ok(out)
+}
+
 /// Numbers a fixture's messages per topic and partition as a broker would,
 /// entry by entry, so a fixture can be checked as it is read.
 #[derive(Debug, Default)]

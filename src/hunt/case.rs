@@ -77,7 +77,9 @@ impl Case {
 
     /// Indexes of the messages of `key`, in order.
     pub fn of_key(&self, key: &str) -> Vec<usize> {
-        (0..self.messages.len()).filter(|i| self.messages[*i].key == key).collect()
+        (0..self.messages.len())
+            .filter(|i| self.messages[*i].key == key)
+            .collect()
     }
 
     /// Each stream's messages together, streams in the order they began.

@@ -81,7 +81,11 @@ impl HuntReport {
 
 /// One stream of `path` (its `alternative`), as the shrinker's simpler
 /// path: the generator's own values, so the flow obeys the contract.
-pub fn one_flow(generator: &FlowGenerator<'_>, path: usize, alternative: u32) -> Result<Vec<crate::flow::fixture_io::Keyed>> {
+pub fn one_flow(
+    generator: &FlowGenerator<'_>,
+    path: usize,
+    alternative: u32,
+) -> Result<Vec<crate::flow::fixture_io::Keyed>> {
     generator.materialize(&FlowSetShape {
         streams: vec![StreamShape { path, alternative }],
         interleave: Vec::new(),
@@ -163,19 +167,26 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
         progress("shrinking against the consumer…");
         let mut seconds = Vec::new();
         let make = |path: usize, alternative: u32| one_flow(&generator, path, alternative);
-        let shrunk = shrink::shrink(spec, case, outcome.clone(), options.max_shrink_steps, Some(&make), &mut |candidate| {
-            let o = setup.run(candidate, n)?;
-            n += 1;
-            seconds.push(o.seconds);
-            progress(&format!(
-                "  step: {} flows, {} messages: {} ({:.1}s)",
-                candidate.flows(spec),
-                candidate.messages.len(),
-                if o.failed() { "fails" } else { "passes" },
-                o.seconds
-            ));
-            Ok(o.failed().then_some(o))
-        })?;
+        let shrunk = shrink::shrink(
+            spec,
+            case,
+            outcome.clone(),
+            options.max_shrink_steps,
+            Some(&make),
+            &mut |candidate| {
+                let o = setup.run(candidate, n)?;
+                n += 1;
+                seconds.push(o.seconds);
+                progress(&format!(
+                    "  step: {} flows, {} messages: {} ({:.1}s)",
+                    candidate.flows(spec),
+                    candidate.messages.len(),
+                    if o.failed() { "fails" } else { "passes" },
+                    o.seconds
+                ));
+                Ok(o.failed().then_some(o))
+            },
+        )?;
         report.trial_seconds.extend(seconds);
         // The smallest case once more: a consumer that passes it is flaky.
         let last = setup.run(&shrunk.case, n)?;

@@ -11,7 +11,7 @@ use super::expect::Expectations;
 use super::trial::Service;
 use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
-use crate::flow::fixture_io::to_fixture_of;
+use crate::flow::fixture_io::{Keyed, to_fixture_of};
 
 /// The files of a saved replay.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,11 +60,17 @@ pub fn feature_text(of: &ReplayOf<'_>, fixture_name: &str, scenario: &str) -> St
     }
     out.push_str("# It fails for as long as the consumer has the bug: run it with\n");
     out.push_str("#   flowharness test THIS_FILE\n");
-    out.push_str(&format!("Feature: Replay of a failing case of the {} flow\n\n", of.spec.name));
+    out.push_str(&format!(
+        "Feature: Replay of a failing case of the {} flow\n\n",
+        of.spec.name
+    ));
     out.push_str(&format!("  Scenario: {scenario}\n"));
     out.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(of.flow))));
     out.push_str(&format!("    When the command \"{}\" is started\n", quoted(&command)));
-    out.push_str(&format!("    And the fixture \"{}\" is produced\n", quoted(fixture_name)));
+    out.push_str(&format!(
+        "    And the fixture \"{}\" is produced\n",
+        quoted(fixture_name)
+    ));
     if let Some(g) = &group {
         out.push_str(&format!(
             "    Then the consumer group \"{}\" has caught up within {} seconds\n",
@@ -92,5 +98,43 @@ pub fn save(dir: &Path, name: &str, of: &ReplayOf<'_>, case: &Case, scenario: &s
     to_fixture_of(of.spec, None, &case.messages).save(&fixture)?;
     let feature = dir.join(format!("{name}.feature"));
     std::fs::write(&feature, feature_text(of, &fixture_name, scenario)).map_err(|e| Error::io(&feature, e))?;
+    Ok(Saved { fixture, feature })
+}
+
+/// Saves the flows of the keys with violations as a fixture, and a feature
+/// that produces it and expects no violations, so it fails while the data
+/// (or the producer that made it) breaks the contract: `verify
+/// --save-failures`. `messages` are in the order they were read.
+pub fn save_violations(
+    dir: &Path,
+    name: &str,
+    flow: &str,
+    spec: &FlowSpec,
+    messages: &[Keyed],
+    origin: &str,
+) -> Result<Saved> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let fixture_name = format!("{name}.fixture.json");
+    let fixture = dir.join(&fixture_name);
+    to_fixture_of(spec, None, messages).save(&fixture)?;
+    let mut text = String::new();
+    for line in origin.lines() {
+        text.push_str(&format!("# {line}\n"));
+    }
+    text.push_str("# It fails for as long as these messages break the contract: run it with\n");
+    text.push_str("#   flowharness test THIS_FILE\n");
+    text.push_str(&format!(
+        "Feature: Replay of contract violations of the {} flow\n\n",
+        spec.name
+    ));
+    text.push_str("  Scenario: the flows with violations\n");
+    text.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(flow))));
+    text.push_str(&format!(
+        "    When the fixture \"{}\" is produced\n",
+        quoted(&fixture_name)
+    ));
+    text.push_str("    Then no violations are reported\n");
+    let feature = dir.join(format!("{name}.feature"));
+    std::fs::write(&feature, text).map_err(|e| Error::io(&feature, e))?;
     Ok(Saved { fixture, feature })
 }

@@ -195,7 +195,8 @@ impl<F> Shrinker<'_, '_, F> {
                 for m in &mut fresh {
                     m.key.clone_from(&key);
                     if let Some(state) = super::expect::state_of(spec, m) {
-                        spec.key.set(&mut m.value, state, serde_json::Value::String(key.clone()));
+                        spec.key
+                            .set(&mut m.value, state, serde_json::Value::String(key.clone()));
                     }
                 }
                 let mut messages: Vec<Option<Keyed>> = self.best.messages.iter().cloned().map(Some).collect();
@@ -342,7 +343,10 @@ mod tests {
 
     /// A consumer that drops every RolledBack event.
     fn rollback_ignored(spec: &FlowSpec, c: &Case) -> Option<String> {
-        states(spec, c).iter().any(|(s, _, _)| *s == "RolledBack").then(|| "rolled back".into())
+        states(spec, c)
+            .iter()
+            .any(|(s, _, _)| *s == "RolledBack")
+            .then(|| "rolled back".into())
     }
 
     /// A consumer that keeps an account's first flow id.
@@ -377,7 +381,10 @@ mod tests {
         let failure = bug(spec, &c).expect("the case fails");
         let generator = generator(spec, 1);
         let make = |p: usize, a: u32| crate::hunt::one_flow(&generator, p, a);
-        shrink(spec, c, failure, 500, Some(&make), &mut |candidate| Ok(bug(spec, candidate))).expect("shrinks")
+        shrink(spec, c, failure, 500, Some(&make), &mut |candidate| {
+            Ok(bug(spec, candidate))
+        })
+        .expect("shrinks")
     }
 
     #[test]

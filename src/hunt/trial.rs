@@ -8,14 +8,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::case::Case;
-use super::expect::{Difference, Expected, Expectations};
+use super::expect::{Difference, Expectations, Expected};
 use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
-use crate::flow::checker::CheckOptions;
 use crate::kafka::observer::{Decoder, ObserveOptions, observe};
 use crate::kafka::{Environment, lag};
-use crate::registry::SubjectStrategy;
-use crate::verify::{ProduceRun, flow_message, produce_and_check};
+use crate::verify::{flow_message, produce_only};
 
 /// The consumer under test: a command run per trial, and the consumer
 /// group it reads in. `{topic}` stands for the trial's topic in both, and
@@ -118,29 +116,12 @@ impl Setup<'_> {
         let mut processes = crate::service::Processes::default();
         let pid = child.id();
         let outcome = (|| {
-            let others = spec
-                .channels
-                .iter()
-                .skip(1)
-                .map(|c| (format!("{topic}-{}", c.topic), c.schema.clone()))
-                .collect();
-            let run = ProduceRun {
-                topic: topic.clone(),
-                partitions,
-                schema: spec.schema.clone(),
-                others,
-                messages: case.messages.iter().map(|k| flow_message(spec, k.clone())).collect(),
-                seed: None,
-                strategy: SubjectStrategy::Topic,
-                producer: crate::kafka::producer::ProducerOptions::default(),
-                observe_timeout: Duration::from_secs(30),
-                keep_observed: false,
-            };
-            let sent = produce_and_check(self.env, &run, Some(spec), CheckOptions::default())?;
-            if sent.delivery.failed > 0 {
+            let messages: Vec<_> = case.messages.iter().map(|k| flow_message(spec, k.clone())).collect();
+            let delivery = produce_only(self.env, spec, &topic, partitions, &messages)?;
+            if delivery.failed > 0 {
                 return Err(Error::Usage(format!(
                     "{topic}: {} of the case's messages were not delivered: {:?}",
-                    sent.delivery.failed, sent.delivery.failures
+                    delivery.failed, delivery.failures
                 )));
             }
             if let Some(group) = &group
@@ -236,17 +217,16 @@ impl Setup<'_> {
         let expected = if wait {
             total as u64
         } else {
-            (total as u64).max(u64::try_from(held).unwrap_or(0))
+            u64::try_from(held).unwrap_or(0)
         };
+        if expected == 0 {
+            return Ok(seen);
+        }
         let options = ObserveOptions {
             start,
             expected: Some(expected),
             until_end: !wait,
-            timeout: if wait {
-                self.timeout
-            } else {
-                Duration::from_secs(10)
-            },
+            timeout: if wait { self.timeout } else { Duration::from_secs(10) },
             run_id: None,
             partitions: None,
         };

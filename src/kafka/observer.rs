@@ -219,7 +219,10 @@ pub fn observe_many(
     options: &ObserveOptions,
     each: &mut dyn FnMut(Observed, Option<(String, u64)>),
 ) -> Result<Observation> {
-    let consumer = cluster.consumer(&format!("flowharness-observer-{}", uuid::Uuid::new_v4()), &[])?;
+    let consumer = cluster.consumer(
+        &format!("flowharness-observer-{}", uuid::Uuid::new_v4()),
+        &[("fetch.wait.max.ms", "50")],
+    )?;
     let mut ends: Vec<(usize, i32, i64)> = Vec::new();
     let mut assignment = Vec::new();
     for (t, (topic, start)) in topics.iter().enumerate() {

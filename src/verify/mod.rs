@@ -334,6 +334,59 @@ pub fn produce_stream(
     })
 }
 
+/// Produces `messages` to a flow's topics (`topic` for its first, and
+/// `{topic}-{name}` for the others) and waits for every acknowledgement,
+/// reading nothing back: for a consumer under test, whose own reading is
+/// what counts. Messages carry their own headers only.
+pub fn produce_only(
+    env: &Environment,
+    spec: &FlowSpec,
+    topic: &str,
+    partitions: i32,
+    messages: &[Message],
+) -> Result<Delivery> {
+    let cluster = &env.cluster;
+    let mut topics = vec![(topic.to_string(), &spec.schema)];
+    topics.extend(
+        spec.channels
+            .iter()
+            .skip(1)
+            .map(|c| (format!("{topic}-{}", c.topic), &c.schema)),
+    );
+    let mut encoders = Vec::with_capacity(topics.len());
+    for (c, (name, schema)) in topics.iter().enumerate() {
+        cluster.create_topic(name, partitions)?;
+        let records = spec.channels.get(c).is_some_and(|ch| ch.records);
+        encoders.push(TopicEncoder::register(
+            env,
+            name,
+            schema,
+            records,
+            SubjectStrategy::Topic,
+        )?);
+    }
+    let mut producer = Producer::new(cluster, &ProducerOptions::default())?;
+    for (seq, m) in messages.iter().enumerate() {
+        let c = m.channel.min(topics.len() - 1);
+        let payload = encoders[c]
+            .encode(&m.value)
+            .map_err(|e| e.within(&format!("message {seq}")))?;
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(f) = &m.flow_id {
+            headers.push((FLOW_HEADER, f.as_bytes()));
+        }
+        headers.extend(m.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+        producer.send(&Outgoing {
+            topic: &topics[c].0,
+            partition: m.partition,
+            key: m.key.as_deref().map(str::as_bytes),
+            payload: Some(&payload),
+            headers: &headers,
+        });
+    }
+    Ok(producer.finish())
+}
+
 /// A generated message of `spec`, ready to produce: its flow id read
 /// from the value (for the flow header) and its channel from its topic.
 pub fn flow_message(spec: &FlowSpec, k: crate::flow::fixture_io::Keyed) -> Message {

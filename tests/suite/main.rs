@@ -24,6 +24,7 @@ mod flow_designs;
 mod flows;
 mod generate;
 mod golden_reports;
+mod hunt;
 mod kafka_embedded;
 mod load;
 mod no_panics;

@@ -36,10 +36,19 @@ fn table(step: &Step) -> Vec<Vec<String>> {
 
 /// A hunt's setup in the scenario: its service, its topic as the prefix
 /// of trial topics, the table and the wait.
-fn setup<'s>(w: &FlowWorld, spec: &'s FlowSpec, within: i64, output: &str, rows: &[Vec<String>], prefix: String) -> Setup<'s> {
+fn setup<'s>(
+    w: &FlowWorld,
+    spec: &'s FlowSpec,
+    within: i64,
+    output: &str,
+    rows: &[Vec<String>],
+    prefix: String,
+) -> Setup<'s> {
     let expectations = Expectations::from_rows(spec, rows).unwrap_or_else(|e| step_failed(&e.to_string()));
     let service = w.service.clone().unwrap_or_else(|| {
-        step_failed("no service under test: start with Given the service under test runs as \"…\" in the consumer group \"…\"")
+        step_failed(
+            "no service under test: start with Given the service under test runs as \"…\" in the consumer group \"…\"",
+        )
     });
     let logs = std::env::temp_dir().join(format!("{prefix}-logs"));
     std::fs::create_dir_all(&logs).unwrap_or_else(|e| step_failed(&format!("{}: {e}", logs.display())));
@@ -129,7 +138,9 @@ async fn flows_are_hunted(w: &mut FlowWorld, flows: i64, mix: String, within: i6
     run_hunt(w, flows, mix, within, output, step).await;
 }
 
-#[then(expr = "for any {int} flows with the mix {string}, within {int} seconds the topic {string} shows each account's events as:")]
+#[then(
+    expr = "for any {int} flows with the mix {string}, within {int} seconds the topic {string} shows each account's events as:"
+)]
 async fn for_any_flows(w: &mut FlowWorld, flows: i64, mix: String, within: i64, output: String, step: &Step) {
     run_hunt(w, flows, mix, within, output, step).await;
     let run = hunted(w);
@@ -138,9 +149,10 @@ async fn for_any_flows(w: &mut FlowWorld, flows: i64, mix: String, within: i64, 
         w.fail(&format!(
             "{}{}",
             render::render(&spec, &run.report),
-            run.saved
-                .as_ref()
-                .map_or_else(String::new, |s| format!("replay: flowharness test {}", s.feature.display()))
+            run.saved.as_ref().map_or_else(String::new, |s| format!(
+                "replay: flowharness test {}",
+                s.feature.display()
+            ))
         ));
     }
 }
@@ -159,10 +171,16 @@ fn shrinks_to(w: &mut FlowWorld, accounts: usize, flows: usize) {
     let run = hunted(w);
     let spec = w.flow().clone();
     let Some(found) = &run.report.found else {
-        w.fail(&format!("the hunt found no failing case in {} trials", run.report.trials));
+        w.fail(&format!(
+            "the hunt found no failing case in {} trials",
+            run.report.trials
+        ));
     };
     if found.shrunk.is_none() || found.flaky.is_some() {
-        w.fail(&format!("the failure was not shrunk:\n{}", render::render(&spec, &run.report)));
+        w.fail(&format!(
+            "the failure was not shrunk:\n{}",
+            render::render(&spec, &run.report)
+        ));
     }
     let (a, f) = (found.case.keys().len(), found.case.flows(&spec));
     if (a, f) != (accounts, flows) {
@@ -173,16 +191,20 @@ fn shrinks_to(w: &mut FlowWorld, accounts: usize, flows: usize) {
     }
 }
 
-#[then("the smallest failing case interleaves its accounts")]
-fn interleaves(w: &mut FlowWorld) {
+#[then(expr = "the smallest failing case sends its accounts {string}")]
+fn sends_its_accounts(w: &mut FlowWorld, order: String) {
+    if order != "interleaved" && order != "one after another" {
+        step_failed(&format!("{order:?}: say \"interleaved\" or \"one after another\""));
+    }
     let run = hunted(w);
     let spec = w.flow().clone();
     let Some(found) = &run.report.found else {
         w.fail("the hunt found no failing case");
     };
-    if found.case.switches() < found.case.keys().len() {
+    let interleaved = found.case.switches() >= found.case.keys().len();
+    if interleaved != (order == "interleaved") {
         w.fail(&format!(
-            "the smallest failing case sends its accounts one after another:\n{}",
+            "the smallest failing case does not send its accounts {order}:\n{}",
             render::render(&spec, &run.report)
         ));
     }
@@ -220,17 +242,31 @@ async fn replay_fails_the_same_way(w: &mut FlowWorld) {
         };
         let case = fixture_case(&saved.fixture);
         if case.messages.len() != found.case.messages.len() || case.keys() != found.case.keys() {
-            step_failed(&format!("{}: the fixture does not hold the smallest case", saved.fixture.display()));
+            step_failed(&format!(
+                "{}: the fixture does not hold the smallest case",
+                saved.fixture.display()
+            ));
         }
         let spec = w.flow().clone();
-        let setup = setup(w, &spec, run.within, &run.output, &run.rows, format!("{}-replay", w.topic));
+        let setup = setup(
+            w,
+            &spec,
+            run.within,
+            &run.output,
+            &run.rows,
+            format!("{}-replay", w.topic),
+        );
         let outcome = setup.run(&case, 0).unwrap_or_else(|e| step_failed(&e.to_string()));
         if !outcome.same_failure(&shrunk.failure) {
             w.fail(&format!(
                 "the replay of {} did not fail the same way:\nthe hunt saw\n{}\nthe replay saw\n{}",
                 saved.feature.display(),
                 shrunk.failure.describe(10),
-                if outcome.failed() { outcome.describe(10) } else { "  (it passed)".into() }
+                if outcome.failed() {
+                    outcome.describe(10)
+                } else {
+                    "  (it passed)".into()
+                }
             ));
         }
     })
