@@ -187,3 +187,103 @@ fn planted_bugs_are_shrunk_and_their_saved_features_fail_the_same_way() {
         r.join().unwrap();
     }
 }
+
+/// Runs `flowharness test FILE` as a user would: exit code and stdout.
+fn run_feature(feature: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowharness"))
+        .args(["test", feature.to_str().unwrap()])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn verify_saves_the_flows_with_violations_as_a_replay_that_fails_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = repo_path("tests/parcels/parcel.schema.json");
+    let header = serde_json::json!({"format": "flowharness-fixture-lines/1", "schemas": {"parcels": schema}});
+    let row = |i: usize, status: &str| {
+        format!(
+            r#"{{"topic": "parcels", "key": "p-{i:05}", "value": {{"status": "{status}", "parcelId": "p-{i:05}"}}}}"#
+        )
+    };
+    let mut lines = vec![header.to_string()];
+    for i in 0..6 {
+        if i == 3 {
+            // Delivered twice: a transition the contract does not allow.
+            lines.push(row(i, "PLACED"));
+            lines.push(row(i, "DELIVERED"));
+            lines.push(row(i, "DELIVERED"));
+        } else {
+            lines.push(row(i, "PLACED"));
+            lines.push(row(i, "DELIVERED"));
+        }
+    }
+    let file = dir.path().join("parcels.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let saved = dir.path().join("saved");
+    let spec = repo_path("tests/parcels/parcels.toml");
+    let (code, out, err) = flowharness(&[
+        "verify",
+        "--file",
+        file.to_str().unwrap(),
+        "--flow",
+        spec.to_str().unwrap(),
+        "--save-failures",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let fixture = flowharness::fixture::Fixture::load(&saved.join("parcels-violations.fixture.json")).unwrap();
+    let keys: Vec<&serde_json::Value> = fixture.entries.iter().map(|e| &e.key).collect();
+    assert_eq!(
+        keys,
+        [&serde_json::json!("p-00003")],
+        "only the parcel with the violation is saved"
+    );
+    assert_eq!(fixture.entries[0].messages.len(), 3);
+    let (code, text) = run_feature(&saved.join("parcels-violations.feature"));
+    assert_eq!(code, Some(1), "the replay fails\n{text}");
+    assert!(text.contains("violations:"), "{text}");
+    assert!(out.contains("transition-not-allowed"), "{out}");
+    assert!(
+        text.contains("transition-not-allowed"),
+        "the replay finds the same violation\n{text}"
+    );
+}
+
+#[test]
+fn a_failing_scenario_is_saved_as_a_replay_that_fails_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("dropped.feature");
+    std::fs::write(
+        &feature,
+        "Feature: a dropped event\n\n  Scenario: the producer drops an event\n    Given the \"account-migration\" flow\n    \
+         When a happy flow is produced with its BalanceRetrieved event dropped\n    Then no violations are reported\n",
+    )
+    .unwrap();
+    let saved = dir.path().join("saved");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowharness"))
+        .args([
+            "test",
+            feature.to_str().unwrap(),
+            "--save-failures",
+            saved.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let replay = std::fs::read_dir(&saved)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "feature"))
+        .unwrap_or_else(|| panic!("a replay was saved\n{text}"));
+    let written = std::fs::read_to_string(&replay).unwrap();
+    assert!(written.contains("When the fixture \""), "{written}");
+    assert!(!written.contains("event dropped"), "{written}");
+    let (code, again) = run_feature(&replay);
+    assert_eq!(code, Some(1), "the replay fails\n{again}");
+    assert!(again.contains("transition-not-allowed"), "{again}");
+    assert!(text.contains("transition-not-allowed"), "{text}");
+}
