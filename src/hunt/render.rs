@@ -60,7 +60,7 @@ pub fn render(spec: &FlowSpec, report: &HuntReport) -> String {
     if let Some(s) = &found.shrunk {
         let c = &found.case;
         out.push_str(&format!(
-            "shrunk in {} steps ({} smaller failing cases{}) to {} flow{}, {} account{}, {} message{}:\n",
+            "shrunk in {} steps, {} of them smaller failing cases{}, to {} flow{}, {} account{}, {} message{}:\n",
             s.steps,
             s.accepted,
             if s.exhausted { "; the step budget ran out" } else { "" },

@@ -230,7 +230,9 @@ fn the_feature_suite_passes_against_a_broker_container() {
     // The summary's counts, not the text: a scenario or a mix may say "failed".
     let summary: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.contains(" scenarios (") || l.contains(" steps ("))
+        .filter(|l| {
+            l.starts_with(|c: char| c.is_ascii_digit()) && (l.contains(" scenarios (") || l.contains(" steps ("))
+        })
         .collect();
     assert_eq!(summary.len(), 2, "{stdout}");
     assert!(
