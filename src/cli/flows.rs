@@ -106,7 +106,7 @@ fn save_violations(
         writeln!(out, "not saved: no violation names an account").map_err(stdio)?;
         return Ok(());
     }
-    let messages = fixture_io::messages_of_keys(file, &keys)?;
+    let messages = fixture_io::keyed_messages(file, &|k| keys.contains(k))?;
     let stem = file
         .file_stem()
         .map_or_else(|| "verify".into(), |s| s.to_string_lossy().into_owned());
@@ -118,14 +118,7 @@ fn save_violations(
     );
     let saved =
         crate::hunt::replay::save_violations(dir, &format!("{stem}-violations"), flow, spec, &messages, &origin)?;
-    writeln!(
-        out,
-        "saved: {} and {}\nreplay it: flowharness test {}",
-        saved.fixture.display(),
-        saved.feature.display(),
-        saved.feature.display()
-    )
-    .map_err(stdio)
+    writeln!(out, "{saved}").map_err(stdio)
 }
 
 /// Every finding, then a summary.

@@ -9,7 +9,7 @@ use super::HuntArgs;
 use super::commands::{FINDINGS, OK, stdio};
 use crate::error::{Error, Result};
 use crate::flow::generator::Mix;
-use crate::hunt::replay::{self, ReplayOf};
+use crate::hunt::replay;
 use crate::hunt::{Expectations, HuntOptions, Service, Setup, hunt, render};
 
 pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
@@ -30,14 +30,13 @@ pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let prefix = format!("hunt-{}-{seed}", std::process::id());
     let logs = std::env::temp_dir().join(&prefix);
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
-    let service = Service {
-        command: args.command.clone(),
-        group: args.group.clone(),
-    };
     let setup = Setup {
         env: &env,
         spec: &spec,
-        service: service.clone(),
+        service: Service {
+            command: args.command.clone(),
+            group: args.group.clone(),
+        },
         output: args.output.clone(),
         expectations,
         timeout: Duration::from_secs(args.timeout),
@@ -60,35 +59,8 @@ pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     write!(out, "{}", render::render(&spec, &report)).map_err(stdio)?;
     let Some(found) = &report.found else { return Ok(OK) };
     if let Some(dir) = &args.save_failures {
-        let name = format!("{}-seed-{}", spec.name, found.seed);
-        let origin = format!(
-            "Saved by flowharness hunt: trial {} (seed {}) failed; this is its smallest failing case.",
-            found.trial + 1,
-            found.seed
-        );
-        let saved = replay::save(
-            dir,
-            &name,
-            &ReplayOf {
-                flow: &args.flow,
-                spec: &spec,
-                service: &service,
-                output: &args.output,
-                expectations: &setup.expectations,
-                timeout_seconds: args.timeout,
-                origin: &origin,
-            },
-            &found.case,
-            &format!("the smallest failing case of seed {}", found.seed),
-        )?;
-        writeln!(
-            out,
-            "saved: {} and {}\nreplay it: flowharness test {}",
-            saved.fixture.display(),
-            saved.feature.display(),
-            saved.feature.display()
-        )
-        .map_err(stdio)?;
+        let saved = replay::save_found(dir, &spec.name, &args.flow, &setup, found, "flowharness hunt")?;
+        writeln!(out, "{saved}").map_err(stdio)?;
     }
     Ok(FINDINGS)
 }

@@ -38,20 +38,23 @@ pub fn check_file(
     Ok(checker.finish())
 }
 
-/// The messages of `keys` in a fixture file, in file order, read entry by
-/// entry (schema-invalid messages included): the flows a finding names.
-pub fn messages_of_keys(
-    path: &std::path::Path,
-    keys: &std::collections::HashSet<String>,
-) -> crate::error::Result<Vec<Keyed>> {
+/// An entry's key as text, as a producer sends it (`None` for `null`).
+pub fn key_text(key: &Value) -> Option<String> {
+    match key {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The keyed messages of a fixture file whose key `wanted` takes, in file
+/// order, read entry by entry (schema-invalid messages included): the
+/// flows a finding names, or a saved case.
+pub fn keyed_messages(path: &std::path::Path, wanted: &dyn Fn(&str) -> bool) -> crate::error::Result<Vec<Keyed>> {
     let mut out = Vec::new();
     Fixture::visit_unchecked(path, &mut |entry| {
-        let key = match &entry.key {
-            Value::String(s) => s.clone(),
-            Value::Null => return,
-            other => other.to_string(),
-        };
-        if keys.contains(&key) {
+        let Some(key) = key_text(&entry.key) else { return };
+        if wanted(&key) {
             let topic: Arc<str> = Arc::from(entry.topic.as_str());
             out.extend(entry.messages.iter().map(|m| Keyed {
                 key: key.clone(),
@@ -85,11 +88,7 @@ impl Numbering {
                 t
             }
         };
-        let key = match &entry.key {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        };
+        let key = key_text(&entry.key);
         for message in &entry.messages {
             let offset = self.next.entry((topic.clone(), partition)).or_insert(0);
             out(Observed {

@@ -5,11 +5,9 @@
 //! only when the flow contract still holds for what is left, so every case
 //! a consumer sees is one a real producer could send.
 
-use std::sync::Arc;
-
 use crate::flow::FlowSpec;
-use crate::flow::checker::{CheckOptions, Checker, Observed};
-use crate::flow::fixture_io::Keyed;
+use crate::flow::checker::{CheckOptions, Checker};
+use crate::flow::fixture_io::{Keyed, as_observed};
 use crate::flow::spec::Severity;
 
 /// Messages in send order.
@@ -34,16 +32,23 @@ impl Case {
         out
     }
 
-    /// How many flows it holds: distinct (key, flow id) pairs.
-    pub fn flows(&self, spec: &FlowSpec) -> usize {
-        let mut seen: Vec<(&str, String)> = Vec::new();
-        for m in &self.messages {
-            let id = flow_id(spec, m);
-            if !seen.iter().any(|(k, i)| *k == m.key && *i == id) {
-                seen.push((&m.key, id));
+    /// The positions of each flow's messages (one key, one flow id),
+    /// flows in the order they began.
+    pub fn flow_positions(&self, spec: &FlowSpec) -> Vec<Vec<usize>> {
+        let mut flows: Vec<((&str, String), Vec<usize>)> = Vec::new();
+        for (i, m) in self.messages.iter().enumerate() {
+            let id = (m.key.as_str(), flow_id(spec, m));
+            match flows.iter_mut().find(|(k, _)| *k == id) {
+                Some((_, at)) => at.push(i),
+                None => flows.push((id, vec![i])),
             }
         }
-        seen.len()
+        flows.into_iter().map(|(_, at)| at).collect()
+    }
+
+    /// How many flows it holds: distinct (key, flow id) pairs.
+    pub fn flows(&self, spec: &FlowSpec) -> usize {
+        self.flow_positions(spec).len()
     }
 
     /// How often the next message is of another key than the one before:
@@ -111,22 +116,8 @@ impl Case {
             ..CheckOptions::default()
         };
         let mut checker = Checker::new(spec, options);
-        let topics: Vec<Arc<str>> = spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect();
-        for (offset, m) in self.messages.iter().enumerate() {
-            let topic = m
-                .topic
-                .clone()
-                .or_else(|| topics.first().cloned())
-                .or_else(|| Some(Arc::from(spec.topic.as_str())));
-            checker.observe(&Observed {
-                topic,
-                record: None,
-                partition: 0,
-                offset: offset as i64,
-                key: Some(m.key.clone()),
-                value: Ok(m.value.clone()),
-                headers: m.headers.clone(),
-            });
+        for o in as_observed(&self.messages, 1) {
+            checker.observe(&o);
         }
         checker.finish().errors == 0
     }

@@ -193,10 +193,7 @@ impl Expectations {
 /// The state of a sent message: classified on its own topic's schema for
 /// a flow across topics.
 pub fn state_of(spec: &FlowSpec, k: &Keyed) -> Option<usize> {
-    let channel = k
-        .topic
-        .as_deref()
-        .and_then(|t| spec.channels.iter().position(|c| c.topic == t));
+    let channel = k.topic.as_deref().and_then(|t| spec.channel_of(t));
     match channel {
         Some(c) if spec.is_multi_topic() => spec.classify_on(c, &k.value).ok(),
         _ => spec.classify(&k.value).ok(),

@@ -48,16 +48,21 @@ pub struct Found {
     /// The trial that failed first (0-based) and the seed it was made from.
     pub trial: usize,
     pub seed: u64,
-    /// The failing trial's size: flows, accounts and messages.
-    pub original: (usize, usize, usize),
+    /// The failing trial's case, as generated.
+    pub original: Case,
     pub first: Outcome,
     /// Runs of the failing case and how many of them failed, when not all
     /// did: the consumer is flaky on this input and was not shrunk.
     pub flaky: Option<(usize, usize)>,
     /// The smallest failing case, when shrinking ran.
     pub shrunk: Option<shrink::Shrunk<Outcome>>,
+}
+
+impl Found {
     /// The case as it stands: the shrunk one, or the original.
-    pub case: Case,
+    pub fn case(&self) -> &Case {
+        self.shrunk.as_ref().map_or(&self.original, |s| &s.case)
+    }
 }
 
 /// What a hunt did.
@@ -119,27 +124,23 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
         n += 1;
         report.trials += 1;
         report.trial_seconds.push(outcome.seconds);
-        if !outcome.failed() {
-            progress(&format!(
-                "trial {}/{}: seed {seed}, {} flows, {} messages: passed ({:.1}s)",
-                t + 1,
-                options.trials,
-                case.flows(spec),
-                case.messages.len(),
-                outcome.seconds
-            ));
-            continue;
-        }
         progress(&format!(
-            "trial {}/{}: seed {seed}, {} flows, {} messages: FAILED ({:.1}s)\n{}",
+            "trial {}/{}: seed {seed}, {} flows, {} messages: {} ({:.1}s){}",
             t + 1,
             options.trials,
             case.flows(spec),
             case.messages.len(),
+            if outcome.failed() { "FAILED" } else { "passed" },
             outcome.seconds,
-            outcome.describe(5)
+            if outcome.failed() {
+                format!("\n{}", outcome.describe(5))
+            } else {
+                String::new()
+            }
         ));
-        let original = (case.flows(spec), case.keys().len(), case.messages.len());
+        if !outcome.failed() {
+            continue;
+        }
         // The same input again: a consumer that passes it now is flaky.
         let mut failures = 1;
         for _ in 1..options.confirm.max(1) {
@@ -156,11 +157,10 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
             report.found = Some(Found {
                 trial: t,
                 seed,
-                original,
+                original: case,
                 first: outcome,
                 flaky: Some((runs, failures)),
                 shrunk: None,
-                case,
             });
             return Ok(report);
         }
@@ -169,7 +169,7 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
         let make = |path: usize, alternative: u32| one_flow(&generator, path, alternative);
         let shrunk = shrink::shrink(
             spec,
-            case,
+            case.clone(),
             outcome.clone(),
             options.max_shrink_steps,
             Some(&make),
@@ -195,10 +195,9 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
         report.found = Some(Found {
             trial: t,
             seed,
-            original,
+            original: case,
             first: outcome,
             flaky,
-            case: shrunk.case.clone(),
             shrunk: Some(shrunk),
         });
         return Ok(report);

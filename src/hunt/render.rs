@@ -17,7 +17,7 @@ fn short(id: &str) -> String {
 
 /// The case's messages, one line each: number, key, state, flow id.
 pub fn sent(spec: &FlowSpec, found: &Found) -> String {
-    let case = &found.case;
+    let case = found.case();
     let width = case.keys().iter().map(|k| k.chars().count()).max().unwrap_or(0);
     let states = spec.states.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
@@ -43,7 +43,8 @@ pub fn render(spec: &FlowSpec, report: &HuntReport) -> String {
             report.trials, per_trial
         );
     };
-    let (flows, accounts, messages) = found.original;
+    let o = &found.original;
+    let (flows, accounts, messages) = (o.flows(spec), o.keys().len(), o.messages.len());
     let mut out = format!(
         "FAILED on trial {} (seed {}): {flows} flows, {accounts} accounts, {messages} messages\n",
         found.trial + 1,
@@ -58,7 +59,7 @@ pub fn render(spec: &FlowSpec, report: &HuntReport) -> String {
         ));
     }
     if let Some(s) = &found.shrunk {
-        let c = &found.case;
+        let c = found.case();
         out.push_str(&format!(
             "shrunk in {} steps, {} of them smaller failing cases{}, to {} flow{}, {} account{}, {} message{}:\n",
             s.steps,

@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Found;
 use super::case::Case;
 use super::expect::Expectations;
-use super::trial::Service;
+use super::trial::{Service, Setup};
 use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
 use crate::flow::fixture_io::{Keyed, to_fixture_of};
@@ -18,6 +19,18 @@ use crate::flow::fixture_io::{Keyed, to_fixture_of};
 pub struct Saved {
     pub fixture: PathBuf,
     pub feature: PathBuf,
+}
+
+impl std::fmt::Display for Saved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "saved: {} and {}\nreplay it: flowharness test {}",
+            self.fixture.display(),
+            self.feature.display(),
+            self.feature.display()
+        )
+    }
 }
 
 /// What the replay checks: the service and the table, as the hunt had them.
@@ -32,6 +45,38 @@ pub struct ReplayOf<'a> {
     pub timeout_seconds: u64,
     /// A line or two on where the case came from, as comments.
     pub origin: &'a str,
+}
+
+impl<'a> ReplayOf<'a> {
+    /// What a hunt's trials checked, and where its failure came from.
+    pub fn of_hunt(flow: &'a str, setup: &'a Setup<'a>, origin: &'a str) -> Self {
+        ReplayOf {
+            flow,
+            spec: setup.spec,
+            service: &setup.service,
+            output: &setup.output,
+            expectations: &setup.expectations,
+            timeout_seconds: setup.timeout.as_secs(),
+            origin,
+        }
+    }
+}
+
+/// Saves a hunt's smallest failing case as `{prefix}-seed-{seed}`, found
+/// by `by` (`flowharness hunt`, a scenario).
+pub fn save_found(dir: &Path, prefix: &str, flow: &str, setup: &Setup<'_>, found: &Found, by: &str) -> Result<Saved> {
+    let origin = format!(
+        "Saved by {by}: trial {} (seed {}) failed; this is its smallest failing case.",
+        found.trial + 1,
+        found.seed
+    );
+    save(
+        dir,
+        &format!("{prefix}-seed-{}", found.seed),
+        &ReplayOf::of_hunt(flow, setup, &origin),
+        found.case(),
+        &format!("the smallest failing case of seed {}", found.seed),
+    )
 }
 
 /// A flow named by a path that exists is written as an absolute path, so

@@ -129,30 +129,21 @@ impl<F> Shrinker<'_, '_, F> {
         })
     }
 
+    /// Drops whole flows of keys with more than one (the flow before a
+    /// restart, or the restart).
     fn drop_flows(&mut self) -> Result<bool> {
         let mut progress = false;
-        let keys: Vec<String> = self.best.keys().into_iter().map(str::to_string).collect();
-        for key in keys {
-            let spec = self.spec;
-            let mut ids: Vec<String> = Vec::new();
-            for i in self.best.of_key(&key) {
-                let id = flow_id(spec, &self.best.messages[i]);
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            if ids.len() < 2 {
-                continue;
-            }
-            for id in ids {
-                let gone: Vec<usize> = self
-                    .best
-                    .of_key(&key)
-                    .into_iter()
-                    .filter(|i| flow_id(spec, &self.best.messages[*i]) == id)
-                    .collect();
-                let candidate = self.best.without(&gone);
-                progress |= self.attempt(candidate)?;
+        let mut f = 0;
+        loop {
+            let flows = self.best.flow_positions(self.spec);
+            let Some(positions) = flows.get(f) else { break };
+            let key = &self.best.messages[positions[0]].key;
+            let of_key = flows.iter().filter(|p| self.best.messages[p[0]].key == *key).count();
+            let candidate = self.best.without(positions);
+            if of_key > 1 && self.attempt(candidate)? {
+                progress = true;
+            } else {
+                f += 1;
             }
         }
         Ok(progress)
@@ -179,7 +170,7 @@ impl<F> Shrinker<'_, '_, F> {
         let mut progress = false;
         let mut f = 0;
         loop {
-            let flows = flows_of(spec, &self.best);
+            let flows = self.best.flow_positions(spec);
             let Some(positions) = flows.get(f) else { break };
             let positions = positions.clone();
             f += 1;
@@ -242,20 +233,6 @@ impl<F> Shrinker<'_, '_, F> {
         }
         Ok(progress)
     }
-}
-
-/// The positions of each flow's messages (one key, one flow id), flows in
-/// the order they began.
-fn flows_of(spec: &FlowSpec, case: &Case) -> Vec<Vec<usize>> {
-    let mut flows: Vec<((String, String), Vec<usize>)> = Vec::new();
-    for (i, m) in case.messages.iter().enumerate() {
-        let id = (m.key.clone(), flow_id(spec, m));
-        match flows.iter_mut().find(|(k, _)| *k == id) {
-            Some((_, at)) => at.push(i),
-            None => flows.push((id, vec![i])),
-        }
-    }
-    flows.into_iter().map(|(_, at)| at).collect()
 }
 
 /// Shrinks `case`, which failed with `failure`, as far as `max_steps`

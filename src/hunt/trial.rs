@@ -11,8 +11,9 @@ use super::case::Case;
 use super::expect::{Difference, Expectations, Expected};
 use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
+use crate::kafka::Environment;
+use crate::kafka::lag::{self, Waited};
 use crate::kafka::observer::{Decoder, ObserveOptions, observe};
-use crate::kafka::{Environment, lag};
 use crate::verify::{flow_message, produce_only};
 
 /// The consumer under test: a command run per trial, and the consumer
@@ -156,26 +157,21 @@ impl Setup<'_> {
         topic: &str,
         log: &std::path::Path,
     ) -> Result<Option<String>> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Ok(Some(format!(
+        let every = Duration::from_millis(50);
+        let mut exited = || child.try_wait().ok().flatten().map(|status| status.to_string());
+        Ok(
+            match lag::wait_until_caught_up(&self.env.cluster, group, topic, self.timeout, every, &mut exited)? {
+                Waited::CaughtUp => None,
+                Waited::Stopped(status, _) => Some(format!(
                     "the consumer stopped ({status}) before its group {group} caught up; its log ends:\n{}",
                     crate::service::log_tail(log, 5)
-                )));
-            }
-            let lag: i64 = lag::group_lag(&self.env.cluster, group, topic)?.values().sum();
-            if lag == 0 {
-                return Ok(None);
-            }
-            if Instant::now() >= deadline {
-                return Ok(Some(format!(
+                )),
+                Waited::Lagging(lag) => Some(format!(
                     "the consumer group {group} still lags {lag} messages behind on {topic} after {}s",
                     self.timeout.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                )),
+            },
+        )
     }
 
     /// The output of the keys the case sent, per key in order. With the

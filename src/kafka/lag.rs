@@ -46,16 +46,49 @@ pub fn wait_for_zero_lag(
     topic: &str,
     within: Duration,
 ) -> Result<std::result::Result<(), i64>> {
+    let every = Duration::from_millis(200);
+    Ok(
+        match wait_until_caught_up(cluster, group, topic, within, every, &mut || None)? {
+            Waited::CaughtUp => Ok(()),
+            Waited::Lagging(lag) | Waited::Stopped(_, lag) => Err(lag),
+        },
+    )
+}
+
+/// How waiting for a consumer group ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waited {
+    CaughtUp,
+    /// Still this far behind when the time was up.
+    Lagging(i64),
+    /// The consumer stopped first (what `stopped` said), this far behind.
+    Stopped(String, i64),
+}
+
+/// Waits until the group's total lag on `topic` is zero, checking every
+/// `every`, for at most `within`; `stopped` says when the consumer is gone
+/// (its process exited), so waiting on is pointless.
+pub fn wait_until_caught_up(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+    within: Duration,
+    every: Duration,
+    stopped: &mut dyn FnMut() -> Option<String>,
+) -> Result<Waited> {
     let deadline = Instant::now() + within;
     loop {
         let total: i64 = group_lag(cluster, group, topic)?.values().sum();
         if total == 0 {
-            return Ok(Ok(()));
+            return Ok(Waited::CaughtUp);
+        }
+        if let Some(why) = stopped() {
+            return Ok(Waited::Stopped(why, total));
         }
         if Instant::now() >= deadline {
-            return Ok(Err(total));
+            return Ok(Waited::Lagging(total));
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(every);
     }
 }
 

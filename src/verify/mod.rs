@@ -227,14 +227,11 @@ pub fn produce_stream(
     let topics: Vec<(&str, &Schema)> = std::iter::once((run.topic.as_str(), &run.schema))
         .chain(run.others.iter().map(|(t, s)| (t.as_str(), s)))
         .collect();
-    let mut encoders = Vec::with_capacity(topics.len());
-    let mut starts = Vec::with_capacity(topics.len());
-    for (c, (topic, schema)) in topics.iter().enumerate() {
-        cluster.create_topic(topic, run.partitions)?;
-        let records = flow.is_some_and(|f| f.channels.get(c).is_some_and(|ch| ch.records));
-        encoders.push(TopicEncoder::register(env, topic, schema, records, run.strategy)?);
-        starts.push(observer::end_offsets(cluster, topic)?);
-    }
+    let encoders = open_topics(env, &topics, flow, run.partitions, run.strategy)?;
+    let starts = topics
+        .iter()
+        .map(|(topic, _)| observer::end_offsets(cluster, topic))
+        .collect::<Result<Vec<_>>>()?;
     let schema_id = encoders[0].id();
     let mut producer = Producer::new(cluster, &run.producer)?;
     let seed = run.seed.map(|s| s.to_string());
@@ -243,36 +240,15 @@ pub fn produce_stream(
     let mut seq_text = String::with_capacity(48);
     let began = std::time::Instant::now();
     feed(&mut |m: Message| {
-        let c = m.channel.min(topics.len() - 1);
-        let encoded;
-        let payload = match &m.raw {
-            Some(raw) => raw.as_slice(),
-            None => {
-                encoded = encoders[c]
-                    .encode(&m.value)
-                    .map_err(|e| e.within(&format!("message {seq}")))?;
-                encoded.as_slice()
-            }
-        };
         seq_text.clear();
         seq_text.push_str(&run_id);
         seq_text.push(':');
         seq_text.push_str(&seq.to_string());
         let mut headers: Vec<(&str, &[u8])> = vec![(SEQUENCE_HEADER, seq_text.as_bytes())];
-        if let Some(f) = &m.flow_id {
-            headers.push((FLOW_HEADER, f.as_bytes()));
-        }
         if let Some(s) = &seed {
             headers.push((SEED_HEADER, s.as_bytes()));
         }
-        headers.extend(m.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
-        producer.send(&Outgoing {
-            topic: topics[c].0,
-            partition: m.partition,
-            key: m.key.as_deref().map(str::as_bytes),
-            payload: Some(payload),
-            headers: &headers,
-        });
+        send_message(&mut producer, &topics, &encoders, seq, &m, headers)?;
         seq += 1;
         Ok(())
     })?;
@@ -334,10 +310,63 @@ pub fn produce_stream(
     })
 }
 
+/// Creates a run's topics and registers what each needs (for a flow's
+/// topic of several record types, each record's schema).
+fn open_topics(
+    env: &Environment,
+    topics: &[(&str, &Schema)],
+    flow: Option<&FlowSpec>,
+    partitions: i32,
+    strategy: SubjectStrategy,
+) -> Result<Vec<TopicEncoder>> {
+    let mut encoders = Vec::with_capacity(topics.len());
+    for (c, (topic, schema)) in topics.iter().enumerate() {
+        env.cluster.create_topic(topic, partitions)?;
+        let records = flow.is_some_and(|f| f.channels.get(c).is_some_and(|ch| ch.records));
+        encoders.push(TopicEncoder::register(env, topic, schema, records, strategy)?);
+    }
+    Ok(encoders)
+}
+
+/// Encodes message `seq` for its topic (or takes its raw bytes) and hands
+/// it to the producer: `headers` first, then its flow id's and its own.
+fn send_message<'m>(
+    producer: &mut Producer,
+    topics: &[(&str, &Schema)],
+    encoders: &[TopicEncoder],
+    seq: usize,
+    m: &'m Message,
+    mut headers: Vec<(&'m str, &'m [u8])>,
+) -> Result<()> {
+    let c = m.channel.min(topics.len() - 1);
+    let encoded;
+    let payload = match &m.raw {
+        Some(raw) => raw.as_slice(),
+        None => {
+            encoded = encoders[c]
+                .encode(&m.value)
+                .map_err(|e| e.within(&format!("message {seq}")))?;
+            encoded.as_slice()
+        }
+    };
+    if let Some(f) = &m.flow_id {
+        headers.push((FLOW_HEADER, f.as_bytes()));
+    }
+    headers.extend(m.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+    producer.send(&Outgoing {
+        topic: topics[c].0,
+        partition: m.partition,
+        key: m.key.as_deref().map(str::as_bytes),
+        payload: Some(payload),
+        headers: &headers,
+    });
+    Ok(())
+}
+
 /// Produces `messages` to a flow's topics (`topic` for its first, and
 /// `{topic}-{name}` for the others) and waits for every acknowledgement,
 /// reading nothing back: for a consumer under test, whose own reading is
-/// what counts. Messages carry their own headers only.
+/// what counts. Messages carry their flow id and their own headers only.
 pub fn produce_only(
     env: &Environment,
     spec: &FlowSpec,
@@ -345,44 +374,18 @@ pub fn produce_only(
     partitions: i32,
     messages: &[Message],
 ) -> Result<Delivery> {
-    let cluster = &env.cluster;
-    let mut topics = vec![(topic.to_string(), &spec.schema)];
-    topics.extend(
-        spec.channels
-            .iter()
-            .skip(1)
-            .map(|c| (format!("{topic}-{}", c.topic), &c.schema)),
-    );
-    let mut encoders = Vec::with_capacity(topics.len());
-    for (c, (name, schema)) in topics.iter().enumerate() {
-        cluster.create_topic(name, partitions)?;
-        let records = spec.channels.get(c).is_some_and(|ch| ch.records);
-        encoders.push(TopicEncoder::register(
-            env,
-            name,
-            schema,
-            records,
-            SubjectStrategy::Topic,
-        )?);
-    }
-    let mut producer = Producer::new(cluster, &ProducerOptions::default())?;
+    let names: Vec<String> = std::iter::once(topic.to_string())
+        .chain(spec.channels.iter().skip(1).map(|c| format!("{topic}-{}", c.topic)))
+        .collect();
+    let topics: Vec<(&str, &Schema)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(std::iter::once(&spec.schema).chain(spec.channels.iter().skip(1).map(|c| &c.schema)))
+        .collect();
+    let encoders = open_topics(env, &topics, Some(spec), partitions, SubjectStrategy::Topic)?;
+    let mut producer = Producer::new(&env.cluster, &ProducerOptions::default())?;
     for (seq, m) in messages.iter().enumerate() {
-        let c = m.channel.min(topics.len() - 1);
-        let payload = encoders[c]
-            .encode(&m.value)
-            .map_err(|e| e.within(&format!("message {seq}")))?;
-        let mut headers: Vec<(&str, &[u8])> = Vec::new();
-        if let Some(f) = &m.flow_id {
-            headers.push((FLOW_HEADER, f.as_bytes()));
-        }
-        headers.extend(m.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
-        producer.send(&Outgoing {
-            topic: &topics[c].0,
-            partition: m.partition,
-            key: m.key.as_deref().map(str::as_bytes),
-            payload: Some(&payload),
-            headers: &headers,
-        });
+        send_message(&mut producer, &topics, &encoders, seq, m, Vec::new())?;
     }
     Ok(producer.finish())
 }

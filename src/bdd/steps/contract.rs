@@ -9,12 +9,7 @@ use super::super::world::{Contract, FlowWorld, environment, external_from_env, o
 
 #[given(expr = "the {string} flow")]
 fn the_flow(w: &mut FlowWorld, name: String) {
-    let path = w.resolve_path(&name);
-    let name = if path.exists() {
-        path.display().to_string()
-    } else {
-        name
-    };
+    let name = w.resolve_path(&name).display().to_string();
     let spec = crate::contract::resolve_flow(&name).unwrap_or_else(|e| step_failed(&e.to_string()));
     w.contract = Some(Contract::Flow(Arc::new(spec)));
     w.flow_ref = Some(name);

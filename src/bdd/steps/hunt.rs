@@ -9,10 +9,9 @@ use cucumber::{given, then, when};
 
 use super::super::world::{FlowWorld, HuntRun, environment, off_thread, save_failures_dir, step_failed};
 use crate::flow::FlowSpec;
-use crate::flow::fixture_io::Keyed;
 use crate::flow::generator::Mix;
 use crate::generate::hints::Hints;
-use crate::hunt::replay::{self, ReplayOf};
+use crate::hunt::replay;
 use crate::hunt::{Case, Expectations, HuntOptions, Service, Setup, hunt, render};
 
 /// Random trials a step runs, and trials it may spend shrinking.
@@ -87,27 +86,12 @@ async fn run_hunt(w: &mut FlowWorld, flows: i64, mix: String, within: i64, outpu
         };
         w.generated_with = Some(w.seed);
         println!("hunting with seed {} (scenario \"{}\")", w.seed, w.scenario);
-        let report = hunt(&setup, &options, &mut |line| println!("{line}")).unwrap_or_else(|e| step_failed(&e.to_string()));
+        let report =
+            hunt(&setup, &options, &mut |line| println!("{line}")).unwrap_or_else(|e| step_failed(&e.to_string()));
         let saved = report.found.as_ref().map(|found| {
-            let origin = format!(
-                "Saved by the hunt in the scenario \"{}\": trial {} (seed {}) failed; this is its smallest failing case.",
-                w.scenario,
-                found.trial + 1,
-                found.seed
-            );
             let flow = w.flow_ref.clone().unwrap_or_else(|| spec.name.clone());
-            let of = ReplayOf {
-                flow: &flow,
-                spec: &spec,
-                service: &setup.service,
-                output: &setup.output,
-                expectations: &setup.expectations,
-                timeout_seconds: setup.timeout.as_secs(),
-                origin: &origin,
-            };
-            let name = format!("{}-seed-{}", w.topic, found.seed);
-            let scenario = format!("the smallest failing case of seed {}", found.seed);
-            replay::save(&save_failures_dir(), &name, &of, &found.case, &scenario)
+            let by = format!("the hunt in the scenario \"{}\"", w.scenario);
+            replay::save_found(&save_failures_dir(), &w.topic, &flow, &setup, found, &by)
                 .unwrap_or_else(|e| step_failed(&e.to_string()))
         });
         print!("{}", render::render(&spec, &report));
@@ -182,7 +166,7 @@ fn shrinks_to(w: &mut FlowWorld, accounts: usize, flows: usize) {
             render::render(&spec, &run.report)
         ));
     }
-    let (a, f) = (found.case.keys().len(), found.case.flows(&spec));
+    let (a, f) = (found.case().keys().len(), found.case().flows(&spec));
     if (a, f) != (accounts, flows) {
         w.fail(&format!(
             "expected the smallest failing case to have {accounts} accounts and {flows} flows, it has {a} and {f}:\n{}",
@@ -201,33 +185,13 @@ fn sends_its_accounts(w: &mut FlowWorld, order: String) {
     let Some(found) = &run.report.found else {
         w.fail("the hunt found no failing case");
     };
-    let interleaved = found.case.switches() >= found.case.keys().len();
+    let interleaved = found.case().switches() >= found.case().keys().len();
     if interleaved != (order == "interleaved") {
         w.fail(&format!(
             "the smallest failing case does not send its accounts {order}:\n{}",
             render::render(&spec, &run.report)
         ));
     }
-}
-
-/// The messages of a saved fixture, in file order.
-fn fixture_case(path: &std::path::Path) -> Case {
-    let fixture = crate::fixture::Fixture::load(path).unwrap_or_else(|e| step_failed(&e.to_string()));
-    Case::new(
-        fixture
-            .entries
-            .iter()
-            .flat_map(|e| {
-                let key = e.key.as_str().map(str::to_string).unwrap_or_else(|| e.key.to_string());
-                e.messages.iter().map(move |m| Keyed {
-                    key: key.clone(),
-                    value: m.clone(),
-                    topic: None,
-                    headers: e.headers.clone(),
-                })
-            })
-            .collect(),
-    )
 }
 
 #[then("the saved replay fails the same way")]
@@ -240,8 +204,11 @@ async fn replay_fails_the_same_way(w: &mut FlowWorld) {
         let Some(shrunk) = &found.shrunk else {
             step_failed("the failure was not shrunk")
         };
-        let case = fixture_case(&saved.fixture);
-        if case.messages.len() != found.case.messages.len() || case.keys() != found.case.keys() {
+        let case = Case::new(
+            crate::flow::fixture_io::keyed_messages(&saved.fixture, &|_| true)
+                .unwrap_or_else(|e| step_failed(&e.to_string())),
+        );
+        if case.messages.len() != found.case().messages.len() || case.keys() != found.case().keys() {
             step_failed(&format!(
                 "{}: the fixture does not hold the smallest case",
                 saved.fixture.display()
