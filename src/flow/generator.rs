@@ -11,20 +11,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use proptest::strategy::{BoxedStrategy, Just, Union, ValueTree};
-use rand::{Rng as _, RngExt, SeedableRng};
+use proptest::strategy::{BoxedStrategy, Just, Union};
+use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
 use super::fields::text;
 use super::fixture_io::Keyed;
-use super::generate_values::{copy_ids, id_donor, state_strategy};
+use super::generate_event::{EventCtx, Stream};
+use super::generate_values::{id_donor, state_strategy};
 use super::ready::Ready;
-use super::spec::{FlowSpec, TimeRule};
-use super::timing::{StateTiming, Window};
+use super::spec::FlowSpec;
 use crate::error::{Error, Result};
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
-use crate::generate::sample::seeded_runner;
 
 /// Relative weights of the spec's named paths.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,23 +243,6 @@ pub fn generate(spec: &FlowSpec, options: &FlowOptions, seed: u64) -> Result<Vec
     FlowGenerator::new(spec, options.clone())?.generate(seed)
 }
 
-struct FlowCtx {
-    ids: Vec<Value>,
-    invariants: Vec<Option<Value>>,
-    t0: Option<i64>,
-    first: Option<i64>,
-    last: Option<i64>,
-}
-
-struct Stream {
-    key: Option<String>,
-    key_value: Option<Value>,
-    /// (state, flow number within the stream)
-    events: Vec<(usize, usize)>,
-    next: usize,
-    flows: Vec<Option<FlowCtx>>,
-}
-
 /// Streams open at once while interleaving: a stream enters when one
 /// before it ends, so memory follows open flows, not all flows. A set of
 /// at most this many streams interleaves all of them from the start.
@@ -299,15 +281,6 @@ fn open_stream(spec: &FlowSpec, s: &StreamShape) -> Stream {
         next: 0,
         flows: (0..flows).map(|_| None).collect(),
     }
-}
-
-/// 64 bits of a key or id: what uniqueness is checked on (a collision
-/// only makes a fresh draw).
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
 }
 
 impl FlowGenerator<'_> {
@@ -416,236 +389,5 @@ impl FlowGenerator<'_> {
             })?;
         }
         Ok(())
-    }
-}
-
-/// What generating one event needs besides the stream.
-struct EventCtx<'a> {
-    spec: &'a FlowSpec,
-    options: &'a FlowOptions,
-    rng: &'a mut Rng,
-    used_keys: &'a mut HashSet<u64>,
-    used_ids: &'a mut HashSet<u64>,
-    published: &'a [Vec<String>],
-}
-
-impl EventCtx<'_> {
-    fn draw(&mut self, strategy: &BoxedStrategy<Value>, state: usize) -> Result<Value> {
-        let mut runner = seeded_runner(self.rng.next_u64());
-        strategy
-            .new_tree(&mut runner)
-            .map(|t| t.current())
-            .map_err(|e| Error::Usage(format!("generating {}: {e}", self.spec.states[state].name)))
-    }
-
-    /// A value of `state`; with a donor, its key and flow id come from a
-    /// value of the donor state (whose ids every state's schema accepts).
-    fn fresh(
-        &mut self,
-        strategy: &BoxedStrategy<Value>,
-        state: usize,
-        donor: Option<(usize, &BoxedStrategy<Value>)>,
-    ) -> Result<Value> {
-        let mut value = self.draw(strategy, state)?;
-        if let Some((d, donor_strategy)) = donor {
-            let given = self.draw(donor_strategy, d)?;
-            copy_ids(self.spec, &given, d, &mut value, state);
-        }
-        Ok(value)
-    }
-
-    fn event(
-        &mut self,
-        strategy: &BoxedStrategy<Value>,
-        state: usize,
-        stream: &mut Stream,
-        flow_no: usize,
-        donor: Option<(usize, &BoxedStrategy<Value>)>,
-    ) -> Result<Value> {
-        let spec = self.spec;
-        let starts = stream.key.is_none() || stream.flows[flow_no].is_none();
-        let donor = donor.filter(|_| starts);
-        let mut value = self.fresh(strategy, state, donor)?;
-        // A new stream takes a key no other stream has; a new flow an unused id.
-        if stream.key.is_none() {
-            for _ in 0..50 {
-                let key = spec.key_of(&value, state).unwrap_or_default();
-                if self.used_keys.insert(fingerprint(&key)) {
-                    stream.key_value = spec.key.get(&value, state).cloned();
-                    stream.key = Some(key);
-                    break;
-                }
-                value = self.fresh(strategy, state, donor)?;
-            }
-        }
-        if stream.flows[flow_no].is_none() {
-            let previous = stream.flows.iter().flatten().last().map(|f| (f.t0, f.last));
-            let mut ids = Vec::new();
-            for _ in 0..50 {
-                ids = spec
-                    .flow_id
-                    .iter()
-                    .map(|f| f.get(&value, state).cloned().unwrap_or(Value::Null))
-                    .collect();
-                let joined = ids.iter().map(text).collect::<Vec<_>>().join("/");
-                if self.used_ids.insert(fingerprint(&joined)) {
-                    break;
-                }
-                value = self.fresh(strategy, state, donor)?;
-            }
-            let timing = spec.timing.as_ref();
-            let drawn_t0 = timing
-                .and_then(|t| t.anchor.as_ref())
-                .and_then(|a| a.read(&value, state));
-            // A restart is scheduled again some days after the flow it replaces.
-            let days = |rng: &mut Rng| rng.random_range(3..15) * 86_400_000;
-            let (t0, first) = match previous {
-                Some((Some(prev_t0), _)) => (Some(prev_t0 + days(self.rng)), None),
-                Some((None, Some(prev_last))) => (None, Some(prev_last + days(self.rng))),
-                _ => (drawn_t0, None),
-            };
-            // A restart without T0 comes after the flow it replaces.
-            stream.flows[flow_no] = Some(FlowCtx {
-                ids,
-                invariants: vec![None; spec.invariants.len()],
-                t0,
-                first: None,
-                last: first,
-            });
-        }
-        let Some(flow) = stream.flows[flow_no].as_mut() else {
-            return Ok(value);
-        };
-        if let Some(k) = &stream.key_value {
-            spec.key.set(&mut value, state, k.clone());
-        }
-        for (field, id) in spec.flow_id.iter().zip(&flow.ids) {
-            field.set(&mut value, state, id.clone());
-        }
-        for (i, field) in spec.invariants.iter().enumerate() {
-            let Some(current) = field.get(&value, state).cloned() else {
-                continue;
-            };
-            match &flow.invariants[i] {
-                Some(v) => {
-                    field.set(&mut value, state, v.clone());
-                }
-                None => flow.invariants[i] = Some(current),
-            }
-        }
-        if let Some(timing) = &spec.timing {
-            if let (Some(anchor), Some(t0)) = (&timing.anchor, flow.t0) {
-                anchor.write(&mut value, state, t0);
-            }
-            let st = timing.states[state].as_ref();
-            let drawn = timing.event_time(&value, state).unwrap_or(self.options.hints.now_ms);
-            let t = event_time(st, flow, drawn, self.options, self.rng);
-            flow.first.get_or_insert(t);
-            flow.last = Some(t);
-            if let Some(st) = st {
-                st.time.write(&mut value, state, t);
-            }
-            for field in &timing.monotonic {
-                if field.field.get(&value, state).is_some() {
-                    field.write(&mut value, state, t);
-                }
-            }
-        }
-        for (r, reference) in spec.references.iter().enumerate() {
-            let published = &self.published[r];
-            if reference.state == state && !published.is_empty() {
-                let n = self.rng.random_range(1..=published.len().min(3));
-                let mut picked: Vec<String> = Vec::with_capacity(n);
-                while picked.len() < n {
-                    let code = &published[self.rng.random_range(0..published.len())];
-                    if !picked.contains(code) {
-                        picked.push(code.clone());
-                    }
-                }
-                let list = Value::Array(picked.into_iter().map(Value::String).collect());
-                if let Some(path) = reference.field.at(state) {
-                    let whole = path.text().trim_end_matches("[]");
-                    if let Ok(p) = spec.resolve(state, whole) {
-                        p.set(&mut value, list);
-                    }
-                }
-            }
-        }
-        Ok(value)
-    }
-}
-
-/// When an event happens: inside its anchor rule's window, inside its
-/// windows after the previous and the first event, never before the
-/// flow's previous event.
-fn event_time(st: Option<&StateTiming>, flow: &FlowCtx, drawn: i64, options: &FlowOptions, rng: &mut Rng) -> i64 {
-    let scale = options.time_scale.max(f64::MIN_POSITIVE);
-    let scaled = |ms: i64| ((ms as f64) / scale) as i64;
-    let wander = |rng: &mut Rng, span: i64| -> i64 {
-        let span = ((span as f64) * options.jitter.clamp(0.0, 1.0)) as i64;
-        if span > 0 { rng.random_range(-span..=span) } else { 0 }
-    };
-    let last = flow.last;
-    let floor = last.unwrap_or(i64::MIN);
-    let mut t = match (st.and_then(|s| s.anchor), flow.t0) {
-        (Some(TimeRule::At { offset, within }), Some(t0)) => t0 + scaled(offset) + wander(rng, scaled(within)),
-        (Some(TimeRule::Before(b)), Some(t0)) => {
-            let hi = t0 + scaled(b) - 1;
-            let lo = last.unwrap_or(hi - scaled(86_400_000)).min(hi);
-            lo + rng.random_range(0..=(hi - lo).max(0)) / 2
-        }
-        (Some(TimeRule::After(a)), Some(t0)) => {
-            floor.max(t0 + scaled(a)) + rng.random_range(0..=scaled(6 * 3_600_000).max(0))
-        }
-        _ => match last {
-            Some(l) => l + rng.random_range(0..=scaled(3_600_000).max(0)),
-            None => flow.t0.unwrap_or(drawn),
-        },
-    };
-    if let Some(st) = st {
-        if let Some(l) = last {
-            t = into_window(t, l, &st.previous, &scaled, rng);
-        }
-        if let Some(f) = flow.first {
-            t = into_window(t, f, &st.start, &scaled, rng);
-        }
-    }
-    t.max(floor)
-}
-
-/// `t` if it is in the window after `reference`, else a time drawn inside it.
-fn into_window(t: i64, reference: i64, w: &Window, scaled: &dyn Fn(i64) -> i64, rng: &mut Rng) -> i64 {
-    if w.holds(t, reference, scaled) {
-        return t;
-    }
-    let lo = reference + w.after.map_or(0, scaled);
-    let hi = w.within.map_or(lo + scaled(3_600_000), |x| reference + scaled(x));
-    if hi <= lo {
-        return lo;
-    }
-    lo + rng.random_range(0..=(hi - lo))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Ready;
-
-    #[test]
-    fn the_kth_ready_stream_is_the_kth_set_index() {
-        let mut ready = Ready::new(37);
-        let mut naive = [false; 37];
-        let mut x: u64 = 7;
-        for _ in 0..2000 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let i = (x >> 33) as usize % 37;
-            let on = (x >> 20) & 1 == 1;
-            ready.set(i, on);
-            naive[i] = on;
-            let set: Vec<usize> = (0..37).filter(|j| naive[*j]).collect();
-            assert_eq!(ready.count(), set.len());
-            for (k, want) in set.iter().enumerate() {
-                assert_eq!(ready.kth(k), *want);
-            }
-        }
     }
 }

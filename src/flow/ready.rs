@@ -59,3 +59,27 @@ impl Ready {
         pos
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ready;
+
+    #[test]
+    fn the_kth_ready_stream_is_the_kth_set_index() {
+        let mut ready = Ready::new(37);
+        let mut naive = [false; 37];
+        let mut x: u64 = 7;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let i = (x >> 33) as usize % 37;
+            let on = (x >> 20) & 1 == 1;
+            ready.set(i, on);
+            naive[i] = on;
+            let set: Vec<usize> = (0..37).filter(|j| naive[*j]).collect();
+            assert_eq!(ready.count(), set.len());
+            for (k, want) in set.iter().enumerate() {
+                assert_eq!(ready.kth(k), *want);
+            }
+        }
+    }
+}
