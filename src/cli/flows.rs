@@ -71,7 +71,15 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     let report = fixture_io::check_file(&spec, file, options)?;
     write_report(&report, out)?;
     if let (Some(dir), true) = (&args.save_failures, report.errors > 0) {
-        save_violations(dir, &args.flow, &spec, file, &report, out)?;
+        save_violations(
+            dir,
+            &args.flow,
+            &spec,
+            ("flowharness verify", &file.display().to_string()),
+            &crate::verify::keys_with_violations(&report),
+            &mut |keys| fixture_io::keyed_messages(file, &|k| keys.contains(k)),
+            out,
+        )?;
     }
     if let Some(path) = &args.junit {
         crate::report::junit::write(
@@ -83,38 +91,40 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     Ok(if report.errors > 0 { FINDINGS } else { OK })
 }
 
-/// The flows of the keys with violations (the first 100 such keys) as a
-/// replay: a fixture and a feature file.
-fn save_violations(
+/// Saves the flows of `keys` (those with violations) as a replay: a
+/// fixture of what `read` finds of them and a feature file, named after
+/// `source` (a file, a topic) and said to come from `by`.
+pub(super) fn save_violations(
     dir: &std::path::Path,
     flow: &str,
     spec: &crate::flow::FlowSpec,
-    file: &std::path::Path,
-    report: &Report,
+    (by, source): (&str, &str),
+    keys: &[String],
+    read: &mut dyn FnMut(&std::collections::HashSet<String>) -> Result<Vec<crate::flow::fixture_io::Keyed>>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    const KEYS: usize = 100;
-    let mut keys = std::collections::HashSet::new();
-    for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
-        if let Some(k) = &f.key
-            && keys.len() < KEYS
-        {
-            keys.insert(k.clone());
-        }
-    }
     if keys.is_empty() {
-        writeln!(out, "not saved: no violation names an account").map_err(stdio)?;
+        writeln!(out, "not saved: no violation names an account, so no flows replay it").map_err(stdio)?;
         return Ok(());
     }
-    let messages = fixture_io::keyed_messages(file, &|k| keys.contains(k))?;
-    let stem = file
+    let wanted: std::collections::HashSet<String> = keys.iter().cloned().collect();
+    let messages = read(&wanted)?;
+    let stem: String = std::path::Path::new(source)
         .file_stem()
-        .map_or_else(|| "verify".into(), |s| s.to_string_lossy().into_owned());
+        .map_or_else(|| "flows".into(), |s| s.to_string_lossy().into_owned())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     let origin = format!(
-        "Saved by flowharness verify: the flows of {} account{} with violations in {}.",
+        "Saved by {by}: the flows of {} account{} with violations in {source}.",
         keys.len(),
         if keys.len() == 1 { "" } else { "s" },
-        file.display()
     );
     let saved =
         crate::hunt::replay::save_violations(dir, &format!("{stem}-violations"), flow, spec, &messages, &origin)?;

@@ -485,6 +485,17 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
     )
     .map_err(stdio)?;
     write_report(&report, out)?;
+    if let (Some(dir), true) = (&args.save_failures, report.errors > 0) {
+        super::flows::save_violations(
+            dir,
+            &args.flow,
+            &spec,
+            ("flowharness verify", &topic),
+            &crate::verify::keys_with_violations(&report),
+            &mut |keys| crate::verify::read_keys(&env, &spec, &reading, keys, timeout),
+            out,
+        )?;
+    }
     if let Some(path) = &args.junit {
         crate::report::junit::write(path, &format!("verify {topic} against {}", spec.name), &report)?;
     }

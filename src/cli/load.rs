@@ -60,6 +60,11 @@ pub struct LoadArgs {
     /// Read the topic alongside: end-to-end latency and the flow checker.
     #[arg(long)]
     pub observe: bool,
+    /// With --observe: save the flows with violations (the first 100) here
+    /// as a fixture, and a feature file that replays them and fails the
+    /// same way. A failure no flow shows (loss, an SLO) is said, not saved.
+    #[arg(long, requires = "observe")]
+    pub save_failures: Option<PathBuf>,
     /// Track this consumer group's lag until it drains.
     #[arg(long)]
     pub consumer_group: Option<String>,
@@ -237,11 +242,38 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
     let env = connect(&args.connect)?;
     let stop = Arc::new(AtomicBool::new(false));
     super::interrupt::stop_gracefully(stop.clone());
+    // Where the run began, to read its flows again for a replay.
+    let starts = match &args.save_failures {
+        Some(_) => options
+            .topics()
+            .into_iter()
+            .map(|t| {
+                let at = crate::kafka::observer::end_offsets(&env.cluster, &t)
+                    .ok()
+                    .filter(|e| !e.is_empty());
+                (t, at)
+            })
+            .collect::<Vec<_>>(),
+        None => Vec::new(),
+    };
     let mut tick = progress();
     let mut r = crate::load::run(&env, &options, &stop, &mut *tick)?;
     r.apply_slo(max_p99, max_error_rate);
     report::write_summary(&r, out).map_err(stdio)?;
     write_outputs(&r, args.report.as_ref(), args.html.as_ref())?;
+    if let (Some(dir), Some(observed), true) = (&args.save_failures, &r.observed, r.failed()) {
+        let reading: Vec<crate::kafka::observer::Reading<'_>> =
+            starts.iter().map(|(t, at)| (t.as_str(), at.clone())).collect();
+        super::flows::save_violations(
+            dir,
+            &args.flow,
+            &options.flow,
+            ("flowharness load", &r.topic),
+            &observed.keys_with_violations,
+            &mut |keys| crate::verify::read_keys(&env, &options.flow, &reading, keys, Duration::from_secs(30)),
+            out,
+        )?;
+    }
     Ok(if r.interrupted {
         INTERRUPTED
     } else if r.failed() {

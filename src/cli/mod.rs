@@ -441,9 +441,10 @@ pub struct VerifyArgs {
     /// instance i of n (an indexed job's completion index).
     #[arg(long, conflicts_with = "file")]
     pub shard: Option<String>,
-    /// With --file: save the flows of the accounts with violations here as
-    /// a fixture, and a feature file that replays them and fails the same way.
-    #[arg(long, requires = "file")]
+    /// Save the flows of the accounts with violations (the first 100) here
+    /// as a fixture, and a feature file that replays them and fails the
+    /// same way; with --topic they are read again from where verify began.
+    #[arg(long)]
     pub save_failures: Option<PathBuf>,
 }
 

@@ -46,6 +46,11 @@ pub struct ObservedSummary {
     /// been read; none when it never was.
     #[serde(default)]
     pub caught_up_seconds: Option<f64>,
+    /// The keys of the first flows with violations (at most
+    /// [`crate::verify::REPLAY_KEYS`]), for `--save-failures`; not in the
+    /// JSON report.
+    #[serde(skip)]
+    pub keys_with_violations: Vec<String>,
 }
 
 /// One second of the observer.
@@ -191,6 +196,7 @@ pub fn observe(
     summary.warnings = report.warnings;
     summary.by_rule = report.counts.iter().map(|(r, n)| (r.name().to_string(), *n)).collect();
     summary.findings = report.findings.iter().take(20).map(ToString::to_string).collect();
+    summary.keys_with_violations = crate::verify::keys_with_violations(&report);
     summary.complete_by_path = report.complete_by_path.clone();
     summary.end_to_end = latencies
         .iter()

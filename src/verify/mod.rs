@@ -390,6 +390,71 @@ pub fn produce_only(
     Ok(producer.finish())
 }
 
+/// How many flows a saved replay holds at most: the keys of the first
+/// this many with violations.
+pub const REPLAY_KEYS: usize = 100;
+
+/// The keys of the first [`REPLAY_KEYS`] flows with violations.
+pub fn keys_with_violations(report: &Report) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
+        if let Some(k) = &f.key
+            && keys.len() < REPLAY_KEYS
+            && !keys.contains(k)
+        {
+            keys.push(k.clone());
+        }
+    }
+    keys
+}
+
+/// Reads a flow's topics again from where a run began (`None`: the
+/// beginning) to their end, keeping the messages of `keys` in the order
+/// read, each named by its topic in the spec: the flows a replay holds.
+/// Messages that do not decode are left out.
+pub fn read_keys(
+    env: &Environment,
+    spec: &FlowSpec,
+    reading: &[observer::Reading<'_>],
+    keys: &std::collections::HashSet<String>,
+    timeout: Duration,
+) -> Result<Vec<crate::flow::fixture_io::Keyed>> {
+    let decoder = Decoder {
+        registry: env.registry.clone(),
+    };
+    let options = ObserveOptions {
+        start: None,
+        expected: None,
+        until_end: true,
+        timeout,
+        run_id: None,
+        partitions: None,
+    };
+    let names: Vec<&str> = reading.iter().map(|(t, _)| *t).collect();
+    let mut out = Vec::new();
+    observer::observe_many(&env.cluster, reading, &decoder, &options, &mut |o, _| {
+        if let (Some(key), Ok(value)) = (o.key, o.value)
+            && keys.contains(&key)
+        {
+            let channel = o
+                .topic
+                .as_deref()
+                .and_then(|t| names.iter().position(|n| *n == t))
+                .unwrap_or(0);
+            out.push(crate::flow::fixture_io::Keyed {
+                key,
+                value,
+                topic: spec
+                    .channels
+                    .get(channel)
+                    .map(|c| std::sync::Arc::from(c.topic.as_str())),
+                headers: o.headers,
+            });
+        }
+    })?;
+    Ok(out)
+}
+
 /// A generated message of `spec`, ready to produce: its flow id read
 /// from the value (for the flow header) and its channel from its topic.
 pub fn flow_message(spec: &FlowSpec, k: crate::flow::fixture_io::Keyed) -> Message {

@@ -287,3 +287,88 @@ fn a_failing_scenario_is_saved_as_a_replay_that_fails_the_same_way() {
     assert!(again.contains("transition-not-allowed"), "{again}");
     assert!(text.contains("transition-not-allowed"), "{text}");
 }
+
+#[test]
+fn verify_of_a_topic_reads_the_flows_with_violations_again_and_saves_them() {
+    let env = flowharness::kafka::Environment::connect(&flowharness::kafka::Connect::default()).unwrap();
+    let spec = parcels();
+    let status = |i: usize, s: &str| {
+        flowharness::verify::Message::keyed(
+            format!("p-{i:05}"),
+            serde_json::json!({"status": s, "parcelId": format!("p-{i:05}")}),
+        )
+    };
+    let mut messages = Vec::new();
+    for i in 0..5 {
+        messages.push(status(i, "PLACED"));
+        messages.push(status(i, "DELIVERED"));
+        if i == 2 {
+            messages.push(status(i, "DELIVERED"));
+        }
+    }
+    let topic = "hunt-verify-topic";
+    let delivery = flowharness::verify::produce_only(&env, &spec, topic, 3, &messages).unwrap();
+    assert_eq!(delivery.failed, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    let spec_path = repo_path("tests/parcels/parcels.toml");
+    let registry = env.registry_url();
+    let (code, out, err) = flowharness(&[
+        "verify",
+        "--topic",
+        topic,
+        "--flow",
+        spec_path.to_str().unwrap(),
+        "--from-beginning",
+        "--timeout",
+        "20s",
+        "--bootstrap-servers",
+        &env.cluster.bootstrap,
+        "--registry-url",
+        &registry,
+        "--save-failures",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("transition-not-allowed"), "{out}");
+    let fixture = flowharness::fixture::Fixture::load(&saved.join(format!("{topic}-violations.fixture.json"))).unwrap();
+    let keys: Vec<&serde_json::Value> = fixture.entries.iter().map(|e| &e.key).collect();
+    assert_eq!(
+        keys,
+        [&serde_json::json!("p-00002")],
+        "only the parcel with the violation is saved\n{out}"
+    );
+    assert_eq!(fixture.entries[0].messages.len(), 3);
+    let (code, text) = run_feature(&saved.join(format!("{topic}-violations.feature")));
+    assert_eq!(code, Some(1), "the replay fails\n{text}");
+    assert!(
+        text.contains("transition-not-allowed"),
+        "the replay finds the same violation\n{text}"
+    );
+}
+
+#[test]
+fn a_load_failure_no_flow_shows_is_said_and_not_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    let (code, out, err) = flowharness(&[
+        "load",
+        "--flow",
+        "account-migration",
+        "--rate",
+        "50/s",
+        "--duration",
+        "1s",
+        "--time-scale",
+        "0",
+        "--observe",
+        "--max-p99",
+        "0ms",
+        "--save-failures",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("SLO breached"), "{out}");
+    assert!(out.contains("not saved: no violation names an account"), "{out}");
+    assert!(!saved.exists(), "nothing is written for a failure no flow shows");
+}

@@ -78,6 +78,7 @@ fn sample_report(shard: u64, shards: u64) -> LoadReport {
             .collect(),
         behind_at_producer_end: 0,
         caught_up_seconds: Some(0.05),
+        keys_with_violations: Vec::new(),
     };
     let mut r = LoadReport {
         format: "flowharness-load-report/1".into(),
