@@ -100,10 +100,18 @@ impl Setup<'_> {
         let cluster = &self.env.cluster;
         let partitions = spec.partitions().unwrap_or(3);
         cluster.create_topic(&topic, partitions)?;
-        // An output topic shared by every trial is read from where it was.
-        let output_start = crate::kafka::observer::end_offsets(cluster, &self.output.replace("{topic}", &topic))
-            .ok()
-            .filter(|ends| !ends.is_empty());
+        let output = self.output.replace("{topic}", &topic);
+        // The trial's own output topic is the harness's to create, as its
+        // input is (a broker may not create topics on first use); one
+        // shared by every trial is the service's, read from where it was.
+        let output_start = if self.output.contains("{topic}") {
+            cluster.create_topic(&output, partitions)?;
+            None
+        } else {
+            crate::kafka::observer::end_offsets(cluster, &output)
+                .ok()
+                .filter(|ends| !ends.is_empty())
+        };
         let log = self.logs.join(format!("{topic}.log"));
         let command = self.service.command_for(&topic);
         let group = self.service.group_for(&topic);
@@ -130,7 +138,7 @@ impl Setup<'_> {
             {
                 return Ok((Vec::new(), Some(broke)));
             }
-            let seen = self.read_output(&topic, output_start, &wanted, group.is_none())?;
+            let seen = self.read_output(&output, output_start, &wanted, group.is_none())?;
             Ok((super::expect::compare(&wanted, &seen), None))
         })();
         processes.add(child);
@@ -179,12 +187,11 @@ impl Setup<'_> {
     /// group, read until every key has its count or the timeout passes.
     fn read_output(
         &self,
-        topic: &str,
+        output: &str,
         start: Option<Vec<(i32, i64)>>,
         wanted: &BTreeMap<String, Vec<Expected>>,
         wait: bool,
     ) -> Result<BTreeMap<String, Vec<Expected>>> {
-        let output = self.output.replace("{topic}", topic);
         let cluster = &self.env.cluster;
         let mut seen: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
         let total: usize = wanted.values().map(Vec::len).sum();
@@ -194,7 +201,7 @@ impl Setup<'_> {
         };
         // A consumer may create its output topic only when it first writes.
         let held = loop {
-            match crate::kafka::observer::end_offsets(cluster, &output) {
+            match crate::kafka::observer::end_offsets(cluster, output) {
                 Ok(ends) if !ends.is_empty() => {
                     break ends
                         .iter()
@@ -226,7 +233,7 @@ impl Setup<'_> {
             run_id: None,
             partitions: None,
         };
-        observe(cluster, &output, &decoder, &options, &mut |o, _| {
+        observe(cluster, output, &decoder, &options, &mut |o, _| {
             if let (Some(key), Ok(value)) = (&o.key, &o.value)
                 && wanted.contains_key(key)
             {
