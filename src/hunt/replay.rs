@@ -90,6 +90,11 @@ fn flow_ref(flow: &str) -> String {
     }
 }
 
+/// `text` as one word for `sh`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 fn quoted(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -97,8 +102,15 @@ fn quoted(text: &str) -> String {
 /// The feature file's text for the fixture `fixture_name` beside it.
 pub fn feature_text(of: &ReplayOf<'_>, fixture_name: &str, scenario: &str) -> String {
     let group = of.service.group.clone();
-    // The group's name in the command, in terms of the scenario's topic.
-    let command = of.service.command.replace("{group}", group.as_deref().unwrap_or(""));
+    // As the hunt ran it: from the same folder, with the group's name (in
+    // terms of the scenario's topic) in the command and in its environment.
+    let mut command = of.service.command.replace("{group}", group.as_deref().unwrap_or(""));
+    if let Some(g) = &group {
+        command = format!("FLOWHARNESS_GROUP={} {command}", shell_quoted(g));
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        command = format!("cd {} && {command}", shell_quoted(&dir.display().to_string()));
+    }
     let mut out = String::new();
     for line in of.origin.lines() {
         out.push_str(&format!("# {line}\n"));
@@ -182,4 +194,44 @@ pub fn save_violations(
     let feature = dir.join(format!("{name}.feature"));
     std::fs::write(&feature, text).map_err(|e| Error::io(&feature, e))?;
     Ok(Saved { fixture, feature })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_runs_the_command_from_the_same_folder_with_its_group() {
+        let spec = crate::flow::shipped::shipped("account-migration")
+            .expect("shipped")
+            .expect("parses");
+        let rows = vec![
+            vec!["event".to_string(), "state".to_string()],
+            vec!["Scheduled".to_string(), "SCHEDULED".to_string()],
+        ];
+        let expectations = Expectations::from_rows(&spec, &rows).expect("table");
+        let service = Service {
+            command: "./svc --group {group}".into(),
+            group: Some("{topic}-svc's".into()),
+        };
+        let of = ReplayOf {
+            flow: "account-migration",
+            spec: &spec,
+            service: &service,
+            output: "{topic}-status",
+            expectations: &expectations,
+            timeout_seconds: 20,
+            origin: "a test",
+        };
+        let text = feature_text(&of, "case.fixture.json", "a case");
+        let here = std::env::current_dir().expect("cwd").display().to_string();
+        let line = format!(
+            "    When the command \"cd '{here}' && FLOWHARNESS_GROUP='{{topic}}-svc'\\\\''s' ./svc --group {{topic}}-svc's\" is started\n"
+        );
+        assert!(text.contains(&line), "{text}");
+        assert!(
+            text.contains("    Then the consumer group \"{topic}-svc's\" has caught up within 20 seconds\n"),
+            "{text}"
+        );
+    }
 }
