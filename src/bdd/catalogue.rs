@@ -51,6 +51,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "an event is produced with these fields:",
         "When an event is produced with these fields:\n      | field | value |\n      | data.code | INVOICE_NOTIFICATION |",
     ),
+    (
+        "Given",
+        "the topic {string} exists",
+        "Given the topic \"{topic}-status\" exists",
+    ),
     // Hunting: the smallest failing case.
     (
         "Given",

@@ -123,6 +123,10 @@ pub fn feature_text(of: &ReplayOf<'_>, fixture_name: &str, scenario: &str) -> St
     ));
     out.push_str(&format!("  Scenario: {scenario}\n"));
     out.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(of.flow))));
+    // A trial creates its own output topic; so does the replay.
+    if of.output.contains("{topic}") {
+        out.push_str(&format!("    And the topic \"{}\" exists\n", quoted(of.output)));
+    }
     out.push_str(&format!("    When the command \"{}\" is started\n", quoted(&command)));
     out.push_str(&format!(
         "    And the fixture \"{}\" is produced\n",
@@ -229,6 +233,7 @@ mod tests {
             "    When the command \"cd '{here}' && FLOWHARNESS_GROUP='{{topic}}-svc'\\\\''s' ./svc --group {{topic}}-svc's\" is started\n"
         );
         assert!(text.contains(&line), "{text}");
+        assert!(text.contains("    And the topic \"{topic}-status\" exists\n"), "{text}");
         assert!(
             text.contains("    Then the consumer group \"{topic}-svc's\" has caught up within 20 seconds\n"),
             "{text}"

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use cucumber::{then, when};
+use cucumber::{given, then, when};
 
 use super::super::world::{FlowWorld, environment, off_thread, step_failed};
 use crate::flow::fields;
@@ -22,6 +22,19 @@ fn seconds(n: i64) -> Duration {
         .filter(|n| *n > 0)
         .map(Duration::from_secs)
         .unwrap_or_else(|| step_failed(&format!("{n} seconds: give a positive number")))
+}
+
+#[given(expr = "the topic {string} exists")]
+async fn a_topic_exists(w: &mut FlowWorld, topic: String) {
+    let topic = with_topic(w, &topic);
+    off_thread(w, move |w| {
+        let partitions = w.flow_spec().and_then(|f| f.partitions()).unwrap_or(3);
+        environment()
+            .cluster
+            .create_topic(&topic, partitions)
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
+    })
+    .await;
 }
 
 #[when(expr = "the command {string} is started")]
