@@ -10,6 +10,7 @@ pub mod cli;
 pub mod codec;
 pub mod contract;
 pub mod error;
+pub mod fake;
 pub mod fixture;
 pub mod fixture_lines;
 pub mod fixture_writer;

@@ -47,6 +47,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Load(args) => super::load::load(&args, out),
         Command::Hunt(args) => super::hunt::run(&args, out, err),
+        Command::Fake(args) => super::fake::run(&args, out, err),
         Command::Bench(args) => super::load::bench(&args, out),
         Command::Report(command) => super::load::report_command(&command, out),
         Command::Steps => crate::bdd::write_catalogue(out).map(|()| OK).map_err(stdio),

@@ -3,6 +3,7 @@
 
 mod asyncapi;
 mod commands;
+pub mod fake;
 mod flows;
 mod hunt;
 mod interrupt;
@@ -66,6 +67,10 @@ pub enum Command {
     /// trials against it, each on a fresh topic and group, and the first
     /// failure shrunk against it. Exit 0 no failure, 1 a failure found.
     Hunt(Box<HuntArgs>),
+    /// A fake upstream that answers: reads requests, replies with the
+    /// flow's continuation (copied ids, delays, planned faults), and
+    /// accounts for every request. Exit 0 clean, 1 findings.
+    Fake(Box<fake::FakeArgs>),
     /// Print the step library, one step and an example a line.
     Steps,
     /// AsyncAPI 2.x/3.0 documents: check one, write its overlay, or
