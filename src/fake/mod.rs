@@ -356,3 +356,6 @@ fn send(producer: &BaseProducer<AckContext>, topic: &str, d: &Due, acks: &Acks) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

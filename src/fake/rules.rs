@@ -802,12 +802,17 @@ fn compatible(source: &Source, target: &Target, spec: &FlowSpec) -> std::result:
         Source::Header(h) => format!("header {h}"),
         Source::Field(p) => p.text().to_string(),
     };
-    let name = |k: Option<&str>| k.unwrap_or("record, array, number or boolean").to_string();
-    for (path, to) in tos {
+    let name = |k: Option<&str>| match k {
+        Some("integer") => "an integer".to_string(),
+        Some(k) => format!("a {k}"),
+        None => "a record, array, number or boolean".to_string(),
+    };
+    for (_, to) in tos {
         if from != to {
             return Err(format!(
-                "{source_text} is a {} and {path} is a {}: a copy between incompatible types",
+                "{source_text} is {} and {} is {}: a copy between incompatible types",
                 name(from),
+                target.text(),
                 name(to)
             ));
         }
