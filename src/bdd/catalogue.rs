@@ -227,6 +227,43 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "within {int} seconds the topic {string} shows each account's events as:",
         "Then within 30 seconds the topic \"{topic}-status\" shows each account's events as:\n      | event | state | flowId |\n      | Completed | MIGRATED | {flow id} |\n      | Cancelled | - | - |",
     ),
+    // A fake upstream that answers.
+    (
+        "Given",
+        "a fake answers with the rules {string}",
+        "Given a fake answers with the rules \"examples/migration-scheduler/fake.toml\"",
+    ),
+    (
+        "Given",
+        "a fake answers with the rules {string} and these faults:",
+        "Given a fake answers with the rules \"examples/migration-scheduler/fake.toml\" and these faults:\n      | fault | percent | by |\n      | late | 50 | 10s |",
+    ),
+    (
+        "Given",
+        "a fake answers each {word} with a(n) {word} flow",
+        "Given a fake answers each Requested with an authorized flow",
+    ),
+    (
+        "Given",
+        "a fake answers each {word} with the mix {string}",
+        "Given a fake answers each Requested with the mix \"authorized=9,declined=1\"",
+    ),
+    ("When", "a {word} request is sent", "When a ScheduleMigration request is sent"),
+    (
+        "When",
+        "a {word} request is sent with these fields:",
+        "When a Requested request is sent with these fields:\n      | field | value |\n      | accountId | acc-000042 |",
+    ),
+    (
+        "Then",
+        "within {int} seconds the fake has answered {int} request(s): {int} replied and {int} omitted",
+        "Then within 10 seconds the fake has answered 3 requests: 2 replied and 1 omitted",
+    ),
+    (
+        "Then",
+        "within {int} seconds the topic {string} has {int} message(s) with {word} equal to {string}",
+        "Then within 30 seconds the topic \"{topic}-outcomes\" has 3 messages with outcome equal to \"MIGRATED\"",
+    ),
 ];
 
 /// Prints the catalogue, one step and its example a line.

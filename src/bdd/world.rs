@@ -118,6 +118,44 @@ pub struct FlowWorld {
     pub service: Option<crate::hunt::Service>,
     /// The scenario's last hunt.
     pub hunt: Option<HuntRun>,
+    /// A fake upstream the scenario started.
+    pub fake: Option<RunningFake>,
+}
+
+/// A fake running for a scenario on a thread of its own.
+pub struct RunningFake {
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub handle: Option<std::thread::JoinHandle<crate::Result<crate::fake::FakeReport>>>,
+    pub live: Arc<crate::fake::Live>,
+    /// Its rules, topics as the scenario's.
+    pub rules: crate::fake::Rules,
+}
+
+impl std::fmt::Debug for RunningFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningFake").field("live", &self.live).finish()
+    }
+}
+
+impl RunningFake {
+    /// Stops it and gives its report.
+    pub fn stop(&mut self) -> crate::Result<crate::fake::FakeReport> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(crate::Error::Usage("the fake's thread panicked".into()))),
+            None => Err(crate::Error::Usage("the fake was already stopped".into())),
+        }
+    }
+}
+
+impl Drop for RunningFake {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            let _ = self.stop();
+        }
+    }
 }
 
 /// A hunt a scenario ran: what it found, where its replay went, and what
@@ -216,6 +254,7 @@ impl FlowWorld {
 
     /// Stops what the scenario started.
     pub fn stop_processes(&mut self) {
+        self.fake = None;
         self.processes.stop();
     }
 }

@@ -84,6 +84,7 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         partitions: args.partitions.max(1),
         requests: args.requests,
         duration,
+        live: None,
     };
     let env = super::kafka::connect(&args.connect)?;
     if let Some(n) = args.bench {
@@ -97,7 +98,8 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     }
     let stop = Arc::new(AtomicBool::new(false));
     super::interrupt::stop_gracefully(stop.clone());
-    let topics: Vec<&str> = rules.rules.iter().map(|r| r.topic.as_str()).collect();
+    let mut topics: Vec<&str> = rules.rules.iter().map(|r| r.topic.as_str()).collect();
+    topics.dedup();
     writeln!(
         err,
         "fake: answering {} on {}, replies on {} (group {}, seed {})",

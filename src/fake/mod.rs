@@ -23,7 +23,7 @@ use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 
 pub use self::answer::{Answer, Planned, Request, Responder};
-pub use self::report::{FakeReport, RuleCounts};
+pub use self::report::{FakeReport, Live, RuleCounts};
 pub use self::rules::{Fault, Rules};
 use crate::error::Result;
 use crate::flow::FlowSpec;
@@ -51,6 +51,8 @@ pub struct FakeOptions {
     pub requests: Option<u64>,
     /// Stop after this long.
     pub duration: Option<Duration>,
+    /// Counts kept up to date while it runs.
+    pub live: Option<Arc<Live>>,
 }
 
 impl Default for FakeOptions {
@@ -63,6 +65,7 @@ impl Default for FakeOptions {
             partitions: 1,
             requests: None,
             duration: None,
+            live: None,
         }
     }
 }
@@ -196,6 +199,9 @@ pub fn run(
     let deadline = options.duration.map(|d| origin + d);
     let mut first_taken: Option<Instant> = None;
     loop {
+        if let Some(live) = &options.live {
+            live.update(&report, remaining.len() as u64);
+        }
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }

@@ -62,6 +62,35 @@ pub struct FakeReport {
 
 const KEPT_FINDINGS: usize = 20;
 
+/// The counts of a running fake, for a caller on another thread.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub requests: std::sync::atomic::AtomicU64,
+    pub replied: std::sync::atomic::AtomicU64,
+    pub omitted: std::sync::atomic::AtomicU64,
+    pub unanswerable: std::sync::atomic::AtomicU64,
+    pub pending: std::sync::atomic::AtomicU64,
+}
+
+impl Live {
+    pub(super) fn update(&self, r: &FakeReport, pending: u64) {
+        self.requests.store(r.requests, Ordering::Relaxed);
+        self.replied.store(r.replied, Ordering::Relaxed);
+        self.omitted.store(r.omitted, Ordering::Relaxed);
+        self.unanswerable.store(r.unanswerable, Ordering::Relaxed);
+        self.pending.store(pending, Ordering::Relaxed);
+    }
+
+    /// Requests taken, and whether every one has its answer.
+    pub fn settled(&self) -> (u64, bool) {
+        let n = self.requests.load(Ordering::Relaxed);
+        (n, self.pending.load(Ordering::Relaxed) == 0
+            && n == self.replied.load(Ordering::Relaxed)
+                + self.omitted.load(Ordering::Relaxed)
+                + self.unanswerable.load(Ordering::Relaxed))
+    }
+}
+
 impl FakeReport {
     pub fn new(rules: &Rules) -> FakeReport {
         FakeReport {

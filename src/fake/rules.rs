@@ -225,6 +225,22 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// Renames the flow's topics: `name(c)` for channel `c`, in the reply
+    /// topics and in rules whose topic was the channel's own name.
+    pub fn rename_channels(&mut self, spec: &FlowSpec, name: &dyn Fn(usize) -> String) {
+        for (c, ch) in spec.channels.iter().enumerate().skip(1) {
+            let new = name(c);
+            if self.reply_topics[c] == ch.topic {
+                self.reply_topics[c].clone_from(&new);
+            }
+            for r in &mut self.rules {
+                if r.topic == ch.topic {
+                    r.topic.clone_from(&new);
+                }
+            }
+        }
+    }
+
     /// Loads a rules file; schema paths are relative to its folder, and
     /// `{topic}` in topic names is `topic`.
     pub fn load(path: &Path, spec: &FlowSpec, topic: &str) -> Result<Rules> {

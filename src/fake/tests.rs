@@ -269,8 +269,7 @@ fn each_fault_does_what_it_says_and_the_checker_sees_the_broken_ones() {
     };
     let run = |fault: &str| {
         let rules = rules(&spec, &with_fault(SCHEDULE_RULES, fault)).expect("rules");
-        let a = answer(&responder(&spec, &rules, 5), topic, &q, full);
-        a
+        answer(&responder(&spec, &rules, 5), topic, &q, full)
     };
     assert_eq!(run("none"), Answer::Omitted);
     let Answer::Reply { events, fault } = run("late") else { panic!("a reply") };

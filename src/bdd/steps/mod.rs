@@ -5,6 +5,7 @@
 
 mod catalog;
 mod contract;
+mod fake;
 mod faults;
 mod hunt;
 mod observe;
