@@ -248,7 +248,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "a fake answers each {word} with the mix {string}",
         "Given a fake answers each Requested with the mix \"authorized=9,declined=1\"",
     ),
-    ("When", "a {word} request is sent", "When a ScheduleMigration request is sent"),
+    (
+        "When",
+        "a {word} request is sent",
+        "When a ScheduleMigration request is sent",
+    ),
     (
         "When",
         "a {word} request is sent with these fields:",

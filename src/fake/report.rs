@@ -84,10 +84,13 @@ impl Live {
     /// Requests taken, and whether every one has its answer.
     pub fn settled(&self) -> (u64, bool) {
         let n = self.requests.load(Ordering::Relaxed);
-        (n, self.pending.load(Ordering::Relaxed) == 0
-            && n == self.replied.load(Ordering::Relaxed)
-                + self.omitted.load(Ordering::Relaxed)
-                + self.unanswerable.load(Ordering::Relaxed))
+        (
+            n,
+            self.pending.load(Ordering::Relaxed) == 0
+                && n == self.replied.load(Ordering::Relaxed)
+                    + self.omitted.load(Ordering::Relaxed)
+                    + self.unanswerable.load(Ordering::Relaxed),
+        )
     }
 }
 

@@ -29,7 +29,9 @@ fn spec(arg: &str) -> FlowSpec {
 }
 
 fn rules(spec: &FlowSpec, text: &str) -> crate::error::Result<Rules> {
-    Rules::parse(text, spec, &spec.topic, &|p: &str| Schema::load(&Path::new(SCHEDULER).join(p)))
+    Rules::parse(text, spec, &spec.topic, &|p: &str| {
+        Schema::load(&Path::new(SCHEDULER).join(p))
+    })
 }
 
 fn responder<'s>(spec: &'s FlowSpec, rules: &'s Rules, seed: u64) -> Responder<'s> {
@@ -196,13 +198,20 @@ fn a_command_outside_the_flow_is_answered_with_a_whole_flow_carrying_its_values(
         let account = format!("{}", 2_000_000 + i);
         let mut q = command(&account, "NORMAL");
         q.value["requestId"] = json!(format!("6f1c2d3e-4b5a-4c7d-8e9f-{:012}", i));
-        let Answer::Reply { events, fault: None } = answer(&r, topic, &q, Some("com.example.migration.commands.ScheduleMigration"))
+        let Answer::Reply { events, fault: None } =
+            answer(&r, topic, &q, Some("com.example.migration.commands.ScheduleMigration"))
         else {
             panic!("a plain reply")
         };
         let first = &events[0];
         assert_eq!(spec.states[first.state].name, "Scheduled");
-        let branch = |v: &Value| v["event"].as_object().and_then(|m| m.values().next()).cloned().expect("a branch");
+        let branch = |v: &Value| {
+            v["event"]
+                .as_object()
+                .and_then(|m| m.values().next())
+                .cloned()
+                .expect("a branch")
+        };
         let b = branch(&first.value);
         assert_eq!(b["enrollmentId"], q.value["requestId"], "the request id is the flow id");
         assert_eq!(b["metadata"]["traceToken"], json!("trace-1"));
@@ -212,8 +221,10 @@ fn a_command_outside_the_flow_is_answered_with_a_whole_flow_carrying_its_values(
             assert_eq!(branch(&e.value)["accountId"], json!(account));
         }
         // A cancelled or rolled-back flow restarts with a flow id of its own.
-        let ids: std::collections::BTreeSet<String> =
-            events.iter().map(|e| branch(&e.value)["enrollmentId"].to_string()).collect();
+        let ids: std::collections::BTreeSet<String> = events
+            .iter()
+            .map(|e| branch(&e.value)["enrollmentId"].to_string())
+            .collect();
         let names: Vec<&str> = events.iter().map(|e| spec.states[e.state].name.as_str()).collect();
         paths.insert(names.len());
         if names.contains(&"Cancelled") || names.contains(&"RolledBack") {
@@ -221,7 +232,10 @@ fn a_command_outside_the_flow_is_answered_with_a_whole_flow_carrying_its_values(
         } else {
             assert_eq!(ids.len(), 1, "{names:?}");
         }
-        assert!(events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms), "delays follow the flow's time");
+        assert!(
+            events.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
+            "delays follow the flow's time"
+        );
         all.extend(events.iter().map(|e| keyed(&spec, e)));
     }
     assert!(paths.len() >= 2, "several paths drawn: {paths:?}");
@@ -246,11 +260,18 @@ fn when_tests_and_rule_order_decide_which_rule_takes_a_request() {
     };
     let full = Some("com.example.migration.commands.ScheduleMigration");
     assert_eq!(take(&command("1234567", "NORMAL"), topic, full), Some(0));
-    assert_eq!(take(&command("1234567", "NORMAL"), topic, Some("ScheduleMigration")), Some(0));
+    assert_eq!(
+        take(&command("1234567", "NORMAL"), topic, Some("ScheduleMigration")),
+        Some(0)
+    );
     assert_eq!(take(&command("1234567", "URGENT"), topic, full), None, "equals");
     assert_eq!(take(&command("12345", "NORMAL"), topic, full), None, "matches");
     assert_eq!(take(&command("1234567", "NORMAL"), "other", full), None, "topic");
-    assert_eq!(take(&command("1234567", "NORMAL"), topic, Some("CancelMigration")), None, "record");
+    assert_eq!(
+        take(&command("1234567", "NORMAL"), topic, Some("CancelMigration")),
+        None,
+        "record"
+    );
 }
 
 fn with_fault(base: &str, fault: &str) -> String {
@@ -272,30 +293,46 @@ fn each_fault_does_what_it_says_and_the_checker_sees_the_broken_ones() {
         answer(&responder(&spec, &rules, 5), topic, &q, full)
     };
     assert_eq!(run("none"), Answer::Omitted);
-    let Answer::Reply { events, fault } = run("late") else { panic!("a reply") };
+    let Answer::Reply { events, fault } = run("late") else {
+        panic!("a reply")
+    };
     assert_eq!(fault, Some(Fault::Late));
     assert!(events.iter().zip(&plain).all(|(l, p)| l.at_ms == p.at_ms + 30_000));
     let errors = |events: &[Planned]| check(&spec, &events.iter().map(|e| keyed(&spec, e)).collect::<Vec<_>>());
     assert_eq!(errors(&events).errors, 0, "a late reply keeps the contract");
-    let Answer::Reply { events, .. } = run("duplicate") else { panic!("a reply") };
+    let Answer::Reply { events, .. } = run("duplicate") else {
+        panic!("a reply")
+    };
     assert_eq!(events.len(), plain.len() + 1);
     assert!(errors(&events).errors > 0, "the checker sees the duplicate");
-    let Answer::Reply { events, .. } = run("out_of_order") else { panic!("a reply") };
+    let Answer::Reply { events, .. } = run("out_of_order") else {
+        panic!("a reply")
+    };
     assert_eq!(events.len(), plain.len());
     assert_ne!(
         events.iter().map(|e| e.state).collect::<Vec<_>>(),
         plain.iter().map(|e| e.state).collect::<Vec<_>>()
     );
     assert!(errors(&events).errors > 0, "the checker sees the order");
-    let Answer::Reply { events, .. } = run("wrong_correlation") else { panic!("a reply") };
+    let Answer::Reply { events, .. } = run("wrong_correlation") else {
+        panic!("a reply")
+    };
     let id = |e: &Planned| spec.flow_id_of(&e.value, e.state);
     assert_ne!(id(&events[0]), id(&plain[0]), "the flow id is not the request's");
-    assert_eq!(id(&events[0]).map(|s| s.len()), id(&plain[0]).map(|s| s.len()), "but has its shape");
-    let Answer::Reply { events, .. } = run("schema_invalid") else { panic!("a reply") };
+    assert_eq!(
+        id(&events[0]).map(|s| s.len()),
+        id(&plain[0]).map(|s| s.len()),
+        "but has its shape"
+    );
+    let Answer::Reply { events, .. } = run("schema_invalid") else {
+        panic!("a reply")
+    };
     let broken: Vec<&Planned> = events.iter().filter(|e| e.broken).collect();
     assert_eq!(broken.len(), 1);
     // Cut short, no reader decodes it.
-    let Schema::Avro(avro) = &spec.channels[broken[0].channel].schema else { panic!("Avro") };
+    let Schema::Avro(avro) = &spec.channels[broken[0].channel].schema else {
+        panic!("Avro")
+    };
     let mut bytes = Vec::new();
     crate::codec::binary::encode(avro, &broken[0].value, &mut bytes).expect("encodes");
     bytes.pop();
@@ -306,7 +343,10 @@ fn each_fault_does_what_it_says_and_the_checker_sees_the_broken_ones() {
 fn bad_rules_are_refused_at_their_key() {
     let spec = spec("account-migration");
     let cases: &[(&str, &str)] = &[
-        ("[[rule]]\nstate = \"Shipped\"\nreply = \"happy\"\n", "rule[0].state: flow account-migration has no state \"Shipped\""),
+        (
+            "[[rule]]\nstate = \"Shipped\"\nreply = \"happy\"\n",
+            "rule[0].state: flow account-migration has no state \"Shipped\"",
+        ),
         (
             "[[rule]]\nname = \"s\"\ntopic = \"c\"\nschema = \"schedule-migration.avsc\"\nreply = \"happy\"\nwhen = { acount = \"1\" }\n",
             "rule[0] (s).when.acount:",
@@ -339,7 +379,10 @@ fn bad_rules_are_refused_at_their_key() {
             "[[rule]]\ntopic = \"c\"\nschema = \"schedule-migration.avsc\"\nreply = \"happy\"\n[rule.faults]\nlate = 0.1\n",
             "rule[0].faults.late_by: missing",
         ),
-        ("[[rule]]\ntopic = \"c\"\nreply = \"happy\"\n", "rule[0].schema: missing"),
+        (
+            "[[rule]]\ntopic = \"c\"\nreply = \"happy\"\n",
+            "rule[0].schema: missing",
+        ),
         ("[fake]\nseed = 1\n", "rule: no [[rule]]"),
     ];
     for (text, want) in cases {
@@ -349,9 +392,16 @@ fn bad_rules_are_refused_at_their_key() {
     }
     // The request/reply flow's one reply event leaves nothing to reorder.
     let payments = self::spec(PAYMENTS);
-    let got = rules(&payments, &format!("{PAYMENT_RULES}\n[rule.faults]\nout_of_order = 0.1\n")).map_err(error_text);
+    let got = rules(
+        &payments,
+        &format!("{PAYMENT_RULES}\n[rule.faults]\nout_of_order = 0.1\n"),
+    )
+    .map_err(error_text);
     let Err(got) = got else { panic!("accepted") };
-    assert!(got.contains("rule[0] (authorize).faults.out_of_order: a reply of path"), "{got}");
+    assert!(
+        got.contains("rule[0] (authorize).faults.out_of_order: a reply of path"),
+        "{got}"
+    );
     // A path that never passes the request's state cannot continue from it.
     let got = rules(&spec, "[[rule]]\nstate = \"Validated\"\nreply = \"cancel\"\n").map_err(error_text);
     let Err(got) = got else { panic!("accepted") };

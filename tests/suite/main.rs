@@ -19,6 +19,7 @@ mod cross_topic;
 mod deploy_files;
 mod docker_files;
 mod docker_tier;
+mod fake;
 mod fixtures;
 mod flow_designs;
 mod flows;

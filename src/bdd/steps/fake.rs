@@ -40,16 +40,22 @@ fn start(w: &mut FlowWorld, spec: &Arc<FlowSpec>, mut rules: Rules) {
     // The fake's topics exist before the step ends, so what is sent next finds them.
     let env = environment();
     for t in rules.rules.iter().map(|r| &r.topic).chain(&rules.reply_topics) {
-        env.cluster.create_topic(t, 1).unwrap_or_else(|e| step_failed(&e.to_string()));
+        env.cluster
+            .create_topic(t, 1)
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (spec2, rules2, stop2) = (spec.clone(), rules.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        crate::fake::run(environment(), &spec2, &rules2, &options, &stop2, &mut |_| {})
-    });
+    let handle =
+        std::thread::spawn(move || crate::fake::run(environment(), &spec2, &rules2, &options, &stop2, &mut |_| {}));
     println!(
         "fake: answering on {} (group fake-{topic}), replies on {}",
-        rules.rules.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>().join(", "),
+        rules
+            .rules
+            .iter()
+            .map(|r| r.topic.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         rules.reply_topics.join(", ")
     );
     w.fake = Some(RunningFake {
@@ -109,7 +115,10 @@ async fn a_fake_with_rules_and_faults(w: &mut FlowWorld, step: &Step, path: Stri
                 r.late_by_ms = ms;
             }
             if fault == crate::fake::Fault::WrongCorrelation && r.correlation.is_empty() {
-                step_failed(&format!("rule {}: its replies carry no correlation to get wrong", r.name));
+                step_failed(&format!(
+                    "rule {}: its replies carry no correlation to get wrong",
+                    r.name
+                ));
             }
         }
     }
@@ -118,8 +127,10 @@ async fn a_fake_with_rules_and_faults(w: &mut FlowWorld, step: &Step, path: Stri
 
 fn state_rules(w: &FlowWorld, spec: &FlowSpec, state: &str, reply: &str) -> Rules {
     let text = format!("[[rule]]\nname = {state:?}\nstate = {state:?}\nreply = {reply:?}\n");
-    Rules::parse(&text, spec, &w.topic, &|p: &str| crate::schema::Schema::load(&w.resolve_path(p)))
-        .unwrap_or_else(|e| step_failed(&e.to_string()))
+    Rules::parse(&text, spec, &w.topic, &|p: &str| {
+        crate::schema::Schema::load(&w.resolve_path(p))
+    })
+    .unwrap_or_else(|e| step_failed(&e.to_string()))
 }
 
 #[given(expr = "a fake answers each {word} with a(n) {word} flow")]
@@ -150,7 +161,9 @@ fn send_request(w: &mut FlowWorld, which: &str, fields: &[(String, String)]) {
             rules.rules.iter().find(|r| match &r.on {
                 crate::fake::rules::On::State(s) => spec.states[*s].name == which,
                 crate::fake::rules::On::Record { schema, record } => {
-                    record.as_deref().is_some_and(|n| n == which || n.ends_with(&format!(".{which}")))
+                    record
+                        .as_deref()
+                        .is_some_and(|n| n == which || n.ends_with(&format!(".{which}")))
                         || matches!(schema.as_ref(), crate::schema::Schema::Avro(a)
                             if a.root_name().is_some_and(|n| n == which || n.ends_with(&format!(".{which}"))))
                 }
@@ -158,7 +171,10 @@ fn send_request(w: &mut FlowWorld, which: &str, fields: &[(String, String)]) {
         })
         .unwrap_or_else(|| {
             let names: Vec<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
-            step_failed(&format!("the fake has no rule, state or record {which:?} (rules: {})", names.join(", ")))
+            step_failed(&format!(
+                "the fake has no rule, state or record {which:?} (rules: {})",
+                names.join(", ")
+            ))
         })
         .clone();
     let hints = Arc::new(crate::generate::hints::Hints::today());
@@ -170,10 +186,17 @@ fn send_request(w: &mut FlowWorld, which: &str, fields: &[(String, String)]) {
         .unwrap_or_else(|e| step_failed(&e.to_string()));
     let env = environment();
     let encoder = crate::fake::requests::encoder(env, &spec, &rule).unwrap_or_else(|e| step_failed(&e.to_string()));
-    let payload = encoder.encode(&request.value).unwrap_or_else(|e| step_failed(&e.to_string()));
-    let mut producer = crate::kafka::producer::Producer::new(&env.cluster, &crate::kafka::producer::ProducerOptions::default())
+    let payload = encoder
+        .encode(&request.value)
         .unwrap_or_else(|e| step_failed(&e.to_string()));
-    let headers: Vec<(&str, &[u8])> = request.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    let mut producer =
+        crate::kafka::producer::Producer::new(&env.cluster, &crate::kafka::producer::ProducerOptions::default())
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
+    let headers: Vec<(&str, &[u8])> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
     producer.send(&crate::kafka::producer::Outgoing {
         topic: &rule.topic,
         partition: None,
@@ -243,21 +266,40 @@ async fn a_topic_has_messages(w: &mut FlowWorld, within: i64, topic: String, n: 
         };
         let mut keys = std::collections::BTreeSet::new();
         let mut others = Vec::new();
-        let found = first_match(&env.cluster, &topic, &decoder, Duration::from_secs(within.max(1) as u64), &mut |o| {
-            let v = o.value.as_ref().ok().and_then(|v| fields::get(v, &field)).map(fields::text);
-            if v.as_deref() == Some(expected.as_str()) {
-                keys.insert(o.key.clone().unwrap_or_else(|| format!("offset {}", o.offset)));
-            } else if others.len() < 10 {
-                others.push(format!("{}: {}", o.key.clone().unwrap_or_default(), v.unwrap_or_else(|| "-".into())));
-            }
-            keys.len() as i64 >= n
-        })
+        let found = first_match(
+            &env.cluster,
+            &topic,
+            &decoder,
+            Duration::from_secs(within.max(1) as u64),
+            &mut |o| {
+                let v = o
+                    .value
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| fields::get(v, &field))
+                    .map(fields::text);
+                if v.as_deref() == Some(expected.as_str()) {
+                    keys.insert(o.key.clone().unwrap_or_else(|| format!("offset {}", o.offset)));
+                } else if others.len() < 10 {
+                    others.push(format!(
+                        "{}: {}",
+                        o.key.clone().unwrap_or_default(),
+                        v.unwrap_or_else(|| "-".into())
+                    ));
+                }
+                keys.len() as i64 >= n
+            },
+        )
         .unwrap_or_else(|e| step_failed(&e.to_string()));
         if found.is_err() {
             step_failed(&format!(
                 "{} of {n} messages with {field} = {expected:?} on {topic} within {within}s; others: {}",
                 keys.len(),
-                if others.is_empty() { "none".to_string() } else { others.join(", ") }
+                if others.is_empty() {
+                    "none".to_string()
+                } else {
+                    others.join(", ")
+                }
             ));
         }
     })
