@@ -9,6 +9,7 @@ pub mod answer;
 pub mod bench;
 mod report;
 pub mod requests;
+mod rule_check;
 pub mod rules;
 
 use std::cmp::Reverse;
