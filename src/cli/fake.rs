@@ -47,6 +47,10 @@ pub struct FakeArgs {
     /// and request-to-reply latency.
     #[arg(long)]
     pub bench: Option<u64>,
+    /// With --bench: send the requests at this many per second instead of
+    /// at full speed (`--bench 150000 --rate 5000` is 30 s at 5k/s).
+    #[arg(long, requires = "bench")]
+    pub rate: Option<f64>,
     #[command(flatten)]
     pub generate: GenerateOptions,
     #[command(flatten)]
@@ -88,9 +92,9 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     };
     let env = super::kafka::connect(&args.connect)?;
     if let Some(n) = args.bench {
-        let bench = crate::fake::bench::run(&env, &spec, &rules, &options, n)?;
+        let bench = crate::fake::bench::run(&env, &spec, &rules, &options, n, args.rate)?;
         write!(out, "{bench}").map_err(stdio)?;
-        return Ok(if bench.report.balanced() && !bench.report.failed() {
+        return Ok(if bench.exact() && !bench.report.failed() {
             OK
         } else {
             FINDINGS

@@ -132,6 +132,9 @@ fn break_json(json: &crate::schema::json_schema::JsonSchema, value: &serde_json:
 }
 
 /// Runs a fake until `stop` is set or its `requests`/`duration` are reached.
+/// Values drawn per state for replies to be copied from.
+pub const TEMPLATES_PER_STATE: usize = 256;
+
 pub fn run(
     env: &Environment,
     spec: &FlowSpec,
@@ -186,7 +189,10 @@ pub fn run(
             jitter: 0.5,
             time_scale: 1.0,
         },
-    )?;
+    )?
+    // Replies are copies of values drawn once, their ids and times stamped:
+    // a fresh draw per event is the slow part of answering.
+    .with_templates(TEMPLATES_PER_STATE, options.seed)?;
     let responder = Responder::new(spec, rules, generator, options.seed, options.time_scale);
     let decoder = Decoder {
         registry: env.registry.clone(),

@@ -45,7 +45,9 @@ fn responder<'s>(spec: &'s FlowSpec, rules: &'s Rules, seed: u64) -> Responder<'
             time_scale: 1.0,
         },
     )
-    .expect("a generator");
+    .expect("a generator")
+    .with_templates(16, seed)
+    .expect("templates");
     Responder::new(spec, rules, generator, seed, 86_400.0)
 }
 

@@ -51,10 +51,15 @@ pub(super) struct EventCtx<'a> {
     pub(super) used_keys: &'a mut HashSet<u64>,
     pub(super) used_ids: &'a mut HashSet<u64>,
     pub(super) published: &'a [Vec<String>],
+    /// Per state, values to copy instead of drawing.
+    pub(super) templates: Option<&'a super::templates::Templates>,
 }
 
 impl EventCtx<'_> {
     fn draw(&mut self, strategy: &BoxedStrategy<Value>, state: usize) -> Result<Value> {
+        if let Some(value) = self.templates.and_then(|t| t.draw(self.spec, state, self.rng)) {
+            return Ok(value);
+        }
         let mut runner = seeded_runner(self.rng.next_u64());
         strategy
             .new_tree(&mut runner)

@@ -17,6 +17,7 @@ pub mod shipped;
 pub mod spec;
 mod spec_build;
 mod spec_file;
+mod templates;
 mod times;
 pub mod timing;
 

@@ -157,7 +157,7 @@ fn the_cli_refuses_bad_rules_at_their_key_with_exit_2() {
 }
 
 #[test]
-fn the_cli_bench_answers_every_request() {
+fn the_cli_bench_answers_every_request_at_full_speed_and_paced() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");
     std::fs::write(
@@ -165,25 +165,42 @@ fn the_cli_bench_answers_every_request() {
         "[[rule]]\nstate = \"Requested\"\nreply = \"authorized=9,declined=1\"\n",
     )
     .unwrap();
-    let (code, out, err) = flowharness(&[
-        "fake",
-        "--flow",
-        PAYMENTS,
-        "--rules",
-        rules.to_str().unwrap(),
-        "--bench",
-        "300",
-        "--seed",
-        "3",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("fake: 300 requests"), "{out}");
-    assert!(
-        out.contains("300 replied, 0 omitted as planned, 0 unanswerable, 0 pending at stop"),
-        "{out}"
-    );
-    assert!(
-        out.contains("fake bench: 300 requests (1.0 reply events each) answered at"),
-        "{out}"
-    );
+    for rate in [None, Some("400")] {
+        let mut args = vec![
+            "fake",
+            "--flow",
+            PAYMENTS,
+            "--rules",
+            rules.to_str().unwrap(),
+            "--bench",
+            "300",
+            "--seed",
+            "3",
+        ];
+        if let Some(r) = rate {
+            args.extend(["--rate", r]);
+        }
+        let (code, out, err) = flowharness(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("fake: 300 requests"), "{out}");
+        assert!(
+            out.contains("300 replied, 0 omitted as planned, 0 unanswerable, 0 pending at stop"),
+            "{out}"
+        );
+        assert!(
+            out.contains("fake bench: 300 requests (1.0 reply events each) answered at"),
+            "{out}"
+        );
+        let pace = match rate {
+            Some(_) => "latency at 400 requests/s paced: p50",
+            None => "latency at full speed (queueing included): p50",
+        };
+        assert!(out.contains(pace), "{out}");
+        assert!(
+            out.contains(
+                "accounting exact: 300 requests acknowledged to the requester, 300 taken; 300 reply events acknowledged, 300 held on the reply topics"
+            ),
+            "{out}"
+        );
+    }
 }
