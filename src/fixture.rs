@@ -354,10 +354,10 @@ fn read_entry(
         let place = format!("messages[{i}]");
         let checked = match (schema.as_ref(), check) {
             (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize(avro, &message).unwrap_or(message)),
-            (Schema::Json(_), Messages::Unchecked) => Ok(message),
+            (Schema::Json(_) | Schema::Protobuf(_), Messages::Unchecked) => Ok(message),
             (Schema::Avro(avro), Messages::Checked) => avro_json::normalize(avro, &message),
-            (Schema::Json(json), Messages::Checked) => {
-                let violations = json.validate(&message);
+            (Schema::Json(_) | Schema::Protobuf(_), Messages::Checked) => {
+                let violations = schema.validate(&message);
                 if violations.is_empty() {
                     Ok(message)
                 } else {
@@ -418,7 +418,7 @@ fn read_schema(
 /// A schema string is a file path when it has a folder or a schema file
 /// extension; otherwise it is an inline Avro type name such as `"string"`.
 fn looks_like_path(s: &str) -> bool {
-    s.contains('/') || s.contains('\\') || s.ends_with(".avsc") || s.ends_with(".json")
+    s.contains('/') || s.contains('\\') || s.ends_with(".avsc") || s.ends_with(".json") || s.ends_with(".proto")
 }
 
 /// Kafka's topic name rule.

@@ -159,6 +159,11 @@ fn payload(schema: &Schema, at: &str) -> Value {
             };
             json!({ "schemaFormat": format, "schema": rebase(schema.json(), at) })
         }
+        // AsyncAPI's Protobuf format: the .proto text as the schema.
+        Schema::Protobuf(p) => json!({
+            "schemaFormat": "application/vnd.google.protobuf;version=3",
+            "schema": p.file().source,
+        }),
     }
 }
 
@@ -167,7 +172,7 @@ fn payload(schema: &Schema, at: &str) -> Value {
 fn message_name(schema: &Schema, topic: &str) -> String {
     let named = match schema {
         Schema::Avro(_) => schema.json().get("name").and_then(Value::as_str),
-        Schema::Json(_) => schema.json().get("title").and_then(Value::as_str),
+        Schema::Json(_) | Schema::Protobuf(_) => schema.json().get("title").and_then(Value::as_str),
     };
     let raw = named.map_or_else(
         || format!("{topic} event"),
@@ -210,7 +215,7 @@ fn root_has(json: &Value, segments: &[String], schema: &Schema) -> bool {
                 })
             })
         }
-        Schema::Json(_) => json
+        Schema::Json(_) | Schema::Protobuf(_) => json
             .get("properties")
             .and_then(|p| p.get(first))
             .is_some_and(|child| root_has(child, rest, schema)),

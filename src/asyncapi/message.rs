@@ -227,6 +227,6 @@ fn schema_has_path(schema: &Schema, segments: &[String]) -> bool {
     }
     match schema {
         Schema::Avro(_) => avro_has(schema.json(), segments),
-        Schema::Json(_) => json_has(schema.json(), segments),
+        Schema::Json(_) | Schema::Protobuf(_) => json_has(schema.json(), segments),
     }
 }

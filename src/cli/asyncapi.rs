@@ -69,6 +69,7 @@ fn kind(schema: &Schema) -> &'static str {
     match schema {
         Schema::Avro(_) => "Avro",
         Schema::Json(_) => "JSON Schema",
+        Schema::Protobuf(_) => "Protobuf",
     }
 }
 

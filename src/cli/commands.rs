@@ -88,6 +88,21 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
                 );
                 writeln!(out, "ok: {place}: Avro {what}").map_err(stdio)?;
             }
+            Ok(Schema::Protobuf(s)) => {
+                let imports: Vec<&str> = s.imports().iter().map(|f| f.name.as_str()).collect();
+                writeln!(
+                    out,
+                    "ok: {place}: Protobuf message {} (message indexes {:?}{})",
+                    s.message().full_name(),
+                    s.indexes(),
+                    if imports.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; imports {}", imports.join(", "))
+                    }
+                )
+                .map_err(stdio)?;
+            }
             Ok(Schema::Json(s)) => {
                 let examples = s.examples();
                 let mut bad = 0;
@@ -115,9 +130,13 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
 fn load_avro(path: &Path) -> Result<AvroSchema> {
     match Schema::load(path)? {
         Schema::Avro(s) => Ok(s),
-        Schema::Json(_) => Err(Error::Usage(format!(
-            "{}: schema compat checks Avro schemas; this is a JSON Schema",
-            path.display()
+        other => Err(Error::Usage(format!(
+            "{}: schema compat checks Avro schemas; this is {} (Protobuf and JSON Schema compatibility are not implemented yet: nothing is called compatible)",
+            path.display(),
+            match other {
+                Schema::Protobuf(_) => "a Protobuf message",
+                _ => "a JSON Schema",
+            }
         ))),
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn run(args: &SampleArgs, out: &mut dyn Write, err: &mut dyn Write) -
     };
     if args.format == SampleFormat::Binary && matches!(schema, Schema::Json(_)) {
         return Err(Error::Usage(
-            "--format binary needs an Avro schema; JSON Schema values are JSON".into(),
+            "--format binary needs an Avro or Protobuf schema; JSON Schema values are JSON".into(),
         ));
     }
     let (hints, seed) = setup(&args.generate, err)?;
@@ -57,6 +57,20 @@ pub(super) fn run(args: &SampleArgs, out: &mut dyn Write, err: &mut dyn Write) -
                 let bytes = match args.schema_id {
                     Some(id) => confluent::frame(id, &payload),
                     None => payload,
+                };
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+            (Schema::Protobuf(proto), SampleFormat::Binary) => {
+                let bytes = match args.schema_id {
+                    Some(id) => {
+                        let mut out = Vec::new();
+                        confluent::write_header(&mut out, id);
+                        crate::codec::protobuf::encode_payload(proto, &value, &mut out)
+                            .map_err(|e| Error::Usage(e.to_string()))?;
+                        out
+                    }
+                    None => crate::codec::protobuf::encode_message(proto, &value)
+                        .map_err(|e| Error::Usage(e.to_string()))?,
                 };
                 bytes.iter().map(|b| format!("{b:02x}")).collect()
             }

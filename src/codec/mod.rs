@@ -1,4 +1,5 @@
-//! Codecs: Avro binary and Avro JSON, schema-directed; Confluent framing;
+//! Codecs: Avro binary and Avro JSON, schema-directed; Protobuf (Confluent's
+//! message indexes, proto3 JSON); Confluent framing;
 //! field paths for violations.
 
 pub mod avro_json;
@@ -6,5 +7,6 @@ pub mod binary;
 pub mod confluent;
 pub mod path;
 pub mod plan;
+pub mod protobuf;
 
 pub use path::{FieldPath, Violation};

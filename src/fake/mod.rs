@@ -100,8 +100,8 @@ impl Ord for Due {
     }
 }
 
-/// Encodes a planned event; a broken one is cut one byte short (Avro: no
-/// reader decodes it) or loses a field its schema requires (JSON).
+/// Encodes a planned event; a broken one is cut one byte short (Avro and
+/// Protobuf: no reader decodes it) or loses a field its schema requires (JSON).
 pub fn encode_planned(encoder: &TopicEncoder, schema: &Schema, p: &Planned) -> Result<Vec<u8>> {
     let mut bytes = encoder.encode(&p.value)?;
     if p.broken {
@@ -110,6 +110,10 @@ pub fn encode_planned(encoder: &TopicEncoder, schema: &Schema, p: &Planned) -> R
                 bytes.pop();
             }
             Schema::Json(json) => bytes = break_json(json, &p.value),
+            Schema::Protobuf(_) => {
+                // A length-delimited field's length now runs past the end.
+                bytes.pop();
+            }
         }
     }
     Ok(bytes)

@@ -108,6 +108,7 @@ pub fn taken_by(responder: &Responder<'_>, rule: &Rule, index: usize, r: &Outgoi
         On::Record { schema, .. } => match schema.as_ref() {
             crate::schema::Schema::Avro(a) => a.root_name(),
             crate::schema::Schema::Json(_) => None,
+            crate::schema::Schema::Protobuf(p) => Some(p.name().to_string()),
         },
         On::State(_) => None,
     };

@@ -414,7 +414,9 @@ fn forbidden_targets(spec: &FlowSpec) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     for c in &spec.channels {
         match &c.state_source {
-            StateSource::Field(p) | StateSource::Union(p) => out.push((p.text().to_string(), "where the state is")),
+            StateSource::Field(p) | StateSource::Union(p) | StateSource::Oneof { holder: p, .. } => {
+                out.push((p.text().to_string(), "where the state is"));
+            }
             StateSource::Single => {}
         }
     }

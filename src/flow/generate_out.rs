@@ -88,12 +88,30 @@ fn schema_beside(out: &Path, topic: &str, schema: &crate::schema::Schema, many: 
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| "fixture.json".into());
     let dir = out.parent().unwrap_or_else(|| Path::new(""));
-    let ext = if schema.kind() == "AVRO" { "avsc" } else { "schema.json" };
+    let ext = match schema.kind() {
+        "AVRO" => "avsc",
+        "PROTOBUF" => "proto",
+        _ => "schema.json",
+    };
     let name = if many {
         format!("{file}.{topic}.{ext}")
     } else {
         format!("{file}.{ext}")
     };
+    if let crate::schema::Schema::Protobuf(proto) = schema {
+        // The .proto's text, and the files it imports beside it under
+        // their import names, so the fixture's schema compiles again.
+        for import in proto.imports() {
+            let target = dir.join(&import.name);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            std::fs::write(&target, &import.source).map_err(|e| Error::io(&target, e))?;
+        }
+        let target = dir.join(&name);
+        std::fs::write(&target, &proto.file().source).map_err(|e| Error::io(&target, e))?;
+        return Ok(name);
+    }
     let text = serde_json::to_string_pretty(schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
     let target = dir.join(&name);
     std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;

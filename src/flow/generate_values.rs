@@ -30,7 +30,9 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
                     Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
                 ),
                 StateSource::Field(path) => (path.hint_path(), Pin::Value(selector.clone())),
-                StateSource::Single => return avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[]),
+                StateSource::Single | StateSource::Oneof { .. } => {
+                    return avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[]);
+                }
             };
             avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[pin])
         }
@@ -38,9 +40,16 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
             let pinned = json_pinned(json.json(), path.text(), selector)?;
             crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
         }
-        (Schema::Json(_), StateSource::Union(_) | StateSource::Single) => {
-            sample::strategy(&channel.schema, hints, None)
+        (Schema::Protobuf(proto), StateSource::Field(path)) => {
+            let pinned = json_pinned(proto.json(), path.text(), selector)?;
+            crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
         }
+        (Schema::Protobuf(proto), StateSource::Oneof { holder, .. }) => {
+            let member = spec.states[state].branch.as_deref().unwrap_or_default();
+            let pinned = proto.pinned(holder.text(), member)?;
+            crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
+        }
+        (Schema::Json(_) | Schema::Protobuf(_), _) => sample::strategy(&channel.schema, hints, None),
     }
 }
 

@@ -269,6 +269,13 @@ pub fn compile(schema: &Schema, start: Start<'_>, text: &str) -> Result<MsgPath,
             };
             compile_json(json.json(), at, text)
         }
+        Schema::Protobuf(proto) => {
+            let at = match start {
+                Start::Json(s) => s,
+                _ => proto.json(),
+            };
+            compile_json(proto.json(), at, text)
+        }
     }
 }
 

@@ -33,6 +33,15 @@ pub enum StateSource {
     /// Every message on the topic is its one state (`state = { single =
     /// true }`): a topic of measurements or commands with no state field.
     Single,
+    /// Which member of a Protobuf `oneof` is set (`state = { union =
+    /// "event" }` on a `.proto`): `holder` is the message holding the
+    /// oneof (empty for the root), `members` its field names; a state's
+    /// short field paths are inside its member's message.
+    Oneof {
+        holder: MsgPath,
+        name: String,
+        members: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -314,6 +323,26 @@ impl FlowSpec {
                         let short = full.rsplit('.').next().unwrap_or(full);
                         Err(format!("{short} is not a state of flow {}", self.name))
                     }
+                }
+            }
+            StateSource::Oneof { holder, name, members } => {
+                let Some(Value::Object(obj)) = holder.get(value).or(holder.text().is_empty().then_some(value)) else {
+                    return Err(format!("no message holding oneof {name}"));
+                };
+                let set: Vec<&String> = members
+                    .iter()
+                    .filter(|m| obj.get(m.as_str()).is_some_and(|v| !v.is_null()))
+                    .collect();
+                let [member] = set[..] else {
+                    return Err(format!("oneof {name} has {} members set, not one", set.len()));
+                };
+                match self
+                    .states
+                    .iter()
+                    .position(|s| on(&s) && s.branch.as_deref() == Some(member.as_str()))
+                {
+                    Some(i) => Ok(i),
+                    None => Err(format!("{name} = {member} is not a state of flow {}", self.name)),
                 }
             }
             StateSource::Single => self

@@ -81,6 +81,14 @@ const BUILTIN: &[(&str, &str)] = &[
     ("description", "i18n_description"),
     ("description", "sentence"),
     ("*At", "timestamp_millis"),
+    // The same in snake_case, as .proto files (and many JSON APIs) name fields.
+    ("*_id", "uuid"),
+    ("trace_token", "uuid"),
+    ("account_id", "digits7"),
+    ("*_email", "email"),
+    ("*_name", "name"),
+    ("*_at", "timestamp_millis"),
+    ("*_date", "date"),
 ];
 
 fn builtin(name: &str) -> Fake {
@@ -94,6 +102,7 @@ fn builtin(name: &str) -> Fake {
         "i18n_label" => Fake::I18nLabel(Vec::new()),
         "i18n_description" => Fake::I18nDescription(Vec::new()),
         "sentence" => Fake::Sentence,
+        "date" => Fake::Date(30),
         _ => Fake::TimestampMillis(30),
     }
 }

@@ -49,6 +49,15 @@ pub fn strategy(schema: &Schema, hints: &Arc<Hints>, branch: Option<&str>) -> Re
             }
             json_schema::strategy(&Arc::new(s.clone()), hints)
         }
+        Schema::Protobuf(p) => {
+            if let Some(b) = branch {
+                return Err(Error::Usage(format!(
+                    "--branch {b:?} applies to Avro unions; this is the Protobuf message {}",
+                    p.name()
+                )));
+            }
+            json_schema::strategy(&Arc::new(p.json_schema().clone()), hints)
+        }
     }
 }
 

@@ -73,6 +73,11 @@ impl Decoder {
                         serde_json::from_slice(rest).map_err(|e| format!("JSON with schema id {id}: {e}")),
                         None,
                     ),
+                    Schema::Protobuf(proto) => (
+                        crate::codec::protobuf::decode_payload(proto, rest)
+                            .map_err(|e| format!("Protobuf with schema id {id}: {e}")),
+                        Some(std::sync::Arc::from(proto.name())),
+                    ),
                 }
             }
             Err(framing) => {

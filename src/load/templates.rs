@@ -302,6 +302,16 @@ pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option
             Ok(v) => v,
             Err(e) => return Some(e.to_string()),
         },
+        Schema::Protobuf(proto) => {
+            let payload = match crate::codec::confluent::unframe(framed) {
+                Ok((_, p)) => p,
+                Err(e) => return Some(e.to_string()),
+            };
+            match crate::codec::protobuf::decode_payload(proto, payload) {
+                Ok(v) => v,
+                Err(e) => return Some(e.to_string()),
+            }
+        }
     };
     schema.validate(&value).first().map(ToString::to_string)
 }

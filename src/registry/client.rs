@@ -43,6 +43,7 @@ impl SubjectStrategy {
         let record = match schema {
             Schema::Avro(a) => a.root_name(),
             Schema::Json(j) => j.json().get("title").and_then(Value::as_str).map(str::to_string),
+            Schema::Protobuf(p) => Some(p.message().full_name().to_string()),
         };
         match (self, record) {
             (SubjectStrategy::Record, Some(r)) => r,
@@ -160,7 +161,7 @@ impl RegistryClient {
 
     /// Registers `schema` under `subject` (once; the id is cached).
     pub fn register(&self, subject: &str, schema: &Schema) -> Result<u32> {
-        let text = schema.json().to_string();
+        let text = schema.text();
         let key = (subject.to_string(), text.clone());
         if let Some(id) = self
             .ids
@@ -173,6 +174,9 @@ impl RegistryClient {
         let mut body = json!({"schema": text});
         if schema.kind() != "AVRO" {
             body["schemaType"] = json!(schema.kind());
+        }
+        if let Schema::Protobuf(proto) = schema {
+            body["references"] = Value::Array(self.register_imports(proto.imports())?);
         }
         let answer = self.call(
             reqwest::Method::POST,
@@ -201,6 +205,43 @@ impl RegistryClient {
         Ok(id)
     }
 
+    /// Registers a `.proto`'s imports, dependencies first, each under a
+    /// subject named by its import path (Confluent's default reference
+    /// subject naming), and gives the main file's `references`.
+    fn register_imports(&self, imports: &[crate::schema::protobuf::ProtoFile]) -> Result<Vec<Value>> {
+        let mut references = Vec::new();
+        for (i, file) in imports.iter().enumerate() {
+            // A file's own references: the imports registered before it
+            // that it names.
+            let own: Vec<Value> = imports[..i]
+                .iter()
+                .zip(&references)
+                .filter(|(f, _)| file.source.contains(&format!("\"{}\"", f.name)))
+                .map(|(_, r): (_, &Value)| r.clone())
+                .collect();
+            let body = json!({"schema": file.source, "schemaType": "PROTOBUF", "references": own});
+            self.call(
+                reqwest::Method::POST,
+                &format!("/subjects/{}/versions", file.name.replace('/', "%2F")),
+                Some(body.clone()),
+            )?;
+            let found = self.call(
+                reqwest::Method::POST,
+                &format!("/subjects/{}", file.name.replace('/', "%2F")),
+                Some(body),
+            )?;
+            let version = found.get("version").and_then(Value::as_u64).ok_or_else(|| {
+                Error::Usage(format!(
+                    "schema registry {}: {} registered without a version: {found}",
+                    self.url(),
+                    file.name
+                ))
+            })?;
+            references.push(json!({"name": file.name, "subject": file.name, "version": version}));
+        }
+        Ok(references)
+    }
+
     /// The schema with this id (fetched once, then cached).
     pub fn schema(&self, id: u32) -> Result<Arc<Schema>> {
         if let Some(s) = self
@@ -213,8 +254,25 @@ impl RegistryClient {
         }
         let answer = self.call(reqwest::Method::GET, &format!("/schemas/ids/{id}"), None)?;
         let text = answer.get("schema").and_then(Value::as_str).unwrap_or_default();
+        let kind = answer.get("schemaType").and_then(Value::as_str);
+        if kind == Some("PROTOBUF") {
+            let imports = self.referenced_protos(answer.get("references").unwrap_or(&Value::Null), 0)?;
+            let file = crate::schema::protobuf::ProtoFile {
+                name: format!("schema-{id}.proto"),
+                source: text.to_string(),
+            };
+            let schema = Arc::new(Schema::Protobuf(
+                crate::schema::ProtoSchema::from_sources(&file, &imports, None)
+                    .map_err(|e| e.within(&format!("schema id {id}")))?,
+            ));
+            self.schemas
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id, schema.clone());
+            return Ok(schema);
+        }
         let json = crate::error::parse_json(text).map_err(|e| e.within(&format!("schema id {id}")))?;
-        let schema = match answer.get("schemaType").and_then(Value::as_str) {
+        let schema = match kind {
             Some("JSON") => Schema::Json(crate::schema::JsonSchema::from_value(json)?),
             _ => {
                 let references = self.referenced(answer.get("references").unwrap_or(&Value::Null), 0)?;
@@ -227,6 +285,38 @@ impl RegistryClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, schema.clone());
         Ok(schema)
+    }
+
+    /// The `.proto` files `references` name, depth first, by import name.
+    fn referenced_protos(&self, references: &Value, depth: u32) -> Result<Vec<crate::schema::protobuf::ProtoFile>> {
+        let mut out = Vec::new();
+        for r in references.as_array().into_iter().flatten() {
+            if depth > 16 {
+                return Err(Error::Usage(format!(
+                    "schema registry {}: references nest deeper than 16",
+                    self.url()
+                )));
+            }
+            let subject = r.get("subject").and_then(Value::as_str).unwrap_or_default();
+            let version = r
+                .get("version")
+                .map_or_else(|| "latest".to_string(), |v| v.to_string().trim_matches('"').to_string());
+            let answer = self.call(
+                reqwest::Method::GET,
+                &format!("/subjects/{}/versions/{version}", subject.replace('/', "%2F")),
+                None,
+            )?;
+            out.extend(self.referenced_protos(answer.get("references").unwrap_or(&Value::Null), depth + 1)?);
+            out.push(crate::schema::protobuf::ProtoFile {
+                name: r.get("name").and_then(Value::as_str).unwrap_or(subject).to_string(),
+                source: answer
+                    .get("schema")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+        Ok(out)
     }
 
     /// The schemas `references` name, depth first, as JSON.

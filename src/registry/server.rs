@@ -84,10 +84,11 @@ async fn version_schema(State(s): State<Shared>, Path((subject, v)): Path<(Strin
         .map_or_else(fail, |v| raw(&v.schema.text))
 }
 
+/// A schema's own text: JSON as JSON, a `.proto` as text.
 fn raw(text: &str) -> Response {
     match serde_json::from_str::<Value>(text) {
         Ok(v) => ok(v),
-        Err(_) => fail(ApiError::schema_not_found()),
+        Err(_) => (StatusCode::OK, text.to_string()).into_response(),
     }
 }
 

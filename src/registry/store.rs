@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::schema::compat::{self, Mode};
-use crate::schema::{AvroSchema, Schema};
+use crate::schema::protobuf::ProtoFile;
+use crate::schema::{AvroSchema, ProtoSchema, Schema};
 
 /// A Confluent error: HTTP status, error code, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,36 @@ impl Version {
     }
 }
 
+/// How a schema is compared for "the same schema": parsed JSON, or for
+/// Protobuf the text with each line's surrounding whitespace dropped.
+fn canonical(text: &str, kind: &str) -> Result<Value, ApiError> {
+    if kind == "PROTOBUF" {
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        return Ok(Value::String(lines.join("\n")));
+    }
+    serde_json::from_str(text).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))
+}
+
 fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Option<AvroSchema>), ApiError> {
+    if kind == "PROTOBUF" {
+        // References arrive as {"$proto": import name, "source": text}.
+        let imports: Vec<ProtoFile> = references
+            .iter()
+            .filter_map(|r| {
+                Some(ProtoFile {
+                    name: r.get("$proto")?.as_str()?.to_string(),
+                    source: r.get("source")?.as_str()?.to_string(),
+                })
+            })
+            .collect();
+        let file = ProtoFile {
+            name: "schema.proto".into(),
+            source: text.to_string(),
+        };
+        ProtoSchema::from_sources(&file, &imports, None)
+            .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: {e}")))?;
+        return Ok((canonical(text, kind)?, None));
+    }
     let json: Value =
         serde_json::from_str(text).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))?;
     match kind {
@@ -128,7 +158,7 @@ fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Op
             Ok((json, None))
         }
         other => Err(ApiError::invalid_schema(format!(
-            "Invalid schema type {other:?}: this registry holds AVRO and JSON"
+            "Invalid schema type {other:?}: this registry holds AVRO, JSON and PROTOBUF"
         ))),
     }
 }
@@ -146,7 +176,12 @@ impl Store {
                 .unwrap_or_else(|| "latest".into());
             let v = self.version(subject, &version)?;
             out.extend(self.referenced(&v.schema.references)?);
-            out.push(v.schema.json.clone());
+            if v.schema.kind == "PROTOBUF" {
+                let name = r.get("name").and_then(Value::as_str).unwrap_or(subject);
+                out.push(json!({"$proto": name, "source": v.schema.text}));
+            } else {
+                out.push(v.schema.json.clone());
+            }
         }
         Ok(out)
     }
@@ -225,8 +260,7 @@ impl Store {
             .subjects
             .get(subject)
             .ok_or_else(|| ApiError::subject_not_found(subject))?;
-        let json: Value = serde_json::from_str(text)
-            .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))?;
+        let json = canonical(text, kind)?;
         let stored = self.find_same(&json, kind).ok_or_else(ApiError::schema_not_found)?;
         let (version, _) = versions
             .iter()
@@ -250,9 +284,16 @@ impl Store {
         references: &[Value],
     ) -> Result<Vec<String>, ApiError> {
         let (_, avro) = parse_with(text, kind, references)?;
-        let Some(avro) = avro else { return Ok(Vec::new()) };
         let mode = self.subject_level(subject).unwrap_or(self.global_level());
         let versions = self.subjects.get(subject).cloned().unwrap_or_default();
+        if kind == "PROTOBUF" && mode != Mode::None && !versions.is_empty() {
+            // Never a silent "compatible": this registry does not check
+            // Protobuf evolution yet.
+            return Err(ApiError::invalid_schema(format!(
+                "this registry does not check Protobuf compatibility; subject {subject} has a version already: set its compatibility to NONE to register another"
+            )));
+        }
+        let Some(avro) = avro else { return Ok(Vec::new()) };
         let previous: Vec<AvroSchema> = versions
             .iter()
             .filter(|(v, _)| against.is_none_or(|a| a == *v))

@@ -1,11 +1,13 @@
-//! Contracts: Avro schemas (our own model and parser) and JSON Schemas,
-//! loaded from files, plus Avro schema compatibility.
+//! Contracts: Avro schemas (our own model and parser), JSON Schemas and
+//! Protobuf messages (`.proto`, compiled in-process), loaded from files,
+//! plus Avro schema compatibility.
 
 pub mod avro;
 pub mod avro_parse;
 pub mod avro_write;
 pub mod compat;
 pub mod json_schema;
+pub mod protobuf;
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use serde_json::Value;
 
 pub use avro::AvroSchema;
 pub use json_schema::JsonSchema;
+pub use protobuf::ProtoSchema;
 
 use crate::codec::{Violation, avro_json};
 use crate::error::{Result, parse_json, read_to_string};
@@ -22,6 +25,9 @@ use crate::error::{Result, parse_json, read_to_string};
 pub enum Schema {
     Avro(AvroSchema),
     Json(JsonSchema),
+    /// A message of a `.proto` file; its values are proto3 JSON, and a
+    /// JSON Schema derived from it does what a JSON Schema does for JSON.
+    Protobuf(ProtoSchema),
 }
 
 impl Schema {
@@ -37,6 +43,9 @@ impl Schema {
 
     /// Loads a schema file; every error names the file.
     pub fn load(path: &Path) -> Result<Schema> {
+        if path.extension().is_some_and(|e| e == "proto") {
+            return ProtoSchema::load(path).map(Schema::Protobuf);
+        }
         let place = path.display().to_string();
         let text = read_to_string(path)?;
         let json = parse_json(&text).map_err(|e| e.within(&place))?;
@@ -54,13 +63,35 @@ impl Schema {
         match self {
             Schema::Avro(s) => avro_json::validate(s, value),
             Schema::Json(s) => s.validate(value),
+            Schema::Protobuf(s) => s.validate(value),
         }
     }
 
+    /// The schema as JSON: Avro's own, a JSON Schema, or for Protobuf the
+    /// JSON Schema derived from its message.
     pub fn json(&self) -> &Value {
         match self {
             Schema::Avro(s) => s.json(),
             Schema::Json(s) => s.json(),
+            Schema::Protobuf(s) => s.json(),
+        }
+    }
+
+    /// The JSON Schema that generation and field paths use: the schema
+    /// itself, or the one derived from a Protobuf message.
+    pub fn as_json_schema(&self) -> Option<&JsonSchema> {
+        match self {
+            Schema::Avro(_) => None,
+            Schema::Json(s) => Some(s),
+            Schema::Protobuf(s) => Some(s.json_schema()),
+        }
+    }
+
+    /// The text a registry holds: the JSON, or the `.proto` source.
+    pub fn text(&self) -> String {
+        match self {
+            Schema::Protobuf(s) => s.file().source.clone(),
+            other => other.json().to_string(),
         }
     }
 
@@ -68,6 +99,7 @@ impl Schema {
         match self {
             Schema::Avro(_) => "AVRO",
             Schema::Json(_) => "JSON",
+            Schema::Protobuf(_) => "PROTOBUF",
         }
     }
 }

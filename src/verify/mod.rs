@@ -83,7 +83,8 @@ impl RunReport {
     }
 }
 
-/// Encodes a value for the wire: Confluent-framed Avro, or plain JSON.
+/// Encodes a value for the wire: Confluent-framed Avro or Protobuf (with
+/// its message indexes), or plain JSON.
 pub fn encode(schema: &Schema, schema_id: u32, value: &serde_json::Value) -> Result<Vec<u8>> {
     match schema {
         Schema::Avro(avro) => {
@@ -98,6 +99,16 @@ pub fn encode(schema: &Schema, schema_id: u32, value: &serde_json::Value) -> Res
                 return Err(Error::invalid(v.to_diagnostic()));
             }
             serde_json::to_vec(value).map_err(|e| Error::Usage(e.to_string()))
+        }
+        Schema::Protobuf(proto) => {
+            if let Some(v) = proto.validate(value).into_iter().next() {
+                return Err(Error::invalid(v.to_diagnostic()));
+            }
+            let mut out = Vec::with_capacity(128);
+            confluent::write_header(&mut out, schema_id);
+            crate::codec::protobuf::encode_payload(proto, value, &mut out)
+                .map_err(|e| Error::invalid(crate::error::Diagnostic::new(e.to_string())))?;
+            Ok(out)
         }
     }
 }
