@@ -31,8 +31,7 @@ fn zigzag(n: i32) -> u64 {
 }
 
 fn unzigzag(n: u64) -> i64 {
-    let n = i64::try_from(n >> 1).unwrap_or(i64::MAX) ^ -i64::try_from(n & 1).unwrap_or(0);
-    n
+    i64::try_from(n >> 1).unwrap_or(i64::MAX) ^ -i64::try_from(n & 1).unwrap_or(0)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

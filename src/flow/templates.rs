@@ -13,10 +13,14 @@ use crate::generate::fakes::Rng;
 
 /// Per state: the drawn values, and per id field (the key, then each flow
 /// id field) the positions fixed across them, per text length.
+/// Per text length, which of its positions every template agrees on.
+type Fixed = Vec<(usize, Vec<bool>)>;
+
 #[derive(Debug, Clone)]
 pub(super) struct Templates {
     pools: Vec<Vec<Value>>,
-    fixed: Vec<Vec<Vec<(usize, Vec<bool>)>>>,
+    /// Per state, per id field.
+    fixed: Vec<Vec<Fixed>>,
 }
 
 fn id_fields(spec: &FlowSpec) -> impl Iterator<Item = &FieldRef> {

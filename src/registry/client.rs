@@ -261,10 +261,10 @@ impl RegistryClient {
                 name: format!("schema-{id}.proto"),
                 source: text.to_string(),
             };
-            let schema = Arc::new(Schema::Protobuf(
+            let schema = Arc::new(Schema::Protobuf(Box::new(
                 crate::schema::ProtoSchema::from_sources(&file, &imports, None)
                     .map_err(|e| e.within(&format!("schema id {id}")))?,
-            ));
+            )));
             self.schemas
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -27,7 +27,7 @@ pub enum Schema {
     Json(JsonSchema),
     /// A message of a `.proto` file; its values are proto3 JSON, and a
     /// JSON Schema derived from it does what a JSON Schema does for JSON.
-    Protobuf(ProtoSchema),
+    Protobuf(Box<ProtoSchema>),
 }
 
 impl Schema {
@@ -44,7 +44,7 @@ impl Schema {
     /// Loads a schema file; every error names the file.
     pub fn load(path: &Path) -> Result<Schema> {
         if path.extension().is_some_and(|e| e == "proto") {
-            return ProtoSchema::load(path).map(Schema::Protobuf);
+            return ProtoSchema::load(path).map(|p| Schema::Protobuf(Box::new(p)));
         }
         let place = path.display().to_string();
         let text = read_to_string(path)?;

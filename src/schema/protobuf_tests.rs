@@ -138,3 +138,26 @@ fn oneofs_are_a_choice_and_two_members_set_is_a_violation() {
     // A truncated message is an error too.
     assert!(wire::decode_payload(&s, &bytes[..bytes.len() - 3]).is_err());
 }
+
+#[test]
+fn any_bytes_decode_to_a_value_or_an_error_never_a_panic() {
+    use rand::{RngExt, SeedableRng};
+    let s = orders();
+    let mut good = Vec::new();
+    wire::encode_payload(&s, &placed(), &mut good).unwrap();
+    let mut rng = crate::generate::fakes::Rng::seed_from_u64(9);
+    for i in 0..5_000 {
+        let mut bytes = if i % 2 == 0 {
+            good.clone()
+        } else {
+            (0..rng.random_range(0..64)).map(|_| rng.random::<u8>()).collect()
+        };
+        if !bytes.is_empty() {
+            let at = rng.random_range(0..bytes.len());
+            bytes[at] = rng.random();
+            let cut = rng.random_range(0..=bytes.len());
+            bytes.truncate(cut);
+        }
+        let _ = wire::decode_payload(&s, &bytes);
+    }
+}

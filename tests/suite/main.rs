@@ -29,6 +29,7 @@ mod hunt;
 mod kafka_embedded;
 mod load;
 mod no_panics;
+mod protobuf;
 mod record_states;
 mod registry_api;
 mod reliability;
