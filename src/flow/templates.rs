@@ -1,6 +1,6 @@
 //! Values drawn once per state, for generators that must be fast (a fake
 //! answering thousands of requests a second): an event is a copy of a
-//! template with its key and flow id stamped new. A stamp keeps what every
+//! template with its key, flow id and unique fields stamped new. A stamp keeps what every
 //! template of the state agrees on (`acc-` in `acc-123456`), draws each
 //! other digit as a digit and letter as a letter, and gives a UUID a new
 //! UUID, so stamped ids keep the shape the schema's patterns ask for.
@@ -23,8 +23,12 @@ pub(super) struct Templates {
     fixed: Vec<Vec<Fixed>>,
 }
 
+/// What must differ between copies of a template: the key, the flow id
+/// fields and the fields the spec says are unique (event ids).
 fn id_fields(spec: &FlowSpec) -> impl Iterator<Item = &FieldRef> {
-    std::iter::once(&spec.key).chain(spec.flow_id.iter())
+    std::iter::once(&spec.key)
+        .chain(spec.flow_id.iter())
+        .chain(spec.unique.iter())
 }
 
 impl Templates {
