@@ -61,9 +61,9 @@ fn a_oneof_flow_generates_a_fixture_that_verifies_and_planted_faults_are_found()
     // A time that is not a number, and an event whose oneof has two members set.
     let text = std::fs::read_to_string(&out).unwrap();
     let mut fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let first = fixture["0"]["messages"][0].as_object_mut().unwrap();
-    first.get_mut("scheduled").unwrap()["scheduled_at"] = serde_json::json!("soon");
-    first.insert("completed".into(), serde_json::json!({"completed_at": 1}));
+    fixture["0"]["messages"][0]["scheduled"]["scheduled_at"] = serde_json::json!("soon");
+    let other = fixture["1"]["messages"][0].as_object_mut().unwrap();
+    other.insert("completed".into(), serde_json::json!({"completed_at": 1}));
     std::fs::write(&out, serde_json::to_string_pretty(&fixture).unwrap()).unwrap();
     let (code, o, e) = verify(&out);
     assert_eq!(code, 1, "{o}{e}");
