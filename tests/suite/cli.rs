@@ -252,7 +252,10 @@ fn sample_works_for_the_subscription_json_schema_and_refuses_binary() {
         "2",
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("--format binary needs an Avro or Protobuf schema"), "{err}");
+    assert!(
+        err.contains("--format binary needs an Avro or Protobuf schema"),
+        "{err}"
+    );
     let (code, _, err) = flowharness(&[
         "sample",
         "--schema",
