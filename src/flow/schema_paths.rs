@@ -14,6 +14,8 @@ use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
 use crate::schema::avro::{Node, Union};
 
+mod oneof;
+
 /// Where a union state's body is.
 struct Body<'a> {
     /// The union's path from the root.
@@ -141,7 +143,7 @@ impl<'a> Resolver<'a> {
             let source = match (union, &channel.state.field) {
                 _ if single => StateSource::Single,
                 (Some(u), None) if matches!(schema, Schema::Protobuf(_)) => {
-                    match oneof_bodies(schema, u, &mine, &mut problems) {
+                    match oneof::bodies(schema, u, &mine, &mut problems) {
                         Some((source, found)) => {
                             for (s, body) in on.iter().zip(found) {
                                 broken[*s] = body.is_none();
@@ -465,99 +467,6 @@ fn unreachable_root() -> StateSource {
     panic!("the empty path always compiles")
 }
 
-/// A Protobuf `oneof` (`event`, or `envelope.event` inside a field's
-/// message) and, per state, its member's body: a state names its member by
-/// field name (`dispatched`) or by the member's message type (`Dispatched`).
-fn oneof_bodies<'a>(
-    schema: &'a Schema,
-    text: &str,
-    states: &[State],
-    p: &mut Problems,
-) -> Option<(StateSource, Vec<Option<Body<'a>>>)> {
-    let Schema::Protobuf(proto) = schema else { return None };
-    let found = proto.oneofs().iter().find(|(at, name, _)| {
-        let full = if at.is_empty() {
-            name.clone()
-        } else {
-            format!("{at}.{name}")
-        };
-        full == text
-    });
-    let Some((at, name, members)) = found else {
-        let known: Vec<String> = proto
-            .oneofs()
-            .iter()
-            .map(|(at, name, _)| {
-                if at.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{at}.{name}")
-                }
-            })
-            .collect();
-        p.add(
-            "state.union",
-            format!(
-                "{} has no oneof {text:?} (oneofs: {})",
-                proto.name(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ),
-        );
-        return None;
-    };
-    let holder = path::compile(schema, Start::Root, at).ok()?;
-    let holder_json = at
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .try_fold(proto.json(), |v, seg| v.get("properties").and_then(|p| p.get(seg)))?;
-    let bodies = states
-        .iter()
-        .map(|s| {
-            let sel = s.selector.as_str().unwrap_or_default();
-            let member = members.iter().find(|m| {
-                m.as_str() == sel
-                    || proto
-                        .member_type(at, m)
-                        .is_some_and(|t| t == sel || t.rsplit('.').next() == Some(sel))
-            });
-            let Some(member) = member else {
-                p.add(
-                    &format!("states.{}", s.name),
-                    format!(
-                        "oneof {text:?} has no member {} (members: {})",
-                        s.selector,
-                        members.join(", ")
-                    ),
-                );
-                return None;
-            };
-            let prefix_text = if at.is_empty() {
-                member.clone()
-            } else {
-                format!("{at}.{member}")
-            };
-            Some(Body {
-                union: holder.clone(),
-                prefix: path::compile(schema, Start::Root, &prefix_text).ok()?,
-                branch: member.clone(),
-                start: Start::Json(holder_json.get("properties")?.get(member.as_str())?),
-            })
-        })
-        .collect();
-    Some((
-        StateSource::Oneof {
-            holder,
-            name: name.clone(),
-            members: members.clone(),
-        },
-        bodies,
-    ))
-}
-
 /// The union at `text` and, per state, its branch's body.
 fn union_bodies<'a>(
     schema: &'a Schema,
@@ -669,29 +578,8 @@ pub(super) fn resolve_one(spec: &super::spec::FlowSpec, state: usize, text: &str
                 _ => None,
             }
         }
-        (StateSource::Oneof { holder, .. }, Some(member), Schema::Protobuf(proto)) => {
-            let holder_json = holder
-                .text()
-                .split('.')
-                .filter(|s| !s.is_empty())
-                .try_fold(proto.json(), |v, seg| v.get("properties").and_then(|p| p.get(seg)));
-            let prefix_text = if holder.text().is_empty() {
-                member.to_string()
-            } else {
-                format!("{}.{member}", holder.text())
-            };
-            match (
-                holder_json.and_then(|h| h.get("properties")?.get(member)),
-                path::compile(schema, Start::Root, &prefix_text),
-            ) {
-                (Some(start), Ok(prefix)) => Some(Body {
-                    union: holder.clone(),
-                    prefix,
-                    branch: member.to_string(),
-                    start: Start::Json(start),
-                }),
-                _ => None,
-            }
+        (StateSource::Oneof { holder, .. }, Some(member), Schema::Protobuf(_)) => {
+            oneof::member_body(schema, holder, member)
         }
         _ => None,
     };

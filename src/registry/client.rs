@@ -287,8 +287,9 @@ impl RegistryClient {
         Ok(schema)
     }
 
-    /// The `.proto` files `references` name, depth first, by import name.
-    fn referenced_protos(&self, references: &Value, depth: u32) -> Result<Vec<crate::schema::protobuf::ProtoFile>> {
+    /// The schemas `references` name, depth first: each reference's name
+    /// (its import name for Protobuf) and the text the registry holds.
+    fn referenced_texts(&self, references: &Value, depth: u32) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for r in references.as_array().into_iter().flatten() {
             if depth > 16 {
@@ -306,43 +307,29 @@ impl RegistryClient {
                 &format!("/subjects/{}/versions/{version}", subject.replace('/', "%2F")),
                 None,
             )?;
-            out.extend(self.referenced_protos(answer.get("references").unwrap_or(&Value::Null), depth + 1)?);
-            out.push(crate::schema::protobuf::ProtoFile {
-                name: r.get("name").and_then(Value::as_str).unwrap_or(subject).to_string(),
-                source: answer
-                    .get("schema")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            });
+            out.extend(self.referenced_texts(answer.get("references").unwrap_or(&Value::Null), depth + 1)?);
+            let name = r.get("name").and_then(Value::as_str).unwrap_or(subject);
+            let text = answer.get("schema").and_then(Value::as_str).unwrap_or_default();
+            out.push((name.to_string(), text.to_string()));
         }
         Ok(out)
     }
 
+    /// The `.proto` files `references` name, depth first, by import name.
+    fn referenced_protos(&self, references: &Value, depth: u32) -> Result<Vec<crate::schema::protobuf::ProtoFile>> {
+        Ok(self
+            .referenced_texts(references, depth)?
+            .into_iter()
+            .map(|(name, source)| crate::schema::protobuf::ProtoFile { name, source })
+            .collect())
+    }
+
     /// The schemas `references` name, depth first, as JSON.
     fn referenced(&self, references: &Value, depth: u32) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        for r in references.as_array().into_iter().flatten() {
-            if depth > 16 {
-                return Err(Error::Usage(format!(
-                    "schema registry {}: references nest deeper than 16",
-                    self.url()
-                )));
-            }
-            let subject = r.get("subject").and_then(Value::as_str).unwrap_or_default();
-            let version = r
-                .get("version")
-                .map_or_else(|| "latest".to_string(), |v| v.to_string().trim_matches('"').to_string());
-            let answer = self.call(
-                reqwest::Method::GET,
-                &format!("/subjects/{subject}/versions/{version}"),
-                None,
-            )?;
-            out.extend(self.referenced(answer.get("references").unwrap_or(&Value::Null), depth + 1)?);
-            let text = answer.get("schema").and_then(Value::as_str).unwrap_or_default();
-            out.push(crate::error::parse_json(text)?);
-        }
-        Ok(out)
+        self.referenced_texts(references, depth)?
+            .iter()
+            .map(|(_, text)| crate::error::parse_json(text))
+            .collect()
     }
 
     /// Sets a subject's compatibility level.
