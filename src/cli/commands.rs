@@ -8,7 +8,8 @@ use super::{Cli, Command, FixtureCommand, SchemaCommand};
 use crate::error::{Error, Result};
 use crate::fixture::Fixture;
 use crate::schema::compat::{self, Mode};
-use crate::schema::{AvroSchema, Schema};
+use crate::schema::protobuf_compat;
+use crate::schema::{AvroSchema, ProtoSchema, Schema};
 
 /// Exit codes shared by every command.
 pub const OK: i32 = 0;
@@ -127,45 +128,85 @@ fn schema_validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) 
     Ok(code)
 }
 
-fn load_avro(path: &Path) -> Result<AvroSchema> {
-    match Schema::load(path)? {
-        Schema::Avro(s) => Ok(s),
-        other => Err(Error::Usage(format!(
-            "{}: schema compat checks Avro schemas; this is {} (Protobuf and JSON Schema compatibility are not implemented yet: nothing is called compatible)",
-            path.display(),
-            match other {
-                Schema::Protobuf(_) => "a Protobuf message",
-                _ => "a JSON Schema",
+/// The versions `schema compat` compares: all Avro or all Protobuf.
+enum Versions {
+    Avro(Vec<AvroSchema>),
+    Protobuf(Vec<ProtoSchema>),
+}
+
+fn load_versions(paths: &[&Path]) -> Result<Versions> {
+    let mut avro = Vec::new();
+    let mut proto = Vec::new();
+    for path in paths {
+        match Schema::load(path)? {
+            Schema::Avro(s) => avro.push(s),
+            Schema::Protobuf(s) => proto.push(*s),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{}: schema compat checks Avro and Protobuf schemas; this is a JSON Schema (its compatibility is not implemented: nothing is called compatible)",
+                    path.display()
+                )));
             }
-        ))),
+        }
+    }
+    match (avro.is_empty(), proto.is_empty()) {
+        (_, true) => Ok(Versions::Avro(avro)),
+        (true, false) => Ok(Versions::Protobuf(proto)),
+        (false, false) => Err(Error::Usage(
+            "schema compat: the versions mix Avro and Protobuf; a subject holds one format".into(),
+        )),
     }
 }
 
 fn schema_compat(old: &[PathBuf], new: &Path, mode: &str, out: &mut dyn Write) -> Result<i32> {
     let mode: Mode = mode.parse().map_err(Error::Usage)?;
-    let previous = old.iter().map(|p| load_avro(p)).collect::<Result<Vec<_>>>()?;
-    let next = load_avro(new)?;
-    let findings = compat::check(mode, &next, &previous);
-    if findings.is_empty() {
+    let mut paths: Vec<&Path> = old.iter().map(PathBuf::as_path).collect();
+    paths.push(new);
+    let (lines, incompatible, rules) = match load_versions(&paths)? {
+        Versions::Avro(mut all) => {
+            let next = all.pop().ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
+            let lines: Vec<String> = compat::check(mode, &next, &all)
+                .iter()
+                .map(|f| {
+                    format!(
+                        "incompatible: {} ({}): {}",
+                        f.direction,
+                        old[f.version].display(),
+                        f.incompatibility
+                    )
+                })
+                .collect();
+            let n = lines.len();
+            (lines, n, String::new())
+        }
+        Versions::Protobuf(mut all) => {
+            let next = all.pop().ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
+            let findings = protobuf_compat::check(mode, &next, &all);
+            // Incompatible differences first, then the compatible ones as notes.
+            let (bad, fine): (Vec<_>, Vec<_>) = findings.iter().partition(|f| !f.difference.change.compatible());
+            let line = |word: &str, f: &protobuf_compat::Finding| {
+                format!("{word}: {} ({}): {}", f.direction, old[f.version].display(), f.difference)
+            };
+            let mut lines: Vec<String> = bad.iter().map(|f| line("incompatible", f)).collect();
+            lines.extend(fine.iter().map(|f| line("compatible change", f)));
+            let rules = format!(" (Protobuf rules; not checked: {})", protobuf_compat::NOT_CHECKED);
+            (lines, bad.len(), rules)
+        }
+    };
+    for line in &lines {
+        writeln!(out, "{line}").map_err(stdio)?;
+    }
+    if incompatible == 0 {
         writeln!(
             out,
-            "compatible: {} is {mode} compatible with {} earlier version(s)",
+            "compatible: {} is {mode} compatible with {} earlier version(s){rules}",
             new.display(),
-            previous.len()
+            old.len()
         )
         .map_err(stdio)?;
         return Ok(OK);
     }
-    for finding in &findings {
-        let against = old[finding.version].display();
-        writeln!(
-            out,
-            "incompatible: {} ({against}): {}",
-            finding.direction, finding.incompatibility
-        )
-        .map_err(stdio)?;
-    }
-    writeln!(out, "{} incompatibilities under {mode}", findings.len()).map_err(stdio)?;
+    writeln!(out, "{incompatible} incompatibilities under {mode}{rules}").map_err(stdio)?;
     Ok(FINDINGS)
 }
 

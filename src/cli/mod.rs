@@ -479,14 +479,15 @@ pub enum SampleFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct SampleArgs {
-    /// Avro (.avsc) or JSON Schema file, or a message of an AsyncAPI
+    /// Avro (.avsc), Protobuf (.proto) or JSON Schema file, or a message of an AsyncAPI
     /// document (`DOC.yaml` with one message, or `DOC.yaml#NAME`).
     #[arg(long)]
     pub schema: PathBuf,
     /// How many values.
     #[arg(long, default_value_t = 10)]
     pub count: usize,
-    /// Only this branch of the schema's unions (short or full name).
+    /// Only this branch of the schema's unions (short or full name), or
+    /// this member of a Protobuf oneof (field name or message type).
     #[arg(long)]
     pub branch: Option<String>,
     #[arg(long, value_enum, default_value_t = SampleFormat::Json)]

@@ -49,15 +49,32 @@ pub fn strategy(schema: &Schema, hints: &Arc<Hints>, branch: Option<&str>) -> Re
             }
             json_schema::strategy(&Arc::new(s.clone()), hints)
         }
-        Schema::Protobuf(p) => {
-            if let Some(b) = branch {
-                return Err(Error::Usage(format!(
-                    "--branch {b:?} applies to Avro unions; this is the Protobuf message {}",
-                    p.name()
-                )));
+        Schema::Protobuf(p) => match branch {
+            None => json_schema::strategy(&Arc::new(p.json_schema().clone()), hints),
+            Some(b) => {
+                // A oneof member by field name or by its message type's
+                // short or full name, in the first oneof that has it.
+                let hit = p.oneofs().iter().find_map(|(at, _, members)| {
+                    members
+                        .iter()
+                        .find(|m| {
+                            m.as_str() == b
+                                || p.member_type(at, m)
+                                    .is_some_and(|t| t == b || t.rsplit('.').next() == Some(b))
+                        })
+                        .map(|m| (at.clone(), m.clone()))
+                });
+                let Some((at, member)) = hit else {
+                    let all: Vec<String> = p.oneofs().iter().flat_map(|(_, _, m)| m.clone()).collect();
+                    return Err(Error::Usage(format!(
+                        "--branch {b:?}: no oneof member of {} is named so or has that message type (members: {})",
+                        p.name(),
+                        if all.is_empty() { "none".to_string() } else { all.join(", ") }
+                    )));
+                };
+                json_schema::strategy(&Arc::new(p.pinned(&at, &member)?), hints)
             }
-            json_schema::strategy(&Arc::new(p.json_schema().clone()), hints)
-        }
+        },
     }
 }
 

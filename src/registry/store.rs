@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::schema::compat::{self, Mode};
+use crate::schema::protobuf_compat;
 use crate::schema::protobuf::ProtoFile;
 use crate::schema::{AvroSchema, ProtoSchema, Schema};
 
@@ -81,7 +82,16 @@ pub struct Stored {
     pub references: Value,
     /// Parsed JSON, for equality regardless of whitespace.
     json: Value,
-    avro: Option<AvroSchema>,
+    parsed: Parsed,
+}
+
+/// A stored schema in the form its compatibility rules read.
+#[derive(Debug, Clone)]
+enum Parsed {
+    Avro(AvroSchema),
+    Protobuf(Box<ProtoSchema>),
+    /// JSON Schema: this registry checks no compatibility for it.
+    Unchecked,
 }
 
 #[derive(Debug, Default)]
@@ -125,7 +135,7 @@ fn canonical(text: &str, kind: &str) -> Result<Value, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))
 }
 
-fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Option<AvroSchema>), ApiError> {
+fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Parsed), ApiError> {
     if kind == "PROTOBUF" {
         // References arrive as {"$proto": import name, "source": text}.
         let imports: Vec<ProtoFile> = references
@@ -141,9 +151,9 @@ fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Op
             name: "schema.proto".into(),
             source: text.to_string(),
         };
-        ProtoSchema::from_sources(&file, &imports, None)
+        let proto = ProtoSchema::from_sources(&file, &imports, None)
             .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: {e}")))?;
-        return Ok((canonical(text, kind)?, None));
+        return Ok((canonical(text, kind)?, Parsed::Protobuf(Box::new(proto))));
     }
     let json: Value =
         serde_json::from_str(text).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: not JSON: {e}")))?;
@@ -151,11 +161,11 @@ fn parse_with(text: &str, kind: &str, references: &[Value]) -> Result<(Value, Op
         "AVRO" => {
             let avro = crate::schema::avro_parse::parse_with_references(references, &json)
                 .map_err(|e| ApiError::invalid_schema(format!("Invalid schema: {e}")))?;
-            Ok((json, Some(avro)))
+            Ok((json, Parsed::Avro(avro)))
         }
         "JSON" => {
             Schema::from_value(&json).map_err(|e| ApiError::invalid_schema(format!("Invalid schema: {e}")))?;
-            Ok((json, None))
+            Ok((json, Parsed::Unchecked))
         }
         other => Err(ApiError::invalid_schema(format!(
             "Invalid schema type {other:?}: this registry holds AVRO, JSON and PROTOBUF"
@@ -283,21 +293,13 @@ impl Store {
         against: Option<u32>,
         references: &[Value],
     ) -> Result<Vec<String>, ApiError> {
-        let (_, avro) = parse_with(text, kind, references)?;
+        let (_, parsed) = parse_with(text, kind, references)?;
         let mode = self.subject_level(subject).unwrap_or(self.global_level());
         let versions = self.subjects.get(subject).cloned().unwrap_or_default();
-        if kind == "PROTOBUF" && mode != Mode::None && !versions.is_empty() {
-            // Never a silent "compatible": this registry does not check
-            // Protobuf evolution yet.
-            return Err(ApiError::invalid_schema(format!(
-                "this registry does not check Protobuf compatibility; subject {subject} has a version already: set its compatibility to NONE to register another"
-            )));
-        }
-        let Some(avro) = avro else { return Ok(Vec::new()) };
-        let previous: Vec<AvroSchema> = versions
+        let previous: Vec<Parsed> = versions
             .iter()
             .filter(|(v, _)| against.is_none_or(|a| a == *v))
-            .filter_map(|(_, id)| self.schema(*id).ok().and_then(|s| s.avro.clone()))
+            .filter_map(|(_, id)| self.schema(*id).ok().map(|s| s.parsed.clone()))
             .collect();
         let mode = if against.is_some() {
             // Against one version, the transitive modes mean their plain selves.
@@ -310,17 +312,43 @@ impl Store {
         } else {
             mode
         };
-        Ok(compat::check(mode, &avro, &previous)
-            .iter()
-            .map(|f| f.incompatibility.to_string())
-            .collect())
+        Ok(match parsed {
+            Parsed::Avro(avro) => {
+                let previous: Vec<AvroSchema> = previous
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Parsed::Avro(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect();
+                compat::check(mode, &avro, &previous)
+                    .iter()
+                    .map(|f| f.incompatibility.to_string())
+                    .collect()
+            }
+            Parsed::Protobuf(proto) => {
+                let previous: Vec<ProtoSchema> = previous
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Parsed::Protobuf(p) => Some(*p),
+                        _ => None,
+                    })
+                    .collect();
+                protobuf_compat::check(mode, &proto, &previous)
+                    .iter()
+                    .filter(|f| !f.difference.change.compatible())
+                    .map(|f| format!("{}: {}", f.direction, f.difference))
+                    .collect()
+            }
+            Parsed::Unchecked => Vec::new(),
+        })
     }
 
     /// Registers `text` under `subject`: the same schema keeps its id (and
     /// its version in this subject); a new one must be compatible.
     pub fn register(&mut self, subject: &str, text: &str, kind: &str, references: Value) -> Result<u32, ApiError> {
         let referenced = self.referenced(&references)?;
-        let (json, avro) = parse_with(text, kind, &referenced)?;
+        let (json, parsed) = parse_with(text, kind, &referenced)?;
         if let Ok(existing) = self.lookup(subject, text, kind) {
             return Ok(existing.schema.id);
         }
@@ -338,7 +366,7 @@ impl Store {
                     kind: kind.to_string(),
                     references,
                     json,
-                    avro,
+                    parsed,
                 });
                 id
             }

@@ -63,14 +63,26 @@ impl Mode {
         )
     }
 
-    fn backward(&self) -> bool {
+    /// Which earlier versions (indexes into `n`, oldest first) a check
+    /// under this mode reads: all for the transitive modes, else the latest.
+    pub fn against(&self, n: usize) -> Vec<usize> {
+        match (self, n) {
+            (Mode::None, _) | (_, 0) => Vec::new(),
+            (m, n) if m.transitive() => (0..n).collect(),
+            (_, n) => vec![n - 1],
+        }
+    }
+
+    /// Whether the new version must read the earlier ones.
+    pub fn backward(&self) -> bool {
         matches!(
             self,
             Mode::Backward | Mode::BackwardTransitive | Mode::Full | Mode::FullTransitive
         )
     }
 
-    fn forward(&self) -> bool {
+    /// Whether the earlier versions must read the new one.
+    pub fn forward(&self) -> bool {
         matches!(
             self,
             Mode::Forward | Mode::ForwardTransitive | Mode::Full | Mode::FullTransitive
@@ -165,13 +177,8 @@ impl fmt::Display for Finding {
 /// `mode`: the transitive modes check every earlier version, the others
 /// only the latest. Empty when compatible.
 pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Finding> {
-    let against: Vec<usize> = match (mode, previous.len()) {
-        (Mode::None, _) | (_, 0) => Vec::new(),
-        (m, n) if m.transitive() => (0..n).collect(),
-        (_, n) => vec![n - 1],
-    };
     let mut findings = Vec::new();
-    for version in against {
+    for version in mode.against(previous.len()) {
         let old = &previous[version];
         let mut add = |direction, list: Vec<Incompatibility>| {
             findings.extend(list.into_iter().map(|incompatibility| Finding {

@@ -8,6 +8,9 @@ pub mod avro_write;
 pub mod compat;
 pub mod json_schema;
 pub mod protobuf;
+pub mod protobuf_compat;
+#[cfg(test)]
+mod protobuf_compat_tests;
 
 use std::path::Path;
 

@@ -325,3 +325,113 @@ fn a_broker_with_a_data_dir_keeps_its_records_across_a_restart() {
     assert!(after.findings.is_empty(), "{:#?}", after.findings);
     assert_eq!(after.complete_by_path.get("happy"), Some(&6));
 }
+
+/// Confluent's own Python client with Protobuf (confluent-kafka[protobuf],
+/// and grpcio-tools for protoc, installed by CI from PyPI), both ways:
+/// its ProtobufDeserializer decodes what we produce through our registry,
+/// and what its ProtobufSerializer writes (registering the .proto itself)
+/// is checked clean by `verify --topic`.
+#[test]
+fn confluents_python_client_round_trips_protobuf_both_ways() {
+    let has_client = std::process::Command::new("python3")
+        .args(["-c", "import confluent_kafka, google.protobuf, grpc_tools"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_client {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs confluent-kafka[protobuf] and grpcio-tools; they must be importable"
+        );
+        println!("skipped: python3 with confluent-kafka[protobuf] and grpcio-tools is not installed");
+        return;
+    }
+    let env = Environment::embedded().unwrap();
+    let spec_path = repo_path("examples/protobuf/account-migration.toml");
+    let spec = FlowSpec::load(&spec_path).unwrap();
+    let proto = repo_path("examples/protobuf/account_migration.proto");
+    let python = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg(repo_path("tests/third_party/confluent_protobuf.py"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    // Ours → theirs.
+    let r = run(&env, &spec, "proto-ours", 6, "happy=2,cancel=1,rollback=1", 3);
+    assert_clean(&r);
+    let produced = r.delivery.produced.to_string();
+    let stdout = python(&[
+        "consume",
+        &env.cluster.bootstrap,
+        &env.registry_url(),
+        "proto-ours",
+        &produced,
+        proto.to_str().unwrap(),
+        "AccountMigrationEvent",
+    ]);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len() as u64, r.delivery.produced);
+    let mut states = std::collections::BTreeSet::new();
+    for line in &lines {
+        assert_eq!(line["value"]["account_id"], line["key"], "{line}");
+        let value = line["value"].as_object().unwrap();
+        let members: Vec<&String> = value
+            .keys()
+            .filter(|k| !["metadata", "enrollment_id", "account_id", "effective_enrollment_date"].contains(&k.as_str()))
+            .collect();
+        assert_eq!(members.len(), 1, "one oneof member set: {line}");
+        states.insert(members[0].clone());
+    }
+    assert!(states.contains("completed") && states.contains("cancelled"), "{states:?}");
+    // Theirs → ours: a fixture of ours, serialized by their client.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("am.json");
+    let (code, o, e) = common::flowharness(&[
+        "generate",
+        "--flow",
+        spec_path.to_str().unwrap(),
+        "--flows",
+        "12",
+        "--seed",
+        "9",
+        "--out",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{o}{e}");
+    let sent = python(&[
+        "produce",
+        &env.cluster.bootstrap,
+        &env.registry_url(),
+        "proto-theirs",
+        fixture.to_str().unwrap(),
+        proto.to_str().unwrap(),
+        "AccountMigrationEvent",
+        "account_id",
+    ]);
+    let sent: u64 = sent.trim().parse().unwrap();
+    assert!(sent > 12, "{sent}");
+    let (code, o, e) = common::flowharness(&[
+        "verify",
+        "--flow",
+        spec_path.to_str().unwrap(),
+        "--topic",
+        "proto-theirs",
+        "--from-beginning",
+        "--timeout",
+        "10s",
+        "--bootstrap-servers",
+        &env.cluster.bootstrap,
+        "--registry-url",
+        &env.registry_url(),
+    ]);
+    assert_eq!(code, 0, "{o}{e}");
+    assert!(o.contains(&format!("summary: {sent} messages")), "{o}");
+    assert!(o.contains("violations: 0"), "{o}");
+}

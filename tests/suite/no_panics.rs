@@ -154,6 +154,71 @@ proptest! {
     }
 }
 
+/// The Protobuf example's contract and one of its messages, Confluent-framed
+/// (header, message indexes, message).
+fn proto_example() -> (flowharness::schema::ProtoSchema, Vec<u8>) {
+    let schema =
+        flowharness::schema::ProtoSchema::load(&common::repo_path("examples/protobuf/account_migration.proto")).unwrap();
+    let value = serde_json::json!({
+        "metadata": {"event_id": "e-1", "trace_token": "t", "created_at": 1_700_000_000_000i64},
+        "enrollment_id": "en-1", "account_id": "acc-1", "effective_enrollment_date": 19_000,
+        "scheduled": {"mpan": "1200000000001", "supply_start_date": 19_001, "scheduled_at": 1_700_000_000_001i64}
+    });
+    let mut framed = confluent::frame(7, &[]);
+    flowharness::codec::protobuf::encode_payload(&schema, &value, &mut framed).unwrap();
+    (schema, framed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Protobuf on the wire: unknown message indexes, truncated varints
+    /// and mangled messages are errors (schema-invalid findings), never
+    /// panics; a `.proto` near a valid one compiles or is refused.
+    #[test]
+    fn the_protobuf_decoder_and_compiler_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        changes in prop::collection::vec((0usize..400, any::<u8>()), 0..6),
+        cut in 0usize..400,
+        proto in mangled(std::fs::read_to_string(common::repo_path("examples/protobuf/account_migration.proto")).unwrap()),
+    ) {
+        let (schema, framed) = proto_example();
+        let mut datum = framed.clone();
+        for (i, b) in changes {
+            let i = i % datum.len();
+            datum[i] = b;
+        }
+        datum.truncate(cut.max(5).min(datum.len()));
+        for b in [&bytes, &datum] {
+            if let Ok((_, payload)) = confluent::unframe(b) {
+                if let Ok(value) = flowharness::codec::protobuf::decode_payload(&schema, payload) {
+                    let _ = schema.validate(&value);
+                }
+            }
+        }
+        let file = flowharness::schema::protobuf::ProtoFile { name: "m.proto".into(), source: proto };
+        let _ = flowharness::schema::ProtoSchema::from_sources(&file, &[], None);
+    }
+}
+
+#[test]
+fn unknown_message_indexes_and_truncated_varints_are_errors() {
+    let (schema, framed) = proto_example();
+    let (_, payload) = confluent::unframe(&framed).unwrap();
+    assert_eq!(payload[0..2], [2, 16], "the envelope is message 8: [8] zigzagged");
+    // Message index 3 of 9 instead: another message, named as such.
+    let mut other = payload.to_vec();
+    other[1] = 6;
+    let e = flowharness::codec::protobuf::decode_payload(&schema, &other).unwrap_err();
+    assert!(e.to_string().contains("[3]"), "{e}");
+    // The index count's varint cut short.
+    let e = flowharness::codec::protobuf::decode_payload(&schema, &[0x80]).unwrap_err();
+    assert!(e.to_string().contains("truncated varint"), "{e}");
+    // The message cut inside a field.
+    let e = flowharness::codec::protobuf::decode_payload(&schema, &payload[..payload.len() - 3]).unwrap_err();
+    assert!(!e.to_string().is_empty());
+}
+
 fn asyncapi_text(name: &str) -> String {
     std::fs::read_to_string(common::repo_path(&format!("tests/asyncapi/{name}"))).unwrap()
 }

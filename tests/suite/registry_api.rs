@@ -322,3 +322,42 @@ fn schema_references_resolve_on_register_and_on_fetch() {
     );
     assert_eq!((status, body["error_code"].as_u64()), (422, Some(42201)));
 }
+
+#[test]
+fn protobuf_versions_are_checked_with_confluents_rules() {
+    let (registry, http) = start();
+    let base = registry.url().to_string();
+    let v1 = "syntax = \"proto3\";\npackage shop;\nmessage Payment {\n  string order_id = 1;\n  oneof method {\n    string card = 2;\n    string iban = 3;\n  }\n}\n";
+    // A new member in the oneof and a new field: BACKWARD compatible.
+    let v2 = v1.replace("string iban = 3;", "string iban = 3;\n    string wallet = 4;");
+    // The wallet member removed again: a consumer switching on the oneof loses it.
+    let v3 = v1.replace("string order_id = 1;", "string order_id = 1;\n  int64 amount = 5;");
+    let post = |path: &str, schema: &str| {
+        call(
+            &http,
+            "POST",
+            format!("{base}{path}"),
+            Some(json!({"schema": schema, "schemaType": "PROTOBUF"})),
+        )
+    };
+    assert_eq!(post("/subjects/payments-value/versions", v1).0, 200);
+    let (status, body, _) = post("/compatibility/subjects/payments-value/versions/latest?verbose=true", &v2);
+    assert_eq!((status, &body["is_compatible"]), (200, &json!(true)), "{body}");
+    assert_eq!(post("/subjects/payments-value/versions", &v2).0, 200);
+    let (status, body, _) = post("/compatibility/subjects/payments-value/versions/latest?verbose=true", &v3);
+    assert_eq!((status, &body["is_compatible"]), (200, &json!(false)), "{body}");
+    assert!(
+        body["messages"].to_string().contains("Payment.wallet: ONEOF_FIELD_REMOVED"),
+        "{body}"
+    );
+    let (status, body, _) = post("/subjects/payments-value/versions", &v3);
+    assert_eq!((status, &body["error_code"]), (409, &json!(409)), "{body}");
+    // Under NONE the same version registers.
+    call(
+        &http,
+        "PUT",
+        format!("{base}/config/payments-value"),
+        Some(json!({"compatibility": "NONE"})),
+    );
+    assert_eq!(post("/subjects/payments-value/versions", &v3).0, 200);
+}
