@@ -164,7 +164,9 @@ fn schema_compat(old: &[PathBuf], new: &Path, mode: &str, out: &mut dyn Write) -
     paths.push(new);
     let (lines, incompatible, rules) = match load_versions(&paths)? {
         Versions::Avro(mut all) => {
-            let next = all.pop().ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
+            let next = all
+                .pop()
+                .ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
             let lines: Vec<String> = compat::check(mode, &next, &all)
                 .iter()
                 .map(|f| {
@@ -180,12 +182,19 @@ fn schema_compat(old: &[PathBuf], new: &Path, mode: &str, out: &mut dyn Write) -
             (lines, n, String::new())
         }
         Versions::Protobuf(mut all) => {
-            let next = all.pop().ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
+            let next = all
+                .pop()
+                .ok_or_else(|| Error::Usage("schema compat: no new version".into()))?;
             let findings = protobuf_compat::check(mode, &next, &all);
             // Incompatible differences first, then the compatible ones as notes.
             let (bad, fine): (Vec<_>, Vec<_>) = findings.iter().partition(|f| !f.difference.change.compatible());
             let line = |word: &str, f: &protobuf_compat::Finding| {
-                format!("{word}: {} ({}): {}", f.direction, old[f.version].display(), f.difference)
+                format!(
+                    "{word}: {} ({}): {}",
+                    f.direction,
+                    old[f.version].display(),
+                    f.difference
+                )
             };
             let mut lines: Vec<String> = bad.iter().map(|f| line("incompatible", f)).collect();
             lines.extend(fine.iter().map(|f| line("compatible change", f)));

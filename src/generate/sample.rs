@@ -69,7 +69,11 @@ pub fn strategy(schema: &Schema, hints: &Arc<Hints>, branch: Option<&str>) -> Re
                     return Err(Error::Usage(format!(
                         "--branch {b:?}: no oneof member of {} is named so or has that message type (members: {})",
                         p.name(),
-                        if all.is_empty() { "none".to_string() } else { all.join(", ") }
+                        if all.is_empty() {
+                            "none".to_string()
+                        } else {
+                            all.join(", ")
+                        }
                     )));
                 };
                 json_schema::strategy(&Arc::new(p.pinned(&at, &member)?), hints)

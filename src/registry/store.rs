@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::schema::compat::{self, Mode};
-use crate::schema::protobuf_compat;
 use crate::schema::protobuf::ProtoFile;
+use crate::schema::protobuf_compat;
 use crate::schema::{AvroSchema, ProtoSchema, Schema};
 
 /// A Confluent error: HTTP status, error code, message.

@@ -54,10 +54,33 @@ struct Sources(BTreeMap<String, String>);
 impl FileResolver for Sources {
     fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
         match self.0.get(name) {
-            Some(text) => File::from_source(name, text),
+            Some(text) => match descriptor_of(text) {
+                Some(mut file) => {
+                    file.name = Some(name.to_string());
+                    Ok(File::from_file_descriptor_proto(file))
+                }
+                None => File::from_source(name, text),
+            },
             None => Err(protox::Error::file_not_found(name)),
         }
     }
+}
+
+/// A schema registered as Confluent's clients register Protobuf: the
+/// base64 of a serialized `FileDescriptorProto` rather than `.proto` text
+/// (Confluent's registry takes both).
+pub fn descriptor_of(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorProto> {
+    use base64::Engine as _;
+    use prost::Message as _;
+    let text = text.trim();
+    if text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == ';' || c == '"') {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+        .ok()?;
+    prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()
 }
 
 /// Reads a `.proto` and, recursively, the files it imports from beside it.

@@ -195,7 +195,11 @@ pub fn diff(original: &ProtoSchema, update: &ProtoSchema) -> Vec<Difference> {
             }
         }
     }
-    for name in new_types.messages.keys().filter(|n| !old_types.messages.contains_key(*n)) {
+    for name in new_types
+        .messages
+        .keys()
+        .filter(|n| !old_types.messages.contains_key(*n))
+    {
         d.push(Change::MessageAdded, name, "message added".into());
     }
     for (name, e) in &old_types.enums {
@@ -281,7 +285,9 @@ struct Diff {
 }
 
 fn real_oneof(f: &FieldDescriptor) -> Option<String> {
-    f.containing_oneof().filter(|o| !o.is_synthetic()).map(|o| o.name().to_string())
+    f.containing_oneof()
+        .filter(|o| !o.is_synthetic())
+        .map(|o| o.name().to_string())
 }
 
 fn kind_name(kind: &Kind, types: &Types) -> String {
@@ -320,7 +326,11 @@ impl Diff {
         let new: BTreeMap<i32, String> = b.values().map(|v| (v.number(), v.name().to_string())).collect();
         for (n, name) in &old {
             match new.get(n) {
-                None => self.push(Change::EnumConstRemoved, &format!("{path}.{name}"), format!("constant {n} removed")),
+                None => self.push(
+                    Change::EnumConstRemoved,
+                    &format!("{path}.{name}"),
+                    format!("constant {n} removed"),
+                ),
                 Some(other) if other != name => self.push(
                     Change::EnumConstChanged,
                     &format!("{path}.{name}"),
@@ -330,14 +340,22 @@ impl Diff {
             }
         }
         for (n, name) in new.iter().filter(|(n, _)| !old.contains_key(n)) {
-            self.push(Change::EnumConstAdded, &format!("{path}.{name}"), format!("constant {n} added"));
+            self.push(
+                Change::EnumConstAdded,
+                &format!("{path}.{name}"),
+                format!("constant {n} added"),
+            );
         }
     }
 
     fn message(&mut self, path: &str, a: &MessageDescriptor, b: &MessageDescriptor, ta: &Types, tb: &Types) {
         let old: BTreeMap<u32, FieldDescriptor> = a.fields().map(|f| (f.number(), f)).collect();
         let new: BTreeMap<u32, FieldDescriptor> = b.fields().map(|f| (f.number(), f)).collect();
-        let old_oneofs: Vec<String> = a.oneofs().filter(|o| !o.is_synthetic()).map(|o| o.name().into()).collect();
+        let old_oneofs: Vec<String> = a
+            .oneofs()
+            .filter(|o| !o.is_synthetic())
+            .map(|o| o.name().into())
+            .collect();
         for (n, f) in &old {
             let at = format!("{path}.{}", f.name());
             match new.get(n) {
@@ -345,9 +363,11 @@ impl Diff {
                     self.push(Change::RequiredFieldRemoved, &at, format!("required field {n} removed"))
                 }
                 None => match real_oneof(f) {
-                    Some(o) if b.oneofs().any(|x| x.name() == o) => {
-                        self.push(Change::OneofFieldRemoved, &at, format!("field {n} removed from oneof {o}"))
-                    }
+                    Some(o) if b.oneofs().any(|x| x.name() == o) => self.push(
+                        Change::OneofFieldRemoved,
+                        &at,
+                        format!("field {n} removed from oneof {o}"),
+                    ),
                     _ => self.push(Change::FieldRemoved, &at, format!("field {n} removed")),
                 },
                 Some(g) => self.field(&at, f, g, ta, tb),
@@ -395,7 +415,11 @@ impl Diff {
                     &at,
                     format!("{} moved into a oneof that already had members", names()),
                 ),
-                (false, 1) => self.push(Change::FieldMovedToNewOneof, &at, format!("{} moved into a new oneof", names())),
+                (false, 1) => self.push(
+                    Change::FieldMovedToNewOneof,
+                    &at,
+                    format!("{} moved into a new oneof", names()),
+                ),
                 (false, _) => self.push(
                     Change::MultipleFieldsMovedToOneof,
                     &at,
@@ -406,7 +430,11 @@ impl Diff {
         for o in a.oneofs().filter(|o| !o.is_synthetic()) {
             let gone = o.fields().all(|f| new.get(&f.number()).and_then(real_oneof).is_none());
             if gone && !b.oneofs().any(|x| x.name() == o.name()) {
-                self.push(Change::OneofRemoved, &format!("{path}.{}", o.name()), "oneof removed".into());
+                self.push(
+                    Change::OneofRemoved,
+                    &format!("{path}.{}", o.name()),
+                    "oneof removed".into(),
+                );
             }
         }
     }
@@ -414,21 +442,43 @@ impl Diff {
     fn field(&mut self, at: &str, f: &FieldDescriptor, g: &FieldDescriptor, ta: &Types, tb: &Types) {
         let n = f.number();
         if f.name() != g.name() {
-            self.push(Change::FieldNameChanged, at, format!("field {n} renamed to {}", g.name()));
+            self.push(
+                Change::FieldNameChanged,
+                at,
+                format!("field {n} renamed to {}", g.name()),
+            );
         }
         if let (Some(o), None) = (real_oneof(f), real_oneof(g)) {
-            self.push(Change::OneofFieldRemoved, at, format!("field {n} moved out of oneof {o}"));
+            self.push(
+                Change::OneofFieldRemoved,
+                at,
+                format!("field {n} moved out of oneof {o}"),
+            );
         }
-        let (fr, gr) = (f.cardinality() == Cardinality::Required, g.cardinality() == Cardinality::Required);
+        let (fr, gr) = (
+            f.cardinality() == Cardinality::Required,
+            g.cardinality() == Cardinality::Required,
+        );
         if fr && !gr {
-            self.push(Change::RequiredFieldRemoved, at, format!("field {n} is no longer required"));
+            self.push(
+                Change::RequiredFieldRemoved,
+                at,
+                format!("field {n} is no longer required"),
+            );
         } else if gr && !fr {
             self.push(Change::RequiredFieldAdded, at, format!("field {n} became required"));
         }
         if f.is_map() && g.is_map() {
             let (fk, gk) = (f.kind(), g.kind());
             if let (Kind::Message(fe), Kind::Message(ge)) = (fk, gk) {
-                self.kind(&format!("{at}.key"), n, &fe.map_entry_key_field().kind(), &ge.map_entry_key_field().kind(), ta, tb);
+                self.kind(
+                    &format!("{at}.key"),
+                    n,
+                    &fe.map_entry_key_field().kind(),
+                    &ge.map_entry_key_field().kind(),
+                    ta,
+                    tb,
+                );
                 self.kind(
                     &format!("{at}.value"),
                     n,
@@ -441,7 +491,11 @@ impl Diff {
             return;
         }
         if f.is_map() != g.is_map() {
-            self.push(Change::FieldKindChanged, at, format!("field {n} changed between a map and not a map"));
+            self.push(
+                Change::FieldKindChanged,
+                at,
+                format!("field {n} changed between a map and not a map"),
+            );
             return;
         }
         self.kind(at, n, &f.kind(), &g.kind(), ta, tb);
@@ -451,7 +505,11 @@ impl Diff {
                 Kind::Message(_) => (Change::FieldMessageLabelChanged, "length-delimited either way"),
                 _ => (Change::FieldNumericLabelChanged, "a repeated number is packed"),
             };
-            let (from, to) = if f.is_list() { ("repeated", "single") } else { ("single", "repeated") };
+            let (from, to) = if f.is_list() {
+                ("repeated", "single")
+            } else {
+                ("single", "repeated")
+            };
             self.push(change, at, format!("field {n} changed from {from} to {to} ({why})"));
         }
     }
@@ -465,9 +523,11 @@ impl Diff {
                 format!("field {n} changed type from {an} to {bn}"),
             ),
             (Kind::Message(_), Kind::Message(_)) | (Kind::Enum(_), Kind::Enum(_)) => {}
-            (Kind::Message(_), _) | (_, Kind::Message(_)) => {
-                self.push(Change::FieldKindChanged, at, format!("field {n} changed kind from {an} to {bn}"))
-            }
+            (Kind::Message(_), _) | (_, Kind::Message(_)) => self.push(
+                Change::FieldKindChanged,
+                at,
+                format!("field {n} changed kind from {an} to {bn}"),
+            ),
             _ if an == bn => {}
             _ if wire_group(a) == wire_group(b) => {}
             _ => self.push(

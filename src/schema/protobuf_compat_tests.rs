@@ -43,9 +43,17 @@ fn the_evolution_table_gets_every_answer_right() {
     assert!(table.case.len() >= 10, "the table has {} cases", table.case.len());
     let mut wrong = Vec::new();
     for case in &table.case {
-        let mode: Mode = case.mode.as_deref().unwrap_or("backward").parse().unwrap_or(Mode::Backward);
+        let mode: Mode = case
+            .mode
+            .as_deref()
+            .unwrap_or("backward")
+            .parse()
+            .unwrap_or(Mode::Backward);
         let findings = check(mode, &compile(&case.new), &[compile(&case.old)]);
-        let mut changes: Vec<String> = findings.iter().map(|f| f.difference.change.as_str().to_string()).collect();
+        let mut changes: Vec<String> = findings
+            .iter()
+            .map(|f| f.difference.change.as_str().to_string())
+            .collect();
         changes.sort();
         changes.dedup();
         let compatible = findings.iter().all(|f| f.difference.change.compatible());
@@ -55,7 +63,11 @@ fn the_evolution_table_gets_every_answer_right() {
                 case.name,
                 case.changes,
                 case.compatible,
-                findings.iter().map(|f| f.difference.to_string()).collect::<Vec<_>>().join("\n  ")
+                findings
+                    .iter()
+                    .map(|f| f.difference.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             ));
         }
     }
@@ -71,7 +83,10 @@ fn transitive_modes_check_every_earlier_version() {
     let plain = check(Mode::Backward, &v3, &[v1.clone(), v2.clone()]);
     assert!(plain.iter().all(|f| f.difference.change.compatible()), "{plain:?}");
     let transitive = check(Mode::BackwardTransitive, &v3, &[v1, v2]);
-    let bad: Vec<_> = transitive.iter().filter(|f| !f.difference.change.compatible()).collect();
+    let bad: Vec<_> = transitive
+        .iter()
+        .filter(|f| !f.difference.change.compatible())
+        .collect();
     assert_eq!(bad.len(), 1, "{transitive:?}");
     assert_eq!(bad[0].version, 0);
     assert_eq!(bad[0].difference.path, "Order.total");

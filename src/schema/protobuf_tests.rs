@@ -161,3 +161,52 @@ fn any_bytes_decode_to_a_value_or_an_error_never_a_panic() {
         let _ = wire::decode_payload(&s, &bytes);
     }
 }
+
+#[test]
+fn well_known_types_generate_encode_decode_and_validate() {
+    let file = ProtoFile {
+        name: "shipment.proto".into(),
+        source: r#"syntax = "proto3";
+package logistics;
+import "google/protobuf/duration.proto";
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/wrappers.proto";
+message ShipmentDelayed {
+  string shipment_id = 1;
+  google.protobuf.Timestamp noticed_at = 2;
+  google.protobuf.Duration delay = 3;
+  google.protobuf.StringValue reason = 4;
+  google.protobuf.Int64Value weight_grams = 5;
+  google.protobuf.BoolValue fragile = 6;
+  repeated string stops = 7;
+  map<string, int32> pallets = 8;
+  optional int32 attempt = 9;
+}"#
+        .into(),
+    };
+    let s = ProtoSchema::from_sources(&file, &[], None).expect("compiles with Google's files built in");
+    assert!(s.imports().is_empty(), "Google's files are built in, not references");
+    let schema = crate::schema::Schema::Protobuf(Box::new(s.clone()));
+    let hints = std::sync::Arc::new(crate::generate::hints::Hints::builtin(1_764_000_000_000));
+    let strategy = crate::generate::sample::strategy(&schema, &hints, None).expect("a strategy");
+    for value in crate::generate::sample::values(&strategy, 50, 7).expect("values") {
+        let mut bytes = Vec::new();
+        wire::encode_payload(&s, &value, &mut bytes).unwrap_or_else(|e| panic!("{value}: {e}"));
+        let back = wire::decode_payload(&s, &bytes).expect("decodes");
+        assert!(s.validate(&back).is_empty(), "{back}: {:?}", s.validate(&back));
+        assert!(
+            back["delay"].as_str().is_some_and(|d| d.ends_with('s')),
+            "a Duration is \"1.5s\": {back}"
+        );
+        assert!(back["noticed_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{back}");
+    }
+    // A wrapper takes its bare value; a Duration must be a duration string.
+    let mut bad = json!({"shipment_id": "s-1", "reason": "storm", "delay": 90});
+    assert!(
+        s.validate(&bad).iter().any(|v| v.to_string().contains("delay")),
+        "{:?}",
+        s.validate(&bad)
+    );
+    bad["delay"] = json!("90s");
+    assert!(s.validate(&bad).is_empty(), "{:?}", s.validate(&bad));
+}

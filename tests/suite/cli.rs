@@ -117,7 +117,10 @@ fn schema_compat_exit_codes() {
         "schemas/subscription-event.schema.json",
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("schema compat checks Avro and Protobuf schemas; this is a JSON Schema"), "{err}");
+    assert!(
+        err.contains("schema compat checks Avro and Protobuf schemas; this is a JSON Schema"),
+        "{err}"
+    );
 }
 
 #[test]

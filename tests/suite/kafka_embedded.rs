@@ -389,7 +389,10 @@ fn confluents_python_client_round_trips_protobuf_both_ways() {
         assert_eq!(members.len(), 1, "one oneof member set: {line}");
         states.insert(members[0].clone());
     }
-    assert!(states.contains("completed") && states.contains("cancelled"), "{states:?}");
+    assert!(
+        states.contains("completed") && states.contains("cancelled"),
+        "{states:?}"
+    );
     // Theirs → ours: a fixture of ours, serialized by their client.
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("am.json");
@@ -405,6 +408,7 @@ fn confluents_python_client_round_trips_protobuf_both_ways() {
         fixture.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{o}{e}");
+    env.cluster.create_topic("proto-theirs", 3).unwrap();
     let sent = python(&[
         "produce",
         &env.cluster.bootstrap,

@@ -158,7 +158,8 @@ proptest! {
 /// (header, message indexes, message).
 fn proto_example() -> (flowharness::schema::ProtoSchema, Vec<u8>) {
     let schema =
-        flowharness::schema::ProtoSchema::load(&common::repo_path("examples/protobuf/account_migration.proto")).unwrap();
+        flowharness::schema::ProtoSchema::load(&common::repo_path("examples/protobuf/account_migration.proto"))
+            .unwrap();
     let value = serde_json::json!({
         "metadata": {"event_id": "e-1", "trace_token": "t", "created_at": 1_700_000_000_000i64},
         "enrollment_id": "en-1", "account_id": "acc-1", "effective_enrollment_date": 19_000,
@@ -190,10 +191,10 @@ proptest! {
         }
         datum.truncate(cut.max(5).min(datum.len()));
         for b in [&bytes, &datum] {
-            if let Ok((_, payload)) = confluent::unframe(b) {
-                if let Ok(value) = flowharness::codec::protobuf::decode_payload(&schema, payload) {
-                    let _ = schema.validate(&value);
-                }
+            if let Ok((_, payload)) = confluent::unframe(b)
+                && let Ok(value) = flowharness::codec::protobuf::decode_payload(&schema, payload)
+            {
+                let _ = schema.validate(&value);
             }
         }
         let file = flowharness::schema::protobuf::ProtoFile { name: "m.proto".into(), source: proto };

@@ -96,7 +96,11 @@ fn an_enum_state_flow_with_an_import_produces_through_the_registry() {
 
 #[test]
 fn schema_compat_applies_protobuf_rules_and_says_what_it_does_not_check() {
-    let path = |v: &str| repo_path(&format!("tests/proto/compat/payment_{v}.proto")).display().to_string();
+    let path = |v: &str| {
+        repo_path(&format!("tests/proto/compat/payment_{v}.proto"))
+            .display()
+            .to_string()
+    };
     let (v1, v2, v3) = (path("v1"), path("v2"), path("v3"));
     let (code, out, err) = flowharness(&["schema", "compat", "--old", &v1, "--new", &v2]);
     assert_eq!(code, 0, "{out}{err}");
@@ -104,12 +108,29 @@ fn schema_compat_applies_protobuf_rules_and_says_what_it_does_not_check() {
         out.contains("compatible change: backward (") && out.contains("PaymentRequested.wallet_id: ONEOF_FIELD_ADDED"),
         "{out}"
     );
-    assert!(out.contains("is BACKWARD compatible with 1 earlier version(s) (Protobuf rules; not checked: options"), "{out}");
+    assert!(
+        out.contains("is BACKWARD compatible with 1 earlier version(s) (Protobuf rules; not checked: options"),
+        "{out}"
+    );
     // FORWARD: v1 readers do not know the wallet member.
     let (code, out, _) = flowharness(&["schema", "compat", "--old", &v1, "--new", &v2, "--mode", "forward"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("incompatible: forward (") && out.contains("ONEOF_FIELD_REMOVED"), "{out}");
-    let (code, out, _) = flowharness(&["schema", "compat", "--old", &v1, "--old", &v2, "--new", &v3, "--mode", "backward-transitive"]);
+    assert!(
+        out.contains("incompatible: forward (") && out.contains("ONEOF_FIELD_REMOVED"),
+        "{out}"
+    );
+    let (code, out, _) = flowharness(&[
+        "schema",
+        "compat",
+        "--old",
+        &v1,
+        "--old",
+        &v2,
+        "--new",
+        &v3,
+        "--mode",
+        "backward-transitive",
+    ]);
     assert_eq!(code, 1, "{out}");
     for expected in [
         "payment_v1.proto): PaymentRequested.iban: ONEOF_FIELD_REMOVED",
@@ -126,7 +147,9 @@ fn sample_pins_a_oneof_member_by_field_name_or_message_type() {
     let proto = repo_path("examples/protobuf/account_migration.proto");
     let proto = proto.to_str().unwrap();
     for branch in ["completed", "Completed", "accounts.migration.v1.Completed"] {
-        let (code, out, err) = flowharness(&["sample", "--schema", proto, "--count", "5", "--seed", "3", "--branch", branch]);
+        let (code, out, err) = flowharness(&[
+            "sample", "--schema", proto, "--count", "5", "--seed", "3", "--branch", branch,
+        ]);
         assert_eq!(code, 0, "{out}{err}");
         let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 5);
@@ -137,6 +160,9 @@ fn sample_pins_a_oneof_member_by_field_name_or_message_type() {
     }
     let (code, _, err) = flowharness(&["sample", "--schema", proto, "--branch", "Nope"]);
     assert_eq!(code, 2);
-    assert!(err.contains("--branch \"Nope\": no oneof member of AccountMigrationEvent"), "{err}");
+    assert!(
+        err.contains("--branch \"Nope\": no oneof member of AccountMigrationEvent"),
+        "{err}"
+    );
     assert!(err.contains("members: scheduled, balance_retrieved"), "{err}");
 }

@@ -341,13 +341,21 @@ fn protobuf_versions_are_checked_with_confluents_rules() {
         )
     };
     assert_eq!(post("/subjects/payments-value/versions", v1).0, 200);
-    let (status, body, _) = post("/compatibility/subjects/payments-value/versions/latest?verbose=true", &v2);
+    let (status, body, _) = post(
+        "/compatibility/subjects/payments-value/versions/latest?verbose=true",
+        &v2,
+    );
     assert_eq!((status, &body["is_compatible"]), (200, &json!(true)), "{body}");
     assert_eq!(post("/subjects/payments-value/versions", &v2).0, 200);
-    let (status, body, _) = post("/compatibility/subjects/payments-value/versions/latest?verbose=true", &v3);
+    let (status, body, _) = post(
+        "/compatibility/subjects/payments-value/versions/latest?verbose=true",
+        &v3,
+    );
     assert_eq!((status, &body["is_compatible"]), (200, &json!(false)), "{body}");
     assert!(
-        body["messages"].to_string().contains("Payment.wallet: ONEOF_FIELD_REMOVED"),
+        body["messages"]
+            .to_string()
+            .contains("Payment.wallet: ONEOF_FIELD_REMOVED"),
         "{body}"
     );
     let (status, body, _) = post("/subjects/payments-value/versions", &v3);

@@ -78,16 +78,24 @@ def produce(bootstrap, registry, topic, fixture, proto, name, key_field):
     producer = Producer({"bootstrap.servers": bootstrap})
     with open(fixture) as f:
         entries = json.load(f)
-    sent = 0
+    sent, failed = 0, []
+
+    def delivered(err, _msg):
+        if err is not None:
+            failed.append(str(err))
+
     for entry in entries.values():
         for value in entry["messages"]:
             message = json_format.ParseDict(value, cls())
             payload = serialize(message, SerializationContext(topic, MessageField.VALUE))
-            producer.produce(topic, key=str(value[key_field]).encode(), value=payload)
+            producer.produce(topic, key=str(value[key_field]).encode(), value=payload, on_delivery=delivered)
+            producer.poll(0)
             sent += 1
     left = producer.flush(30)
     print(sent)
-    return 0 if left == 0 else 1
+    if failed:
+        print(f"{len(failed)} not delivered, the first: {failed[0]}", file=sys.stderr)
+    return 0 if left == 0 and not failed else 1
 
 
 if __name__ == "__main__":
