@@ -16,6 +16,7 @@ pub mod fixture_lines;
 pub mod fixture_writer;
 pub mod flow;
 pub mod generate;
+#[deny(missing_docs)]
 pub mod harness;
 pub mod hunt;
 pub mod kafka;
