@@ -1,30 +1,26 @@
 //! flowharness: contract testing and fake producing for Kafka event flows.
 //!
-//! The modules follow the pipeline: [`schema`] → [`codec`] → [`fixture`].
-//! Each later stage (generate, flow, registry, kafka, bdd, load, verify,
-//! report) builds on these.
+//! The contracts core (schema, codec, generate, fixture, flow, asyncapi,
+//! report) is the crate `flowharness-core`, re-exported here under its
+//! module names; this crate adds the runtime on it (registry, kafka,
+//! verify, load, fake, hunt, service, harness), then the BDD runner (bdd)
+//! and the CLI (cli).
 
-pub mod asyncapi;
 pub mod bdd;
 pub mod cli;
-pub mod codec;
-pub mod contract;
-pub mod error;
 pub mod fake;
-pub mod fixture;
-pub mod fixture_lines;
-pub mod fixture_writer;
-pub mod flow;
-pub mod generate;
 #[deny(missing_docs)]
 pub mod harness;
 pub mod hunt;
 pub mod kafka;
 pub mod load;
 pub mod registry;
-pub mod report;
-pub mod schema;
 pub mod service;
 pub mod verify;
 
-pub use error::{Diagnostic, Error, Result};
+// The contracts core, under the names the rest of the crate and its users
+// have always used.
+pub use flowharness_core::{
+    Diagnostic, Error, Result, asyncapi, codec, contract, error, fixture, fixture_lines, fixture_writer, flow,
+    generate, report, schema,
+};

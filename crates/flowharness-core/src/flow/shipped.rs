@@ -8,42 +8,54 @@ use crate::error::{Error, Result};
 use crate::schema::Schema;
 
 const SHIPPED: &[(&str, &str)] = &[
-    ("account-migration", include_str!("../../flows/account-migration.toml")),
+    (
+        "account-migration",
+        include_str!("../../../../flows/account-migration.toml"),
+    ),
     (
         "subscription-catalog",
-        include_str!("../../flows/subscription-catalog.toml"),
+        include_str!("../../../../flows/subscription-catalog.toml"),
     ),
-    ("order-saga", include_str!("../../flows/order-saga.toml")),
-    ("payment-lifecycle", include_str!("../../flows/payment-lifecycle.toml")),
-    ("checkout-saga", include_str!("../../flows/checkout-saga.toml")),
-    ("account-lifecycle", include_str!("../../flows/account-lifecycle.toml")),
+    ("order-saga", include_str!("../../../../flows/order-saga.toml")),
+    (
+        "payment-lifecycle",
+        include_str!("../../../../flows/payment-lifecycle.toml"),
+    ),
+    ("checkout-saga", include_str!("../../../../flows/checkout-saga.toml")),
+    (
+        "account-lifecycle",
+        include_str!("../../../../flows/account-lifecycle.toml"),
+    ),
 ];
 
 const SCHEMAS: &[(&str, &str)] = &[
     (
         "../schemas/account-migration-event.avsc",
-        include_str!("../../schemas/account-migration-event.avsc"),
+        include_str!("../../../../schemas/account-migration-event.avsc"),
     ),
     (
         "../schemas/subscription-event.schema.json",
-        include_str!("../../schemas/subscription-event.schema.json"),
+        include_str!("../../../../schemas/subscription-event.schema.json"),
     ),
     (
         "../schemas/order-event.avsc",
-        include_str!("../../schemas/order-event.avsc"),
+        include_str!("../../../../schemas/order-event.avsc"),
     ),
-    ("../schemas/payment.avsc", include_str!("../../schemas/payment.avsc")),
+    (
+        "../schemas/payment.avsc",
+        include_str!("../../../../schemas/payment.avsc"),
+    ),
     (
         "../schemas/checkout-order.avsc",
-        include_str!("../../schemas/checkout-order.avsc"),
+        include_str!("../../../../schemas/checkout-order.avsc"),
     ),
     (
         "../schemas/account-events.avsc",
-        include_str!("../../schemas/account-events.avsc"),
+        include_str!("../../../../schemas/account-events.avsc"),
     ),
     (
         "../schemas/payment-event.schema.json",
-        include_str!("../../schemas/payment-event.schema.json"),
+        include_str!("../../../../schemas/payment-event.schema.json"),
     ),
 ];
 

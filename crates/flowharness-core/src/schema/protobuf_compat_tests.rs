@@ -36,7 +36,7 @@ fn compile(text: &str) -> ProtoSchema {
 
 #[test]
 fn the_evolution_table_gets_every_answer_right() {
-    let table: Table = match toml::from_str(include_str!("../../tests/proto/compat/cases.toml")) {
+    let table: Table = match toml::from_str(include_str!("../../../../tests/proto/compat/cases.toml")) {
         Ok(t) => t,
         Err(e) => panic!("cases.toml: {e}"),
     };

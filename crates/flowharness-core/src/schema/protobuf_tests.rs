@@ -8,7 +8,7 @@ use crate::codec::protobuf as wire;
 fn orders() -> ProtoSchema {
     ProtoSchema::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/proto/order_status.proto"
+        "/../../tests/proto/order_status.proto"
     )))
     .expect("order_status.proto compiles")
 }
@@ -75,7 +75,7 @@ fn violations_name_the_proto_field_path() {
 
 #[test]
 fn a_proto_that_does_not_compile_names_file_line_and_column() {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proto/broken.proto"));
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/proto/broken.proto"));
     let e = ProtoSchema::load(path).unwrap_err().to_string();
     assert!(e.contains("broken.proto"), "{e}");
     assert!(
