@@ -144,7 +144,7 @@ impl RunningFake {
         match self.handle.take() {
             Some(h) => h
                 .join()
-                .unwrap_or_else(|_| Err(crate::Error::Usage("the fake's thread panicked".into()))),
+                .unwrap_or_else(|_| Err(crate::Error::Internal("the fake's thread panicked".into()))),
             None => Err(crate::Error::Usage("the fake was already stopped".into())),
         }
     }

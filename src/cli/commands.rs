@@ -15,6 +15,8 @@ use crate::schema::{AvroSchema, ProtoSchema, Schema};
 pub const OK: i32 = 0;
 pub const FINDINGS: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
+/// A bug in flowharness (sysexits' EX_SOFTWARE).
+pub const INTERNAL: i32 = 70;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -57,8 +59,18 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let _ = report_errors(&e, err);
-            BAD_INPUT
+            exit_code(&e)
         }
+    }
+}
+
+/// The exit code of a command that failed: 70 for a bug in flowharness,
+/// 2 for bad input and for a broker or registry that failed (findings,
+/// exit 1, are not errors).
+pub fn exit_code(e: &Error) -> i32 {
+    match e {
+        Error::Internal(_) => INTERNAL,
+        Error::Io { .. } | Error::Invalid(_) | Error::Usage(_) | Error::Unreachable(_) => BAD_INPUT,
     }
 }
 
@@ -241,4 +253,26 @@ fn fixture_check(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) ->
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bug_exits_70_and_asks_for_a_report_everything_else_2() {
+        let bug = Error::Internal("the observer thread panicked".into());
+        assert_eq!(exit_code(&bug), 70);
+        assert!(
+            bug.to_string().contains("a bug in flowharness: please report it"),
+            "{bug}"
+        );
+        let down = Error::Unreachable("kafka 127.0.0.1:1: no answer within 2s".into());
+        assert_eq!(exit_code(&down), 2);
+        assert_eq!(
+            down.within("produce").to_string(),
+            "produce: kafka 127.0.0.1:1: no answer within 2s"
+        );
+        assert_eq!(exit_code(&Error::Usage("--rate: not a rate".into())), 2);
+    }
 }

@@ -156,7 +156,7 @@ impl Cluster {
     }
 
     pub(crate) fn error(&self, what: &str, e: &dyn fmt::Display) -> Error {
-        Error::Usage(format!("kafka {}: {what}: {e}", self.bootstrap))
+        Error::Unreachable(format!("kafka {}: {what}: {e}", self.bootstrap))
     }
 
     /// Creates a topic (the embedded broker creates none by itself); an

@@ -215,7 +215,7 @@ impl EmbeddedBroker {
             .map_err(|e| Error::Usage(format!("embedded broker: cannot start a thread: {e}")))?;
         match started.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::Usage(format!("embedded broker on {addr}: {e}"))),
+            Ok(Err(e)) => return Err(Error::Unreachable(format!("embedded broker on {addr}: {e}"))),
             Err(_) => {
                 return Err(Error::Usage(format!(
                     "embedded broker on {addr}: did not start within 30 s"

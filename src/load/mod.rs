@@ -306,7 +306,7 @@ pub fn run(
         Some(handle) => Some(
             handle
                 .join()
-                .map_err(|_| Error::Usage("the observer thread panicked".into()))??,
+                .map_err(|_| Error::Internal("the observer thread panicked".into()))??,
         ),
         None => None,
     };

@@ -151,7 +151,7 @@ impl RegistryClient {
             };
             attempt += 1;
             if attempt > self.config.retries {
-                return Err(Error::Usage(format!(
+                return Err(Error::Unreachable(format!(
                     "{place}: {retry} (gave up after {attempt} attempts)"
                 )));
             }

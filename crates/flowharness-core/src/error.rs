@@ -54,6 +54,14 @@ pub enum Error {
     Invalid(Vec<Diagnostic>),
     #[error("{0}")]
     Usage(String),
+    /// A broker, registry or other service that did not answer or failed:
+    /// bad input's exit code, a message of its own.
+    #[error("{0}")]
+    Unreachable(String),
+    /// A bug in flowharness (a thread that panicked, a state that cannot
+    /// be): its own exit code and a request for a report.
+    #[error("internal error: {0} (a bug in flowharness: please report it with the command that ran)")]
+    Internal(String),
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -81,6 +89,7 @@ impl Error {
         match self {
             Error::Invalid(list) => Error::Invalid(list.into_iter().map(|d| d.within(place)).collect()),
             Error::Usage(message) => Error::Usage(format!("{place}: {message}")),
+            Error::Unreachable(message) => Error::Unreachable(format!("{place}: {message}")),
             other => other,
         }
     }
