@@ -29,7 +29,7 @@ pub fn load(path: &Path) -> Result<LoadReport> {
 
 /// The JSON Schema that describes the report.
 pub fn report_schema() -> Result<crate::schema::Schema> {
-    let json = crate::error::parse_json(include_str!("../../schemas/load-report.schema.json"))?;
+    let json = crate::error::parse_json(include_str!("../../../../schemas/load-report.schema.json"))?;
     crate::schema::Schema::from_value(&json)
 }
 

@@ -1,12 +1,13 @@
 //! flowharness inside a Rust test suite: an embedded broker and registry,
 //! whole flows produced through them, and what the service under test
-//! publishes checked per account, without the CLI.
+//! publishes checked per account, without the CLI. The `flowharness`
+//! crate re-exports this module as `flowharness::harness`.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use flowharness::harness::Harness;
+//! use flowharness_kafka::harness::Harness;
 //!
-//! # fn main() -> flowharness::Result<()> {
+//! # fn main() -> flowharness_kafka::Result<()> {
 //! let h = Harness::embedded()?;
 //! let run = h.flow("account-migration")?.mix("happy=8,cancel=1").seed(7).produce(20)?;
 //! // Start the service under test on h.bootstrap_servers() and h.registry_url(),
@@ -66,10 +67,10 @@ impl Harness {
     /// harness is dropped.
     ///
     /// ```
-    /// let h = flowharness::harness::Harness::embedded()?;
+    /// let h = flowharness_kafka::harness::Harness::embedded()?;
     /// assert!(h.bootstrap_servers().starts_with("127.0.0.1:"));
     /// assert!(h.registry_url().starts_with("http://127.0.0.1:"));
-    /// # Ok::<(), flowharness::Error>(())
+    /// # Ok::<(), flowharness_kafka::Error>(())
     /// ```
     pub fn embedded() -> Result<Harness> {
         Ok(Harness {
