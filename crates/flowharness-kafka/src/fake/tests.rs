@@ -21,8 +21,12 @@ use crate::flow::spec::Severity;
 use crate::generate::hints::Hints;
 use crate::schema::Schema;
 
-const PAYMENTS: &str = "tests/asyncapi/payments-request-reply-3.0.yaml";
-const SCHEDULER: &str = "examples/migration-scheduler";
+// The repository root: these tests read its examples wherever cargo runs them.
+const PAYMENTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/asyncapi/payments-request-reply-3.0.yaml"
+);
+const SCHEDULER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/migration-scheduler");
 
 fn spec(arg: &str) -> FlowSpec {
     crate::contract::resolve_flow(arg).expect("the flow loads")
