@@ -63,18 +63,33 @@ impl Mode {
         )
     }
 
-    /// Which earlier versions (indexes into `n`, oldest first) a check
-    /// under this mode reads: all for the transitive modes, else the latest.
-    pub fn against(&self, n: usize) -> Vec<usize> {
-        match (self, n) {
+    /// Runs the checks this mode asks for against `n` earlier versions
+    /// (oldest first): every one for the transitive modes, else the
+    /// latest; `compare(version, true)` where the new version must read
+    /// the earlier one (`backward`), `compare(version, false)` where the
+    /// earlier one must read the new (`forward`). What each finds is
+    /// tagged with its version and direction. Avro's and Protobuf's
+    /// checks share this.
+    pub fn checks<T>(&self, n: usize, mut compare: impl FnMut(usize, bool) -> Vec<T>) -> Vec<(usize, &'static str, T)> {
+        let against: Vec<usize> = match (self, n) {
             (Mode::None, _) | (_, 0) => Vec::new(),
             (m, n) if m.transitive() => (0..n).collect(),
             (_, n) => vec![n - 1],
+        };
+        let mut found = Vec::new();
+        for version in against {
+            if self.backward() {
+                found.extend(compare(version, true).into_iter().map(|t| (version, "backward", t)));
+            }
+            if self.forward() {
+                found.extend(compare(version, false).into_iter().map(|t| (version, "forward", t)));
+            }
         }
+        found
     }
 
     /// Whether the new version must read the earlier ones.
-    pub fn backward(&self) -> bool {
+    fn backward(&self) -> bool {
         matches!(
             self,
             Mode::Backward | Mode::BackwardTransitive | Mode::Full | Mode::FullTransitive
@@ -82,7 +97,7 @@ impl Mode {
     }
 
     /// Whether the earlier versions must read the new one.
-    pub fn forward(&self) -> bool {
+    fn forward(&self) -> bool {
         matches!(
             self,
             Mode::Forward | Mode::ForwardTransitive | Mode::Full | Mode::FullTransitive
@@ -177,24 +192,17 @@ impl fmt::Display for Finding {
 /// `mode`: the transitive modes check every earlier version, the others
 /// only the latest. Empty when compatible.
 pub fn check(mode: Mode, new: &AvroSchema, previous: &[AvroSchema]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for version in mode.against(previous.len()) {
-        let old = &previous[version];
-        let mut add = |direction, list: Vec<Incompatibility>| {
-            findings.extend(list.into_iter().map(|incompatibility| Finding {
-                version,
-                direction,
-                incompatibility,
-            }));
-        };
-        if mode.backward() {
-            add("backward", can_read(new, old));
-        }
-        if mode.forward() {
-            add("forward", can_read(old, new));
-        }
-    }
-    findings
+    mode.checks(previous.len(), |v, new_reads| match new_reads {
+        true => can_read(new, &previous[v]),
+        false => can_read(&previous[v], new),
+    })
+    .into_iter()
+    .map(|(version, direction, incompatibility)| Finding {
+        version,
+        direction,
+        incompatibility,
+    })
+    .collect()
 }
 
 /// Every reason `reader` cannot read data written with `writer`.

@@ -148,24 +148,18 @@ pub struct Finding {
 /// Every difference of `new` against the earlier versions (oldest first)
 /// that `mode` asks about; callers split them by [`Change::compatible`].
 pub fn check(mode: Mode, new: &ProtoSchema, previous: &[ProtoSchema]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for version in mode.against(previous.len()) {
-        let old = &previous[version];
-        let mut add = |direction, list: Vec<Difference>| {
-            findings.extend(list.into_iter().map(|difference| Finding {
-                version,
-                direction,
-                difference,
-            }));
-        };
-        if mode.backward() {
-            add("backward", diff(old, new));
-        }
-        if mode.forward() {
-            add("forward", diff(new, old));
-        }
-    }
-    findings
+    // BACKWARD diffs the earlier version against the new; FORWARD the other way.
+    mode.checks(previous.len(), |v, new_reads| match new_reads {
+        true => diff(&previous[v], new),
+        false => diff(new, &previous[v]),
+    })
+    .into_iter()
+    .map(|(version, direction, difference)| Finding {
+        version,
+        direction,
+        difference,
+    })
+    .collect()
 }
 
 /// The differences from `original` to `update`.
