@@ -30,7 +30,6 @@
 //! the fields of the message the service publishes for it (`-` in every
 //! cell: nothing); `{flow id}` and `{key}` stand for the event's own.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -40,8 +39,7 @@ use crate::flow::generator::{FlowGenerator, FlowOptions, Mix};
 use crate::flow::{FlowSpec, shipped};
 use crate::generate::hints::Hints;
 use crate::generate::time;
-use crate::hunt::expect::{Difference, Expectations, Expected, compare};
-use crate::kafka::observer::{Decoder, first_match};
+use crate::hunt::expect::{Difference, Expectations, watch};
 use crate::kafka::producer::ProducerOptions;
 use crate::kafka::{Connect, Environment};
 use crate::registry::SubjectStrategy;
@@ -344,39 +342,23 @@ impl OutputCheck<'_, '_> {
                     .into(),
             ));
         }
-        let env = &p.harness.env;
-        let decoder = Decoder {
-            registry: env.registry.clone(),
-        };
-        let mut seen: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
-        let mut undecodable = Vec::new();
-        let waited = first_match(&env.cluster, &self.topic, &decoder, self.within, &mut |o| {
-            match (&o.key, &o.value) {
-                (Some(key), Ok(value)) if wanted.contains_key(key) => {
-                    seen.entry(key.clone()).or_default().push(expectations.seen(value));
-                }
-                (_, Err(e)) => undecodable.push(format!("partition {}, offset {}: {e}", o.partition, o.offset)),
-                _ => {}
-            }
-            wanted.iter().all(|(k, v)| seen.get(k).map_or(0, Vec::len) >= v.len())
-        })?;
-        if let Some(first) = undecodable.first() {
+        let watched = watch(&p.harness.env, &self.topic, &expectations, &wanted, self.within)?;
+        if let Some(first) = watched.undecodable.first() {
             return Err(Error::Usage(format!(
                 "{}: {} messages do not decode, the first at {first}",
                 self.topic,
-                undecodable.len()
+                watched.undecodable.len()
             )));
         }
-        let differences = compare(&wanted, &seen);
-        if differences.is_empty() {
+        if watched.differences.is_empty() {
             return Ok(());
         }
         Err(Error::Usage(
             OutputMismatch {
                 topic: self.topic.clone(),
                 accounts: wanted.len(),
-                differences,
-                timed_out: waited.is_err(),
+                differences: watched.differences,
+                timed_out: watched.timed_out,
             }
             .to_string(),
         ))

@@ -3,7 +3,6 @@
 //! order, against what the produced events imply (the table of
 //! [`crate::hunt::expect`]).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cucumber::gherkin::Step;
@@ -11,8 +10,7 @@ use cucumber::then;
 
 use super::super::world::{FlowWorld, environment, off_thread, step_failed};
 use crate::flow::fixture_io::Keyed;
-use crate::hunt::expect::{Expectations, Expected, compare};
-use crate::kafka::observer::{Decoder, first_match};
+use crate::hunt::expect::{Expectations, Watched, watch};
 
 #[then(expr = "within {int} seconds the topic {string} shows each account's events as:")]
 async fn the_output_follows_the_events(w: &mut FlowWorld, within: i64, topic: String, step: &Step) {
@@ -49,31 +47,19 @@ async fn the_output_follows_the_events(w: &mut FlowWorld, within: i64, topic: St
         w.fail("nothing the scenario produced calls for a message on the output topic");
     }
     off_thread(w, move |w| {
-        let env = environment();
-        let decoder = Decoder {
-            registry: env.registry.clone(),
-        };
-        let mut seen: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
-        let mut undecodable = Vec::new();
-        let complete = first_match(&env.cluster, &topic, &decoder, within, &mut |o| {
-            match (&o.key, &o.value) {
-                (Some(key), Ok(value)) if wanted.contains_key(key) => {
-                    seen.entry(key.clone()).or_default().push(expectations.seen(value));
-                }
-                (_, Err(e)) => undecodable.push(format!("partition {}, offset {}: {e}", o.partition, o.offset)),
-                _ => {}
-            }
-            wanted.iter().all(|(k, v)| seen.get(k).map_or(0, Vec::len) >= v.len())
-        })
-        .unwrap_or_else(|e| step_failed(&e.to_string()));
-        let wrong = compare(&wanted, &seen);
+        let Watched {
+            differences: wrong,
+            undecodable,
+            timed_out,
+        } = watch(environment(), &topic, &expectations, &wanted, within)
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
         if !wrong.is_empty() || !undecodable.is_empty() {
             let shown: Vec<String> = wrong.iter().take(10).map(|d| format!("  {d}")).collect();
             w.fail(&format!(
                 "{} of {} accounts on {topic} do not follow their events{}:\n{}{}{}",
                 wrong.len(),
                 wanted.len(),
-                if complete.is_err() {
+                if timed_out {
                     format!(" (waited {}s)", within.as_secs())
                 } else {
                     String::new()

@@ -5,6 +5,7 @@
 //! account's events as:` and `flowharness hunt --expect FILE`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -12,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::flow::FlowSpec;
 use crate::flow::fields;
 use crate::flow::fixture_io::Keyed;
+use crate::kafka::Environment;
+use crate::kafka::observer::{Decoder, first_match};
 
 /// A message the consumer should publish: (field, value) pairs, in the
 /// table's column order.
@@ -188,6 +191,50 @@ impl Expectations {
             })
             .collect()
     }
+}
+
+/// What watching a consumer's output topic found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watched {
+    /// Keys whose output is not what their events imply.
+    pub differences: Vec<Difference>,
+    /// Messages that did not decode, by partition and offset.
+    pub undecodable: Vec<String>,
+    /// Whether the wait ran out before every key had its messages.
+    pub timed_out: bool,
+}
+
+/// Reads `topic` from its start until every key of `wanted` has as many
+/// messages as it should (or `within` runs out), keeping what
+/// `expectations` looks at, then compares: the BDD output step and the
+/// library's `each_account` both read a consumer's output this way.
+pub fn watch(
+    env: &Environment,
+    topic: &str,
+    expectations: &Expectations,
+    wanted: &BTreeMap<String, Vec<Expected>>,
+    within: Duration,
+) -> Result<Watched> {
+    let decoder = Decoder {
+        registry: env.registry.clone(),
+    };
+    let mut seen: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
+    let mut undecodable = Vec::new();
+    let complete = first_match(&env.cluster, topic, &decoder, within, &mut |o| {
+        match (&o.key, &o.value) {
+            (Some(key), Ok(value)) if wanted.contains_key(key) => {
+                seen.entry(key.clone()).or_default().push(expectations.seen(value));
+            }
+            (_, Err(e)) => undecodable.push(format!("partition {}, offset {}: {e}", o.partition, o.offset)),
+            _ => {}
+        }
+        wanted.iter().all(|(k, v)| seen.get(k).map_or(0, Vec::len) >= v.len())
+    })?;
+    Ok(Watched {
+        differences: compare(wanted, &seen),
+        undecodable,
+        timed_out: complete.is_err(),
+    })
 }
 
 /// The state of a sent message: classified on its own topic's schema for
