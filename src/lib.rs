@@ -6,8 +6,10 @@
 //! `flowharness-kafka`; both are re-exported here under their module
 //! names. This crate adds the BDD runner (bdd) and the CLI (cli).
 
-pub mod bdd;
 pub mod cli;
+
+/// The BDD runner behind `flowharness test` (the crate `flowharness-bdd`).
+pub use flowharness_bdd as bdd;
 
 // The contracts core and the Kafka runtime, under the names the rest of the
 // crate and its users have always used.

@@ -1,7 +1,6 @@
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = flowharness::cli::Cli::parse();
-    let code = flowharness::cli::run(cli, &mut std::io::stdout(), &mut std::io::stderr());
-    std::process::exit(code);
+    std::process::exit(flowharness::cli::run_on_terminal(cli));
 }

@@ -23,13 +23,13 @@ fn peak_rss_mb() -> f64 {
 fn generate(flows: usize) -> (usize, f64) {
     let spec = shipped::resolve("account-migration").unwrap();
     let generator = FlowGenerator::new(&spec, common::flow_options(&spec, flows, "")).unwrap();
-    let schema = spec.schema.json().clone();
+    let schema = spec.schema().json().clone();
     let mut writer = FixtureWriter::new(std::io::sink());
     let before = peak_rss_mb();
     generator
         .generate_into(7, &mut |m| {
             writer
-                .push(&spec.topic, &serde_json::Value::String(m.key), &schema, m.value)
+                .push(spec.topic(), &serde_json::Value::String(m.key), &schema, m.value)
                 .map_err(|e| flowharness::error::Error::Usage(e.to_string()))
         })
         .unwrap();

@@ -49,14 +49,14 @@ pub(super) fn run(command: AsyncapiCommand, out: &mut dyn Write, err: &mut dyn W
                 Some(other) => return Err(Error::Usage(format!("--format {other}: give yaml or json"))),
             };
             let text = if json {
-                serde_json::to_string_pretty(&document).map_err(|e| Error::Usage(e.to_string()))? + "\n"
+                serde_json::to_string_pretty(&document).map_err(|e| Error::internal_from("serializing JSON", e))? + "\n"
             } else {
-                serde_saphyr::to_string(&document).map_err(|e| Error::Usage(format!("writing YAML: {e}")))?
+                serde_saphyr::to_string(&document).map_err(|e| Error::internal_from("writing YAML", e))?
             };
             match to {
                 Some(path) => {
                     std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
-                    writeln!(out, "wrote {} (AsyncAPI 3.0.0, flow {})", path.display(), spec.name).map_err(stdio)?;
+                    writeln!(out, "wrote {} (AsyncAPI 3.0.0, flow {})", path.display(), spec.name()).map_err(stdio)?;
                 }
                 None => out.write_all(text.as_bytes()).map_err(stdio)?,
             }
@@ -133,10 +133,10 @@ fn check(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
                 out,
                 format!(
                     "  flow {}: {} states, {} paths, topics {}",
-                    spec.name,
-                    spec.states.len(),
-                    spec.paths.len(),
-                    spec.channels
+                    spec.name(),
+                    spec.states().len(),
+                    spec.paths().len(),
+                    spec.channels()
                         .iter()
                         .map(|c| c.topic.as_str())
                         .collect::<Vec<_>>()

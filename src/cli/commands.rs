@@ -18,8 +18,20 @@ pub const BAD_INPUT: i32 = 2;
 /// A bug in flowharness (sysexits' EX_SOFTWARE).
 pub const INTERNAL: i32 = 70;
 
-/// Runs a parsed command line.
+/// Runs a parsed command line, writing to `out` and `err` only.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    run_with(cli, out, err, false)
+}
+
+/// Runs a parsed command line in the binary: on stdout and stderr, with a
+/// live progress display where stderr is a terminal.
+pub fn run_on_terminal(cli: Cli) -> i32 {
+    use std::io::IsTerminal as _;
+    let live = std::io::stderr().is_terminal();
+    run_with(cli, &mut std::io::stdout(), &mut std::io::stderr(), live)
+}
+
+fn run_with(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, live: bool) -> i32 {
     let result = match cli.command {
         Command::Asyncapi(command) => super::asyncapi::run(command, out, err),
         Command::Schema(SchemaCommand::Validate { files }) => schema_validate(&files, out, err),
@@ -29,11 +41,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Generate(args) => super::flows::generate(&args, out, err),
         Command::Verify(args) => match &args.file {
             Some(_) => super::flows::verify(&args, out),
-            None => super::kafka::verify_topic(&args, out),
+            None => super::kafka::verify_topic(&args, out, err),
         },
-        Command::Up(args) => super::kafka::up(&args, out),
-        Command::Broker(args) => super::kafka::broker(&args),
-        Command::Registry(args) => super::kafka::registry(&args),
+        Command::Up(args) => super::kafka::up(&args, out, err),
+        Command::Broker(args) => super::kafka::broker(&args, err),
+        Command::Registry(args) => super::kafka::registry(&args, err),
         Command::Produce(args) => super::kafka::produce(&args, out, err),
         Command::Test(args) => {
             let options = crate::bdd::TestOptions {
@@ -46,12 +58,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 containers: args.containers.options(),
                 save_failures: args.save_failures,
             };
-            crate::bdd::run(&options).map(|passed| if passed { OK } else { FINDINGS })
+            crate::bdd::run(&options, out).map(|passed| if passed { OK } else { FINDINGS })
         }
-        Command::Load(args) => super::load::load(&args, out),
+        Command::Load(args) => super::load::load(&args, out, err, live),
         Command::Hunt(args) => super::hunt::run(&args, out, err),
         Command::Fake(args) => super::fake::run(&args, out, err),
-        Command::Bench(args) => super::load::bench(&args, out),
+        Command::Bench(args) => super::load::bench(&args, out, err),
         Command::Report(command) => super::load::report_command(&command, out),
         Command::Steps => crate::bdd::write_catalogue(out).map(|()| OK).map_err(stdio),
     };
@@ -69,8 +81,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 /// exit 1, are not errors).
 pub fn exit_code(e: &Error) -> i32 {
     match e {
-        Error::Internal(_) => INTERNAL,
-        Error::Io { .. } | Error::Invalid(_) | Error::Usage(_) | Error::Unreachable(_) => BAD_INPUT,
+        Error::Internal { .. } => INTERNAL,
+        Error::Io { .. } | Error::Invalid(_) | Error::Usage(_) | Error::Unreachable { .. } | Error::System { .. } => {
+            BAD_INPUT
+        }
     }
 }
 
@@ -261,18 +275,24 @@ mod tests {
 
     #[test]
     fn a_bug_exits_70_and_asks_for_a_report_everything_else_2() {
-        let bug = Error::Internal("the observer thread panicked".into());
+        let bug = Error::internal("the observer thread panicked");
         assert_eq!(exit_code(&bug), 70);
         assert!(
             bug.to_string().contains("a bug in flowharness: please report it"),
             "{bug}"
         );
-        let down = Error::Unreachable("kafka 127.0.0.1:1: no answer within 2s".into());
+        let down = Error::unreachable("kafka 127.0.0.1:1", "no answer within 2s");
         assert_eq!(exit_code(&down), 2);
+        // The cause is kept, for callers that walk the chain.
+        let source = std::error::Error::source(&down).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("no answer within 2s"));
         assert_eq!(
             down.within("produce").to_string(),
             "produce: kafka 127.0.0.1:1: no answer within 2s"
         );
         assert_eq!(exit_code(&Error::Usage("--rate: not a rate".into())), 2);
+        let refused = Error::system("no free port on 127.0.0.1", std::io::Error::other("address in use"));
+        assert_eq!(exit_code(&refused), 2);
+        assert_eq!(refused.to_string(), "no free port on 127.0.0.1: address in use");
     }
 }

@@ -59,7 +59,7 @@ pub struct FakeArgs {
 
 pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let spec = crate::contract::resolve_flow(&args.flow)?;
-    let topic = args.topic.clone().unwrap_or_else(|| spec.topic.clone());
+    let topic = args.topic.clone().unwrap_or_else(|| spec.topic().to_string());
     let rules = Rules::load(&args.rules, &spec, &topic)?;
     let (hints, seed) = super::sample::setup(&args.generate, err)?;
     let duration = match &args.duration {
@@ -90,7 +90,7 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         duration,
         live: None,
     };
-    let env = super::kafka::connect(&args.connect)?;
+    let env = super::kafka::connect(&args.connect, err)?;
     if let Some(n) = args.bench {
         let bench = crate::fake::bench::run(&env, &spec, &rules, &options, n, args.rate)?;
         write!(out, "{bench}").map_err(stdio)?;
@@ -128,7 +128,7 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     })?;
     write!(out, "{report}").map_err(stdio)?;
     if let Some(path) = &args.report {
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Error::internal_from("serializing JSON", e))?;
         std::fs::write(path, json).map_err(|e| Error::io(path, e))?;
     }
     Ok(if report.failed() { FINDINGS } else { OK })

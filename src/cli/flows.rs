@@ -84,7 +84,7 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
     if let Some(path) = &args.junit {
         crate::report::junit::write(
             path,
-            &format!("verify {} against {}", file.display(), spec.name),
+            &format!("verify {} against {}", file.display(), spec.name()),
             &report,
         )?;
     }

@@ -26,7 +26,7 @@ pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let text = std::fs::read_to_string(&args.expect).map_err(|e| Error::io(&args.expect, e))?;
     let expectations = Expectations::parse(&spec, &text).map_err(|e| e.within(&args.expect.display().to_string()))?;
     let (hints, seed) = super::sample::setup(&args.generate, err)?;
-    let env = super::kafka::connect(&args.connect)?;
+    let env = super::kafka::connect(&args.connect, err)?;
     let prefix = format!("hunt-{}-{seed}", std::process::id());
     let logs = std::env::temp_dir().join(&prefix);
     std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
@@ -59,7 +59,7 @@ pub(super) fn run(args: &HuntArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     write!(out, "{}", render::render(&spec, &report)).map_err(stdio)?;
     let Some(found) = &report.found else { return Ok(OK) };
     if let Some(dir) = &args.save_failures {
-        let saved = replay::save_found(dir, &spec.name, &args.flow, &setup, found, "flowharness hunt")?;
+        let saved = replay::save_found(dir, spec.name(), &args.flow, &setup, found, "flowharness hunt")?;
         writeln!(out, "{saved}").map_err(stdio)?;
     }
     Ok(FINDINGS)

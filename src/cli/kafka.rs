@@ -26,13 +26,13 @@ pub(super) fn duration(flag: &str, text: &str) -> Result<Duration> {
         .map_err(|_| Error::Usage(format!("{flag}: must not be negative")))
 }
 
-pub(super) fn connect(args: &ConnectArgs) -> Result<Environment> {
-    Environment::connect(&connection(args)?)
+pub(super) fn connect(args: &ConnectArgs, err: &mut dyn Write) -> Result<Environment> {
+    Environment::connect(&connection(args, err)?)
 }
 
 /// What `args` ask to connect to; warns when the embedded pair will be
 /// reachable from other machines.
-fn connection(args: &ConnectArgs) -> Result<Connect> {
+fn connection(args: &ConnectArgs, err: &mut dyn Write) -> Result<Connect> {
     let mut properties = args.property.clone();
     if let Some(path) = &args.properties {
         properties.extend(crate::error::read_to_string(path)?.lines().map(str::to_string));
@@ -50,7 +50,11 @@ fn connection(args: &ConnectArgs) -> Result<Connect> {
         ..Connect::default()
     };
     if let Some(ip) = listen {
-        eprintln!("warning: listening on {ip}: the embedded broker and registry are reachable from other machines");
+        writeln!(
+            err,
+            "warning: listening on {ip}: the embedded broker and registry are reachable from other machines"
+        )
+        .map_err(stdio)?;
     }
     Ok(c)
 }
@@ -83,7 +87,7 @@ fn until_signalled(what: &str) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("{what}: {e}")))?;
+        .map_err(|e| Error::system(format!("{what}: a signal handler"), e))?;
     rt.block_on(async {
         let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
             let _ = tokio::signal::ctrl_c().await;
@@ -98,35 +102,37 @@ fn until_signalled(what: &str) -> Result<()> {
 }
 
 /// `flowharness broker`: the embedded broker alone, until SIGINT or SIGTERM.
-pub(super) fn broker(args: &BrokerArgs) -> Result<i32> {
+pub(super) fn broker(args: &BrokerArgs, err: &mut dyn Write) -> Result<i32> {
     let store = store(args.retention.as_deref(), args.data_dir.as_ref())?;
     let broker =
         crate::kafka::embedded::EmbeddedBroker::start(args.listen, args.advertised_listener.as_deref(), &store)?;
-    eprintln!(
+    writeln!(
+        err,
         "broker listening on {}, advertised as {}, {}",
         args.listen,
         args.advertised_listener.clone().unwrap_or_else(|| broker.bootstrap()),
         kept(&store)
-    );
+    )
+    .map_err(stdio)?;
     until_signalled("broker")?;
-    eprintln!("broker stopping");
+    writeln!(err, "broker stopping").map_err(stdio)?;
     broker.stop();
     Ok(OK)
 }
 
 /// `flowharness registry`: the embedded schema registry alone, until
 /// SIGINT or SIGTERM.
-pub(super) fn registry(args: &RegistryArgs) -> Result<i32> {
+pub(super) fn registry(args: &RegistryArgs, err: &mut dyn Write) -> Result<i32> {
     let registry = crate::registry::EmbeddedRegistry::start(args.listen)?;
-    eprintln!("registry listening on {}", registry.addr());
+    writeln!(err, "registry listening on {}", registry.addr()).map_err(stdio)?;
     until_signalled("registry")?;
-    eprintln!("registry stopping");
+    writeln!(err, "registry stopping").map_err(stdio)?;
     drop(registry);
     Ok(OK)
 }
 
-pub(super) fn up(args: &UpArgs, out: &mut dyn Write) -> Result<i32> {
-    let mut c = connection(&args.connect)?;
+pub(super) fn up(args: &UpArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
+    let mut c = connection(&args.connect, err)?;
     c.broker_port = args.broker_port;
     c.registry_port = args.registry_port;
     c.advertised_host.clone_from(&args.advertised_host);
@@ -225,7 +231,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
             };
             let generator = FlowGenerator::new(spec, options)?;
             let topics = spec
-                .channels
+                .channels()
                 .iter()
                 .map(|c| (c.topic.clone(), c.schema.clone()))
                 .collect();
@@ -258,7 +264,7 @@ pub(super) fn produce(args: &ProduceArgs, out: &mut dyn Write, err: &mut dyn Wri
     if !crate::fixture::valid_topic(&topic) {
         return Err(Error::Usage(format!("invalid topic name {topic:?}")));
     }
-    let env = connect(&args.connect)?;
+    let env = connect(&args.connect, err)?;
     let run = ProduceRun {
         topic: topic.clone(),
         partitions,
@@ -345,21 +351,21 @@ fn verify_topics(spec: &FlowSpec, args: &[String]) -> Result<Vec<String>> {
     if !spec.is_multi_topic() {
         return match args {
             [one] => Ok(vec![one.split_once('=').map_or(one.as_str(), |(_, a)| a).to_string()]),
-            [] => Ok(vec![spec.topic.clone()]),
+            [] => Ok(vec![spec.topic().to_string()]),
             _ => Err(Error::Usage(format!(
                 "flow {} lives on one topic: give one --topic",
-                spec.name
+                spec.name()
             ))),
         };
     }
-    let mut actual: Vec<String> = spec.channels.iter().map(|c| c.topic.clone()).collect();
+    let mut actual: Vec<String> = spec.channels().iter().map(|c| c.topic.clone()).collect();
     for a in args {
         let (name, to) = a.split_once('=').unwrap_or((a, a));
         let Some(c) = spec.channel_of(name) else {
-            let known: Vec<&str> = spec.channels.iter().map(|c| c.topic.as_str()).collect();
+            let known: Vec<&str> = spec.channels().iter().map(|c| c.topic.as_str()).collect();
             return Err(Error::Usage(format!(
                 "--topic {a}: flow {} has no topic {name:?} (topics: {}; read one from elsewhere with NAME=ACTUAL)",
-                spec.name,
+                spec.name(),
                 known.join(", ")
             )));
         };
@@ -408,11 +414,11 @@ fn verify_partitions(args: &VerifyArgs, env: &Environment, topics: &[String]) ->
     Ok(Some(chosen))
 }
 
-pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32> {
+pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let spec = crate::contract::resolve_flow(&args.flow)?;
     let topics = verify_topics(&spec, &args.topic)?;
     let timeout = duration("--timeout", &args.timeout)?;
-    let env = connect(&args.connect)?;
+    let env = connect(&args.connect, err)?;
     let partitions = verify_partitions(args, &env, &topics)?;
     let mut reading = Vec::with_capacity(topics.len());
     for t in &topics {
@@ -497,7 +503,7 @@ pub(super) fn verify_topic(args: &VerifyArgs, out: &mut dyn Write) -> Result<i32
         )?;
     }
     if let Some(path) = &args.junit {
-        crate::report::junit::write(path, &format!("verify {topic} against {}", spec.name), &report)?;
+        crate::report::junit::write(path, &format!("verify {topic} against {}", spec.name()), &report)?;
     }
     Ok(if report.errors > 0 { FINDINGS } else { OK })
 }

@@ -1,6 +1,6 @@
 //! `flowharness load`, `flowharness report merge` and `flowharness bench`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -154,8 +154,9 @@ fn percent(flag: &str, text: &str) -> Result<f64> {
     Ok(v)
 }
 
-/// A live display on a terminal; a log line every 5 s elsewhere.
-fn progress() -> Box<dyn FnMut(&Tick)> {
+/// A live display when stderr is the terminal the binary runs in; else a
+/// log line every 5 s on the error writer the command was given.
+fn progress<'a>(err: &'a mut dyn Write, live: bool) -> Box<dyn FnMut(&Tick) + 'a> {
     let line = |t: &Tick| {
         format!(
             "{:>4}s flows {:>7}/s (target {}) events {:>8}/s acked {:>8}/s in flight {:>8} ack p50 {:.1} ms p99 {:.1} ms errors {}",
@@ -170,19 +171,20 @@ fn progress() -> Box<dyn FnMut(&Tick)> {
             t.errors
         )
     };
-    if std::io::stderr().is_terminal() {
+    if live {
         let bar = indicatif::ProgressBar::new_spinner();
         Box::new(move |t| bar.set_message(line(t)))
     } else {
         Box::new(move |t| {
             if t.t % 5 == 0 {
-                eprintln!("{}", line(t));
+                // A lost progress line is not worth failing the run for.
+                let _ = writeln!(err, "{}", line(t));
             }
         })
     }
 }
 
-pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
+pub(super) fn load(args: &LoadArgs, out: &mut dyn Write, err: &mut dyn Write, live: bool) -> Result<i32> {
     let spec = Arc::new(crate::contract::resolve_flow(&args.flow)?);
     let run_for = duration("--duration", &args.duration)?;
     let schedule = Schedule::parse(&args.rate, run_for.as_secs_f64())?;
@@ -207,8 +209,8 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
         .as_deref()
         .map(|t| percent("--max-error-rate", t))
         .transpose()?;
-    let (hints, seed) = super::sample::setup(&args.generate, &mut std::io::stderr())?;
-    let topic = args.topic.clone().unwrap_or_else(|| spec.topic.clone());
+    let (hints, seed) = super::sample::setup(&args.generate, err)?;
+    let topic = args.topic.clone().unwrap_or_else(|| spec.topic().to_string());
     let partitions = args.partitions.or_else(|| spec.partitions()).unwrap_or(6);
     let options = LoadOptions {
         flow: spec,
@@ -239,7 +241,7 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
             ..ProducerOptions::for_load(Duration::from_secs(30))
         },
     };
-    let env = connect(&args.connect)?;
+    let env = connect(&args.connect, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     super::interrupt::stop_gracefully(stop.clone());
     // Where the run began, to read its flows again for a replay.
@@ -256,7 +258,7 @@ pub(super) fn load(args: &LoadArgs, out: &mut dyn Write) -> Result<i32> {
             .collect::<Vec<_>>(),
         None => Vec::new(),
     };
-    let mut tick = progress();
+    let mut tick = progress(err, live);
     let mut r = crate::load::run(&env, &options, &stop, &mut *tick)?;
     r.apply_slo(max_p99, max_error_rate);
     report::write_summary(&r, out).map_err(stdio)?;
@@ -336,11 +338,11 @@ impl Drop for TempDir {
     }
 }
 
-pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
+pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     let spec = Arc::new(crate::contract::resolve_flow(&args.flow)?);
-    let (hints, seed) = super::sample::setup(&args.generate, &mut std::io::stderr())?;
+    let (hints, seed) = super::sample::setup(&args.generate, err)?;
     let options = LoadOptions {
-        topic: format!("{}-bench", spec.topic),
+        topic: format!("{}-bench", spec.topic()),
         mix: Mix::uniform(&spec),
         flow: spec,
         partitions: args.partitions,
@@ -363,7 +365,7 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
         drain_timeout: Duration::from_secs(1),
         producer: ProducerOptions::for_load(Duration::from_secs(60)),
     };
-    let env = connect(&args.connect)?;
+    let env = connect(&args.connect, err)?;
     let r = crate::load::bench::run(&env, &options, args.events, args.accounts)?;
     let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(stdio);
     w(
@@ -426,7 +428,7 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
         &flow_options,
         args.flows,
         seed,
-        &format!("{}-bench-produce", spec.topic),
+        &format!("{}-bench-produce", spec.topic()),
         args.partitions,
     )?;
     w(
@@ -454,7 +456,7 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<i32> {
     if args.memory_flows == 0 {
         w(out, "memory at scale: not measured (--memory-flows 0)".to_string())?;
     } else {
-        let exe = std::env::current_exe().map_err(|e| Error::Usage(format!("bench: this program's path: {e}")))?;
+        let exe = std::env::current_exe().map_err(|e| Error::system("bench: this program\'s path", e))?;
         for m in paths::memory(&exe, &args.flow, args.memory_flows, seed, dir.path())? {
             let over = if m.peak_mb > m.target_mb {
                 format!(" -- GAP: {:.0} MB over", m.peak_mb - m.target_mb)

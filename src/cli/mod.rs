@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use commands::run;
+pub use commands::{run, run_on_terminal};
 pub use load::{BenchArgs, LoadArgs, ReportCommand};
 
 /// Contract-testing harness and fake producer for Kafka event flows.

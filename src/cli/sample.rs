@@ -74,7 +74,7 @@ pub(super) fn run(args: &SampleArgs, out: &mut dyn Write, err: &mut dyn Write) -
                 };
                 bytes.iter().map(|b| format!("{b:02x}")).collect()
             }
-            _ => serde_json::to_string(&value).map_err(|e| Error::Usage(e.to_string()))?,
+            _ => serde_json::to_string(&value).map_err(|e| Error::internal_from("serializing JSON", e))?,
         };
         writeln!(out, "{line}").map_err(stdio)?;
     }

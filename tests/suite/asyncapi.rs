@@ -84,19 +84,19 @@ fn documents_with_overlays_give_flows_across_formats_and_versions() {
         ),
     ] {
         let spec = asyncapi::flow_spec(&repo_path(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
-        let got: Vec<&str> = spec.channels.iter().map(|c| c.topic.as_str()).collect();
+        let got: Vec<&str> = spec.channels().iter().map(|c| c.topic.as_str()).collect();
         assert_eq!(got, topics, "{doc}");
-        assert_eq!(spec.states.len(), states, "{doc}");
+        assert_eq!(spec.states().len(), states, "{doc}");
     }
     // A header correlationId is the flow's id_header: written and checked.
     let payments = asyncapi::flow_spec(&repo_path("tests/asyncapi/payments-request-reply-3.0.yaml")).unwrap();
-    assert_eq!(payments.id_header.as_deref(), Some("correlationId"));
+    assert_eq!(payments.id_header(), Some("correlationId"));
     // The flow id defaults to the payload correlationId; the key to the id.
     let orders = asyncapi::flow_spec(&repo_path("tests/asyncapi/orders-3.0.json")).unwrap();
     assert_eq!(orders.source()["flow"]["id"], "orderId");
-    assert_eq!(orders.name, "shop-orders");
+    assert_eq!(orders.name(), "shop-orders");
     assert!(
-        orders.channels[0].records,
+        orders.channels()[0].records,
         "several Avro messages: states by record type"
     );
 }
@@ -203,32 +203,32 @@ fn copy(file: &Path, dir: &Path) {
 /// their selectors and topics, transitions, paths, ids, key, timing.
 fn shape(spec: &FlowSpec) -> String {
     let channels: Vec<String> = spec
-        .channels
+        .channels()
         .iter()
         .map(|c| format!("{} {} {:?} {}", c.topic, c.schema.json(), c.state_source, c.records))
         .collect();
     let states: Vec<String> = spec
-        .states
+        .states()
         .iter()
         .map(|s| format!("{} {} {:?} {}", s.name, s.selector, s.branch, s.channel))
         .collect();
     format!(
         "{}\n{channels:?}\n{states:?}\n{:?}\n{:?}\n{:?} {:?} {:?} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?} {:?} {}",
-        spec.name,
-        spec.transitions,
-        spec.paths,
-        spec.start,
-        spec.end,
-        spec.restart_after,
-        spec.restart_path,
-        spec.flow_id,
-        spec.key,
-        spec.invariants,
-        spec.unique,
-        spec.timing,
-        spec.references,
-        spec.incomplete,
-        spec.cross_topic_skew_ms
+        spec.name(),
+        spec.transitions(),
+        spec.paths(),
+        spec.start(),
+        spec.end(),
+        spec.restart_after(),
+        spec.restart_path(),
+        spec.flow_id(),
+        spec.key(),
+        spec.invariants(),
+        spec.unique(),
+        spec.timing(),
+        spec.references(),
+        spec.incomplete(),
+        spec.cross_topic_skew_ms()
     )
 }
 
@@ -339,9 +339,9 @@ fn streetlights_documents_run_from_init_to_produce() {
         assert!(overlay.contains("state = { single = true }"), "{name}: {overlay}");
         assert_eq!(overlay.contains("is left out"), left_out, "{name}: {overlay}");
         let spec = asyncapi::flow_spec(Path::new(doc)).unwrap_or_else(|e| panic!("{name}: {e}\n{overlay}"));
-        assert_eq!(spec.states.len(), states, "{name}: {overlay}");
+        assert_eq!(spec.states().len(), states, "{name}: {overlay}");
         assert!(
-            spec.channels.iter().any(|c| c.topic.contains("lighting.measured")),
+            spec.channels().iter().any(|c| c.topic.contains("lighting.measured")),
             "{name}"
         );
 
@@ -417,7 +417,7 @@ fn a_fleet_document_runs_from_init_with_a_guessed_id_and_a_header() {
         "{overlay}"
     );
     let spec = asyncapi::flow_spec(Path::new(doc)).unwrap();
-    assert_eq!(spec.id_header.as_deref(), Some("traceId"));
+    assert_eq!(spec.id_header(), Some("traceId"));
     let out = dir.path().join("fleet.jsonl");
     let out = out.to_str().unwrap();
     let (code, _, err) = flowharness(&["generate", "--flow", doc, "--flows", "20", "--seed", "2", "--out", out]);

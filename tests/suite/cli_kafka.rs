@@ -97,7 +97,7 @@ fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
     let spec = flowharness::flow::shipped::resolve("account-migration").unwrap();
     let topic = "cli-verify";
     env.cluster.create_topic(topic, 1).unwrap();
-    let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
+    let id = env.registry.register(&format!("{topic}-value"), spec.schema()).unwrap();
     let options = common::flow_options(&spec, 1, "happy=1");
     let flow = flowharness::flow::generator::generate(&spec, &options, 3).unwrap();
     let mut producer = Producer::new(&env.cluster, &ProducerOptions::default()).unwrap();
@@ -106,7 +106,7 @@ fn verify_topic_reads_what_a_plain_producer_wrote_and_writes_junit() {
         .iter()
         .filter(|m| !m.value.to_string().contains("AccountMigrationValidatedEvent"))
     {
-        let payload = flowharness::verify::encode(&spec.schema, id, &m.value).unwrap();
+        let payload = flowharness::verify::encode(spec.schema(), id, &m.value).unwrap();
         producer.send(&Outgoing {
             topic,
             partition: None,

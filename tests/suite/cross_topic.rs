@@ -46,14 +46,14 @@ fn on(messages: &[Keyed], topic: &str) -> Vec<Keyed> {
 #[test]
 fn the_spec_has_two_topics_each_with_its_own_schema_and_paths() {
     let spec = saga();
-    let topics: Vec<&str> = spec.channels.iter().map(|c| c.topic.as_str()).collect();
+    let topics: Vec<&str> = spec.channels().iter().map(|c| c.topic.as_str()).collect();
     assert_eq!(topics, ["orders", "payments"]);
-    assert_eq!(spec.channels[0].schema.kind(), "AVRO");
-    assert_eq!(spec.channels[1].schema.kind(), "JSON");
+    assert_eq!(spec.channels()[0].schema.kind(), "AVRO");
+    assert_eq!(spec.channels()[1].schema.kind(), "JSON");
     let captured = spec.state_index("Captured").unwrap();
-    assert_eq!(spec.key.at(captured).map(|p| p.text()), Some("order.id"));
+    assert_eq!(spec.key().at(captured).map(|p| p.text()), Some("order.id"));
     let started = spec.state_index("Started").unwrap();
-    assert_eq!(spec.key.at(started).map(|p| p.text()), Some("orderId"));
+    assert_eq!(spec.key().at(started).map(|p| p.text()), Some("orderId"));
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn produce_and_verify_read_both_topics_on_the_embedded_broker() {
     let spec = Arc::new(saga());
     let messages = generated(&spec, 4, 9);
     let mut ids = Vec::new();
-    for c in &spec.channels {
+    for c in spec.channels() {
         let topic = format!("cv-{}", c.topic);
         env.cluster.create_topic(&topic, 2).unwrap();
         ids.push(env.registry.register(&format!("{topic}-value"), &c.schema).unwrap());
@@ -154,8 +154,8 @@ fn produce_and_verify_read_both_topics_on_the_embedded_broker() {
     order.extend(messages.iter().filter(|m| m.topic.as_deref() == Some("orders")));
     for m in order {
         let c = spec.channel_of(m.topic.as_deref().unwrap()).unwrap();
-        let topic = format!("cv-{}", spec.channels[c].topic);
-        let payload = flowharness::verify::encode(&spec.channels[c].schema, ids[c], &m.value).unwrap();
+        let topic = format!("cv-{}", spec.channels()[c].topic);
+        let payload = flowharness::verify::encode(&spec.channels()[c].schema, ids[c], &m.value).unwrap();
         producer.send(&Outgoing {
             topic: &topic,
             partition: None,

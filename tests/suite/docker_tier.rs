@@ -289,10 +289,9 @@ fn the_library_api_starts_containers_and_removes_them_on_drop() {
         assert_eq!(partitions, vec![3]);
         drop(consumer);
         // The registry, in its container or in process, takes a schema.
-        let schema = flowharness::flow::shipped::resolve("account-migration")
-            .expect("shipped flow")
-            .schema;
-        let id = env.registry.register("docker-tier-value", &schema).expect("registered");
+        let spec = flowharness::flow::shipped::resolve("account-migration").expect("shipped flow");
+        let schema = spec.schema();
+        let id = env.registry.register("docker-tier-value", schema).expect("registered");
         assert_eq!(env.registry.schema(id).expect("fetched by id").json(), schema.json());
         drop(env);
         assert_eq!(

@@ -25,7 +25,7 @@ fn payment_rules(spec: &flowharness::flow::FlowSpec, topic: &str, faults: &str) 
         flowharness::schema::Schema::load(&repo_path(p))
     })
     .unwrap();
-    rules.rename_channels(spec, &|c| format!("{topic}-{}", spec.channels[c].topic));
+    rules.rename_channels(spec, &|c| format!("{topic}-{}", spec.channels()[c].topic));
     rules
 }
 

@@ -117,7 +117,7 @@ fn a_union_one_record_down_gives_the_states_and_micros_times_hold() {
     ))
     .unwrap();
     let spec = parse(SHIPMENT_SPEC, schema).unwrap();
-    assert_eq!(spec.key.at(1).map(|p| p.text()), Some("shipmentId"));
+    assert_eq!(spec.key().at(1).map(|p| p.text()), Some("shipmentId"));
     let report = check_generated(&spec, 10, 0..8);
     assert_eq!(report.flows_started, 80);
     assert_eq!(report.messages, 240);

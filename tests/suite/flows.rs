@@ -46,19 +46,19 @@ fn the_shipped_flows_load_from_files_and_from_the_binary() {
     for name in shipped::names() {
         let from_file = FlowSpec::load(&repo_path(&format!("flows/{name}.toml"))).unwrap();
         let embedded = shipped::resolve(name).unwrap();
-        assert_eq!(from_file.name, embedded.name);
-        assert_eq!(from_file.transitions, embedded.transitions);
+        assert_eq!(from_file.name(), embedded.name());
+        assert_eq!(from_file.transitions(), embedded.transitions());
     }
     let m = migration();
-    assert_eq!(m.key.text, "accountId");
+    assert_eq!(m.key().text, "accountId");
     assert_eq!(
-        m.key.at(0).map(|p| p.text()),
+        m.key().at(0).map(|p| p.text()),
         Some("event.BalanceRetrievedMigrationEvent.accountId"),
         "the short form resolves inside the state's branch"
     );
-    let ids: Vec<&str> = m.flow_id.iter().map(|f| f.text.as_str()).collect();
+    let ids: Vec<&str> = m.flow_id().iter().map(|f| f.text.as_str()).collect();
     assert_eq!(ids, ["enrollmentId"]);
-    let names: Vec<&str> = m.paths.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = m.paths().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["cancel", "happy", "rollback"]);
 }
 
@@ -216,14 +216,14 @@ fn failing_properties_over_flows_shrink_to_the_minimal_flow_set() {
 }
 
 fn event_body<'v>(spec: &FlowSpec, v: &'v mut Value) -> &'v mut Value {
-    match spec.name.as_str() {
+    match spec.name() {
         "account-migration" => v["event"].as_object_mut().unwrap().values_mut().next().unwrap(),
         _ => v,
     }
 }
 
 fn state_of(spec: &FlowSpec, v: &Value) -> String {
-    spec.states[spec.classify(v).unwrap()].name.clone()
+    spec.states()[spec.classify(v).unwrap()].name.clone()
 }
 
 /// Applies `mutate` to a generated happy/cancel/rollback set and returns
@@ -256,7 +256,7 @@ fn mutations_are_caught_with_the_right_rule() {
                 *seed,
             )
             .unwrap();
-            spec.states
+            spec.states()
                 .iter()
                 .all(|st| m.iter().any(|x| state_of(&spec, &x.value) == st.name))
         })

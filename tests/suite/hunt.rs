@@ -33,7 +33,7 @@ fn statuses(spec: &FlowSpec, c: &Case) -> Vec<(String, String)> {
     c.messages
         .iter()
         .map(|m| {
-            let s = state_of(spec, m).map_or("?".to_string(), |s| spec.states[s].name.clone());
+            let s = state_of(spec, m).map_or("?".to_string(), |s| spec.states()[s].name.clone());
             (s, m.key.clone())
         })
         .collect()

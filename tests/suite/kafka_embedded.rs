@@ -30,7 +30,7 @@ fn run(env: &Environment, spec: &FlowSpec, topic: &str, flows: usize, mix: &str,
         topic: topic.into(),
         others: Vec::new(),
         partitions: 3,
-        schema: spec.schema.clone(),
+        schema: spec.schema().clone(),
         messages,
         seed: Some(seed),
         strategy: SubjectStrategy::Topic,
@@ -117,7 +117,7 @@ fn verify_catches_a_broken_flow_from_a_plain_producer() {
     let spec = shipped::resolve("account-migration").unwrap();
     let topic = "written-by-someone-else";
     env.cluster.create_topic(topic, 1).unwrap();
-    let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
+    let id = env.registry.register(&format!("{topic}-value"), spec.schema()).unwrap();
     // A happy flow with BalanceRetrieved left out, produced by hand.
     let options = common::flow_options(&spec, 1, "happy=1");
     let flow = FlowGenerator::new(&spec, options).unwrap().generate(1).unwrap();
@@ -126,7 +126,7 @@ fn verify_catches_a_broken_flow_from_a_plain_producer() {
         if i == 1 {
             continue;
         }
-        let payload = encode(&spec.schema, id, &m.value).unwrap();
+        let payload = encode(spec.schema(), id, &m.value).unwrap();
         producer.send(&Outgoing {
             topic,
             partition: None,

@@ -20,7 +20,7 @@ use flowharness::verify::{Message, ProduceRun, produce_and_check};
 fn each_record_has_its_subject_and_the_writer_schema_names_the_state() {
     let env = Environment::embedded().unwrap();
     let spec = shipped::resolve("account-lifecycle").unwrap();
-    assert!(spec.channels[0].records);
+    assert!(spec.channels()[0].records);
     let messages = FlowGenerator::new(&spec, common::flow_options(&spec, 12, ""))
         .unwrap()
         .generate(8)
@@ -32,7 +32,7 @@ fn each_record_has_its_subject_and_the_writer_schema_names_the_state() {
         topic: "accounts-records".into(),
         others: Vec::new(),
         partitions: 2,
-        schema: spec.schema.clone(),
+        schema: spec.schema().clone(),
         messages,
         seed: Some(8),
         strategy: SubjectStrategy::Topic,

@@ -57,12 +57,12 @@ fn bad_data_on_the_wire_is_reported_where_it_is_and_the_check_goes_on() {
     let spec = shipped::resolve("account-migration").unwrap();
     let topic = "wire-faults";
     env.cluster.create_topic(topic, 1).unwrap();
-    let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
+    let id = env.registry.register(&format!("{topic}-value"), spec.schema()).unwrap();
     let options = common::flow_options(&spec, 1, "happy=1");
     let flow = FlowGenerator::new(&spec, options).unwrap().generate(3).unwrap();
     let good: Vec<Vec<u8>> = flow
         .iter()
-        .map(|m| encode(&spec.schema, id, &m.value).unwrap())
+        .map(|m| encode(spec.schema(), id, &m.value).unwrap())
         .collect();
     let mut framed_garbage = vec![0, 0, 0, 0, 0];
     framed_garbage[1..5].copy_from_slice(&id.to_be_bytes());
@@ -301,7 +301,7 @@ fn a_registry_answering_5xx_is_retried_then_a_clear_error_and_nothing_goes_out()
         topic: "registry-down".into(),
         others: Vec::new(),
         partitions: 1,
-        schema: spec.schema.clone(),
+        schema: spec.schema().clone(),
         messages,
         seed: Some(1),
         strategy: flowharness::registry::SubjectStrategy::Topic,

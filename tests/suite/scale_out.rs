@@ -98,7 +98,7 @@ fn three_load_shards_at_once_add_up_exactly_when_merged() {
 fn plant_faults(env: &Environment, topic: &str) {
     use flowharness::kafka::producer::{Outgoing, Producer, ProducerOptions};
     let spec = shipped::resolve("account-migration").unwrap();
-    let id = env.registry.register(&format!("{topic}-value"), &spec.schema).unwrap();
+    let id = env.registry.register(&format!("{topic}-value"), spec.schema()).unwrap();
     let flows = flowharness::flow::generator::generate(&spec, &common::flow_options(&spec, 6, "happy=1"), 21).unwrap();
     let mut keys: Vec<&str> = flows.iter().map(|m| m.key.as_str()).collect();
     keys.dedup();
@@ -116,7 +116,7 @@ fn plant_faults(env: &Environment, topic: &str) {
     for m in &flows {
         let n = nth.entry(m.key.as_str()).or_default();
         *n += 1;
-        let payload = flowharness::verify::encode(&spec.schema, id, &m.value).unwrap();
+        let payload = flowharness::verify::encode(spec.schema(), id, &m.value).unwrap();
         if m.key == keys[0] && *n == 2 {
             continue; // skipped: the next event's transition is not allowed
         }

@@ -40,9 +40,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The library's error type.
+/// Any error kept as the source of one of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The library's error type: one variant per failure domain. Bad input
+/// (`Io`, `Invalid`, `Usage`) and a service or system that failed
+/// (`Unreachable`, `System`) exit 2 with messages of their own, a bug in
+/// flowharness (`Internal`) exits 70; findings are not errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file that could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -52,16 +59,40 @@ pub enum Error {
     /// One or more problems in user input, each with its own location.
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
+    /// A command line, option or request that cannot be carried out as
+    /// given: a bad flag value, a name that does not exist, a run that has
+    /// nothing to do.
     #[error("{0}")]
     Usage(String),
-    /// A broker, registry or other service that did not answer or failed:
-    /// bad input's exit code, a message of its own.
-    #[error("{0}")]
-    Unreachable(String),
-    /// A bug in flowharness (a thread that panicked, a state that cannot
-    /// be): its own exit code and a request for a report.
-    #[error("internal error: {0} (a bug in flowharness: please report it with the command that ran)")]
-    Internal(String),
+    /// A broker, registry, container engine or other service that did not
+    /// answer or failed: `what` says which and at what address.
+    #[error("{what}{}", suffix(.source.as_deref()))]
+    Unreachable {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The operating system refused: no free port, no thread, a child
+    /// process that could not start.
+    #[error("{what}: {source}")]
+    System {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug in flowharness (a thread that panicked, a value of our own
+    /// that would not serialize): its own exit code and a request for a
+    /// report.
+    #[error("internal error: {what}{} (a bug in flowharness: please report it with the command that ran)", suffix(.source.as_deref()))]
+    Internal {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+fn suffix(source: Option<&(dyn std::error::Error + Send + Sync + 'static)>) -> String {
+    source.map(|e| format!(": {e}")).unwrap_or_default()
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -84,12 +115,60 @@ impl Error {
         Error::Invalid(vec![diagnostic])
     }
 
+    /// A service that failed, with what it said.
+    pub fn unreachable(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Unreachable {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A service that did not answer, with nothing more to say than `what`.
+    pub fn unanswered(what: impl Into<String>) -> Self {
+        Error::Unreachable {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// The operating system refused `what`.
+    pub fn system(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::System {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// A bug: `what` went wrong where it cannot.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::Internal {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A bug, with the error that showed it.
+    pub fn internal_from(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Internal {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
     /// Prefixes every diagnostic with an outer place (e.g. the file name).
+    #[must_use]
     pub fn within(self, place: &str) -> Self {
         match self {
             Error::Invalid(list) => Error::Invalid(list.into_iter().map(|d| d.within(place)).collect()),
             Error::Usage(message) => Error::Usage(format!("{place}: {message}")),
-            Error::Unreachable(message) => Error::Unreachable(format!("{place}: {message}")),
+            Error::Unreachable { what, source } => Error::Unreachable {
+                what: format!("{place}: {what}"),
+                source,
+            },
+            Error::System { what, source } => Error::System {
+                what: format!("{place}: {what}"),
+                source,
+            },
             other => other,
         }
     }

@@ -195,7 +195,8 @@ impl Fixture {
 
     /// Writes the fixture, pretty-printed, to `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(&self.to_value()).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut text =
+            serde_json::to_string_pretty(&self.to_value()).map_err(|e| Error::internal_from("serializing JSON", e))?;
         text.push('\n');
         std::fs::write(path, text).map_err(|e| Error::io(path, e))
     }

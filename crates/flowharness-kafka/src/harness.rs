@@ -107,7 +107,7 @@ impl Harness {
         let spec = shipped::resolve(flow)?;
         Ok(FlowRun {
             harness: self,
-            topic: spec.topic.clone(),
+            topic: spec.topic().to_string(),
             mix: Mix::uniform(&spec),
             spec,
             seed: 1,
@@ -173,7 +173,7 @@ impl<'h> FlowRun<'h> {
     /// Fails if anything was lost, doubled or broke the contract.
     pub fn produce(self, flows: usize) -> Result<Produced<'h>> {
         if let Some(e) = self.mix_error {
-            return Err(Error::Usage(format!("flow {}: {e}", self.spec.name)));
+            return Err(Error::Usage(format!("flow {}: {e}", self.spec.name())));
         }
         let options = FlowOptions {
             flows,
@@ -184,7 +184,7 @@ impl<'h> FlowRun<'h> {
         };
         let sent = FlowGenerator::new(&self.spec, options)?.generate(self.seed)?;
         let messages = sent.iter().cloned().map(|k| flow_message(&self.spec, k)).collect();
-        let channels = &self.spec.channels;
+        let channels = self.spec.channels();
         let others: Vec<(String, crate::schema::Schema)> = channels
             .iter()
             .skip(1)
@@ -195,7 +195,7 @@ impl<'h> FlowRun<'h> {
         let run = ProduceRun {
             topic: self.topic.clone(),
             partitions: self.partitions,
-            schema: self.spec.schema.clone(),
+            schema: self.spec.schema().clone(),
             others,
             messages,
             seed: Some(self.seed),
@@ -213,7 +213,7 @@ impl<'h> FlowRun<'h> {
         if broken {
             return Err(Error::Usage(format!(
                 "flow {} on {}: produced {}, acknowledged {}, failed {}, lost {}, duplicated {}, violations {}",
-                self.spec.name,
+                self.spec.name(),
                 self.topic,
                 report.delivery.produced,
                 report.delivery.acknowledged,

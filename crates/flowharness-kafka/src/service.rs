@@ -39,7 +39,7 @@ pub fn start(command: &str, env: &Environment, topic: &str, extra: &[(&str, &str
         c.env(k, v);
     }
     c.spawn()
-        .map_err(|e| Error::Usage(format!("cannot start {command:?}: {e}")))
+        .map_err(|e| Error::system(format!("cannot start {command:?}"), e))
 }
 
 /// The last `lines` lines of a log, for a message about a service that

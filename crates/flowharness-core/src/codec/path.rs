@@ -32,10 +32,6 @@ impl FieldPath {
     pub fn segments(&self) -> &[Segment] {
         &self.0
     }
-
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Display for FieldPath {

@@ -51,7 +51,7 @@ pub fn generate_to(
         )),
         None => Box::new(stdout),
     };
-    let write_failed = |e: std::io::Error| Error::Usage(format!("{target}: {e}"));
+    let write_failed = |e: std::io::Error| Error::io(std::path::Path::new(&target), e);
     let lines = out.is_some_and(crate::fixture_lines::is_lines);
     let channel_of = |m: &Keyed| m.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0);
     let (by_path, events) = if lines {
@@ -112,7 +112,7 @@ fn schema_beside(out: &Path, topic: &str, schema: &crate::schema::Schema, many: 
         std::fs::write(&target, &proto.file().source).map_err(|e| Error::io(&target, e))?;
         return Ok(name);
     }
-    let text = serde_json::to_string_pretty(schema.json()).map_err(|e| Error::Usage(e.to_string()))?;
+    let text = serde_json::to_string_pretty(schema.json()).map_err(|e| Error::internal_from("serializing JSON", e))?;
     let target = dir.join(&name);
     std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
     Ok(name)

@@ -15,6 +15,7 @@ mod ready;
 mod schema_paths;
 pub mod shipped;
 pub mod spec;
+mod spec_access;
 mod spec_build;
 mod spec_file;
 mod templates;

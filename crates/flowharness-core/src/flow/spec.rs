@@ -141,40 +141,40 @@ pub struct Reference {
 /// A checked flow spec.
 #[derive(Debug, Clone)]
 pub struct FlowSpec {
-    pub name: String,
-    pub description: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
     /// The first topic's schema, topic and state source; a flow on one
     /// topic has no other. See [`FlowSpec::channels`].
-    pub schema: Schema,
-    pub topic: String,
-    pub key: FieldRef,
-    pub state_source: StateSource,
-    pub states: Vec<State>,
-    pub flow_id: Vec<FieldRef>,
+    pub(crate) schema: Schema,
+    pub(crate) topic: String,
+    pub(crate) key: FieldRef,
+    pub(crate) state_source: StateSource,
+    pub(crate) states: Vec<State>,
+    pub(crate) flow_id: Vec<FieldRef>,
     /// The header every message of a flow carries one correlation id in,
     /// where the contract says (`[flow] id_header`; AsyncAPI's header
     /// `correlationId`): generated messages carry their flow id there, and
     /// the checker finds messages without it or whose value differs from
     /// what the flow's first message carried.
-    pub id_header: Option<String>,
-    pub start: Vec<usize>,
-    pub end: Vec<usize>,
-    pub restart_after: Vec<usize>,
-    pub restart_path: Option<usize>,
+    pub(crate) id_header: Option<String>,
+    pub(crate) start: Vec<usize>,
+    pub(crate) end: Vec<usize>,
+    pub(crate) restart_after: Vec<usize>,
+    pub(crate) restart_path: Option<usize>,
     /// Per state: allowed next states with their generation weights.
-    pub transitions: Vec<Vec<(usize, u32)>>,
-    pub paths: Vec<PathDef>,
-    pub invariants: Vec<FieldRef>,
-    pub unique: Vec<FieldRef>,
-    pub incomplete: Severity,
-    pub timing: Option<Timing>,
-    pub references: Vec<Reference>,
+    pub(crate) transitions: Vec<Vec<(usize, u32)>>,
+    pub(crate) paths: Vec<PathDef>,
+    pub(crate) invariants: Vec<FieldRef>,
+    pub(crate) unique: Vec<FieldRef>,
+    pub(crate) incomplete: Severity,
+    pub(crate) timing: Option<Timing>,
+    pub(crate) references: Vec<Reference>,
     /// Every topic of the flow, in name order (one for most flows).
-    pub channels: Vec<Channel>,
+    pub(crate) channels: Vec<Channel>,
     /// How far producers' clocks may disagree across topics: events of a
     /// flow on different topics are put in time order, and one may arrive
     /// this much later than a later one on another topic.
-    pub cross_topic_skew_ms: i64,
+    pub(crate) cross_topic_skew_ms: i64,
     /// The spec's tables as written (schema entries as given), for export.
     pub(crate) source: Value,
 }

@@ -97,7 +97,7 @@ impl<'s> Responder<'s> {
             return false;
         }
         let kind = match &rule.on {
-            On::State(s) => self.spec.classify_on(self.spec.states[*s].channel, r.value) == Ok(*s),
+            On::State(s) => self.spec.classify_on(self.spec.states()[*s].channel, r.value) == Ok(*s),
             On::Record { record: None, .. } => true,
             On::Record { record: Some(name), .. } => r
                 .record
@@ -168,7 +168,7 @@ impl<'s> Responder<'s> {
         let mut f = 0;
         for (_, state, _, _) in &events {
             flows.push(f);
-            if spec.restart_after.contains(state) {
+            if spec.restart_after().contains(state) {
                 f += 1;
             }
         }
@@ -179,7 +179,8 @@ impl<'s> Responder<'s> {
                 let Some(at) = events.iter().position(|e| e.1 == *s) else {
                     return Ok(Answer::Unanswerable(format!(
                         "path {} never reaches {}",
-                        spec.paths[path].name, spec.states[*s].name
+                        spec.paths()[path].name,
+                        spec.states()[*s].name
                     )));
                 };
                 let generated_request = events[at].3.clone();
@@ -192,11 +193,11 @@ impl<'s> Responder<'s> {
                     .collect();
                 self.carry_flow(*s, r, &generated_request, request_flow, &mut reply);
                 id_header = spec
-                    .id_header
+                    .id_header()
                     .as_ref()
                     .and_then(|name| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
                     .or_else(|| spec.flow_id_of(r.value, *s));
-                let base = spec.timing.as_ref().and_then(|t| t.event_time(r.value, *s));
+                let base = spec.timing().and_then(|t| t.event_time(r.value, *s));
                 (reply, request_flow, base)
             }
             On::Record { .. } => {
@@ -230,7 +231,7 @@ impl<'s> Responder<'s> {
                             .find(|(n, _, _)| n == name)
                             .map(|(_, v, _)| v.clone())
                             .or_else(|| {
-                                (spec.id_header.as_deref() == Some(name.as_str()))
+                                (spec.id_header() == Some(name.as_str()))
                                     .then(|| id_header.clone())
                                     .flatten()
                             });
@@ -242,7 +243,7 @@ impl<'s> Responder<'s> {
                         let mut replaced: Option<(Value, Value)> = None;
                         for (_, s, fl, _, v) in reply.iter_mut().filter(|e| e.2 == request_flow) {
                             let path = match t {
-                                Target::Key => spec.key.at(*s),
+                                Target::Key => spec.key().at(*s),
                                 Target::Field { per_state, .. } => per_state[*s].as_ref(),
                                 Target::Header(_) => None,
                             };
@@ -268,29 +269,29 @@ impl<'s> Responder<'s> {
         let mut last_at = 0u64;
         let first_time = reply
             .first()
-            .and_then(|(_, s, _, _, v)| spec.timing.as_ref().and_then(|t| t.event_time(v, *s)));
+            .and_then(|(_, s, _, _, v)| spec.timing().and_then(|t| t.event_time(v, *s)));
         let base = base_ms.or(first_time);
         for (channel, state, fl, stream_key, value) in reply {
             let mut headers = spec.id_headers(&value, state);
             let in_request_flow = fl == request_flow;
-            if in_request_flow && let (Some(name), Some(v)) = (&spec.id_header, &id_header) {
+            if in_request_flow && let (Some(name), Some(v)) = (spec.id_header(), &id_header) {
                 headers.retain(|(k, _)| k != name);
-                headers.push((name.clone(), v.clone()));
+                headers.push((name.to_string(), v.clone()));
             }
             for (name, v, first_only) in &header_copies {
                 if *first_only && !in_request_flow {
                     continue;
                 }
                 headers.retain(|(k, _)| k != name);
-                headers.push((name.clone(), v.clone()));
+                headers.push((name.to_string(), v.clone()));
             }
             if in_request_flow {
                 for (name, v) in &wrong_headers {
                     headers.retain(|(k, _)| k != name);
-                    headers.push((name.clone(), v.clone()));
+                    headers.push((name.to_string(), v.clone()));
                 }
             }
-            let t = spec.timing.as_ref().and_then(|t| t.event_time(&value, state));
+            let t = spec.timing().and_then(|t| t.event_time(&value, state));
             let offset = match (t, base) {
                 (Some(t), Some(b)) if self.time_scale > 0.0 => ((t - b).max(0) as f64 / self.time_scale) as u64,
                 _ => 0,
@@ -312,7 +313,7 @@ impl<'s> Responder<'s> {
         if out.is_empty() {
             return Ok(Answer::Unanswerable(format!(
                 "path {} has nothing after the request",
-                spec.paths[path].name
+                spec.paths()[path].name
             )));
         }
         let n = out.len();
@@ -347,16 +348,16 @@ impl<'s> Responder<'s> {
         reply: &mut [(usize, usize, usize, String, Value)],
     ) {
         let spec = self.spec;
-        let key = spec.key.get(r.value, state).cloned();
+        let key = spec.key().get(r.value, state).cloned();
         let mut same_flow: Vec<(&crate::flow::spec::FieldRef, Option<Value>)> = spec
-            .flow_id
+            .flow_id()
             .iter()
             .map(|f| (f, f.get(r.value, state).cloned()))
             .collect();
-        same_flow.extend(spec.invariants.iter().map(|f| (f, f.get(r.value, state).cloned())));
+        same_flow.extend(spec.invariants().iter().map(|f| (f, f.get(r.value, state).cloned())));
         // Times move with the request: by the anchor's difference where the
         // flow has one, else by the request's own time's.
-        let delta = spec.timing.as_ref().and_then(|t| {
+        let delta = spec.timing().and_then(|t| {
             let anchored = t
                 .anchor
                 .as_ref()
@@ -365,7 +366,7 @@ impl<'s> Responder<'s> {
         });
         for (_, s, fl, k, v) in reply.iter_mut() {
             if let Some(key) = &key
-                && spec.key.set(v, *s, key.clone())
+                && spec.key().set(v, *s, key.clone())
             {
                 *k = text(key);
             }
@@ -376,7 +377,7 @@ impl<'s> Responder<'s> {
                     }
                 }
             }
-            if let (Some(t), Some(d)) = (&spec.timing, delta) {
+            if let (Some(t), Some(d)) = (&spec.timing(), delta) {
                 let fields = t
                     .anchor
                     .iter()
@@ -434,7 +435,7 @@ fn apply_copy(
         }
         Target::Key => {
             for (_, s, _, k, value) in reply.iter_mut() {
-                if spec.key.set(value, *s, v.clone()) {
+                if spec.key().set(value, *s, v.clone()) {
                     *k = text(v);
                 }
             }
@@ -446,7 +447,7 @@ fn apply_copy(
                 }
                 if let Some(p) = &per_state[*s] {
                     p.set(value, v.clone());
-                    if spec.key.at(*s).is_some_and(|kp| kp.text() == p.text()) {
+                    if spec.key().at(*s).is_some_and(|kp| kp.text() == p.text()) {
                         *k = text(v);
                     }
                 }

@@ -186,7 +186,7 @@ pub fn run(
         }
         let report = fake
             .join()
-            .map_err(|_| Error::Internal("fake --bench: the fake's thread panicked".into()))??;
+            .map_err(|_| Error::internal("fake --bench: the fake's thread panicked"))??;
         Ok((report, send_seconds, delivery.acknowledged))
     })?;
     let mut held = 0u64;

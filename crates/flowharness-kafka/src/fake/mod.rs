@@ -152,8 +152,8 @@ pub fn run(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     // Reply topics and their encoders; request topics.
-    let mut encoders = Vec::with_capacity(spec.channels.len());
-    for (c, ch) in spec.channels.iter().enumerate() {
+    let mut encoders = Vec::with_capacity(spec.channels().len());
+    for (c, ch) in spec.channels().iter().enumerate() {
         let topic = &rules.reply_topics[c];
         env.cluster.create_topic(topic, options.partitions)?;
         encoders.push(TopicEncoder::register(
@@ -176,13 +176,13 @@ pub fn run(
     )?;
     consumer
         .subscribe(&request_topics)
-        .map_err(|e| env.cluster.error("subscribe", &e))?;
+        .map_err(|e| env.cluster.error("subscribe", e))?;
     let acks = Arc::new(Acks::new(origin));
     let mut config = ProducerOptions::default().client_config(&env.cluster);
     config.set("linger.ms", "1");
     let producer: BaseProducer<AckContext> = config
         .create_with_context(AckContext(acks.clone()))
-        .map_err(|e| env.cluster.error("cannot create a producer", &e))?;
+        .map_err(|e| env.cluster.error("cannot create a producer", e))?;
 
     let generator = FlowGenerator::new(
         spec,
@@ -290,10 +290,10 @@ pub fn run(
                 let mut planned = Vec::with_capacity(events.len());
                 let mut failed = None;
                 for p in &events {
-                    match encode_planned(&encoders[p.channel], &spec.channels[p.channel].schema, p) {
+                    match encode_planned(&encoders[p.channel], &spec.channels()[p.channel].schema, p) {
                         Ok(bytes) => planned.push(bytes),
                         Err(e) => {
-                            failed = Some(format!("{} event: {e}", spec.states[p.state].name));
+                            failed = Some(format!("{} event: {e}", spec.states()[p.state].name));
                             break;
                         }
                     }

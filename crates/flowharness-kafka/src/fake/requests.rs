@@ -54,7 +54,7 @@ pub fn sample(spec: &FlowSpec, rule: &Rule, hints: &Arc<Hints>, count: usize, se
                 let events = generator.materialize(&shape)?;
                 if let Some(k) = events
                     .into_iter()
-                    .find(|k| spec.classify_on(spec.states[*s].channel, &k.value) == Ok(*s))
+                    .find(|k| spec.classify_on(spec.states()[*s].channel, &k.value) == Ok(*s))
                 {
                     out.push(Outgoing {
                         key: Some(k.key),
@@ -90,7 +90,7 @@ fn key_for(spec: &FlowSpec, rule: &Rule, value: &Value) -> Option<String> {
             Target::Key => true,
             Target::Field { per_state, .. } => per_state.iter().enumerate().any(|(s, p)| {
                 p.as_ref()
-                    .is_some_and(|p| spec.key.at(s).is_some_and(|k| k.text() == p.text()))
+                    .is_some_and(|p| spec.key().at(s).is_some_and(|k| k.text() == p.text()))
             }),
             Target::Header(_) => false,
         };
@@ -126,7 +126,7 @@ pub fn taken_by(responder: &Responder<'_>, rule: &Rule, index: usize, r: &Outgoi
 pub fn encoder(env: &Environment, spec: &FlowSpec, rule: &Rule) -> Result<TopicEncoder> {
     match &rule.on {
         On::State(s) => {
-            let ch = &spec.channels[spec.states[*s].channel];
+            let ch = &spec.channels()[spec.states()[*s].channel];
             TopicEncoder::register(env, &rule.topic, &ch.schema, ch.records, SubjectStrategy::Topic)
         }
         On::Record { schema, .. } => TopicEncoder::register(env, &rule.topic, schema, false, SubjectStrategy::Topic),

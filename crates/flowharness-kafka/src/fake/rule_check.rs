@@ -14,7 +14,7 @@ use crate::generate::time::parse_duration_ms;
 use crate::schema::Schema;
 
 pub(super) fn topic_names(spec: &FlowSpec) -> String {
-    spec.channels
+    spec.channels()
         .iter()
         .map(|c| c.topic.as_str())
         .collect::<Vec<_>>()
@@ -22,7 +22,7 @@ pub(super) fn topic_names(spec: &FlowSpec) -> String {
 }
 
 fn state_names(spec: &FlowSpec) -> String {
-    spec.states
+    spec.states()
         .iter()
         .map(|s| s.name.as_str())
         .collect::<Vec<_>>()
@@ -61,12 +61,16 @@ pub(super) fn check_rule(
             );
             None
         }
-        (Some(s), None) => match spec.states.iter().position(|st| &st.name == s) {
+        (Some(s), None) => match spec.states().iter().position(|st| &st.name == s) {
             Some(s) => Some(On::State(s)),
             None => {
                 bad(
                     "state",
-                    format!("flow {} has no state {s:?} (states: {})", spec.name, state_names(spec)),
+                    format!(
+                        "flow {} has no state {s:?} (states: {})",
+                        spec.name(),
+                        state_names(spec)
+                    ),
                     &mut ok,
                 );
                 None
@@ -93,11 +97,11 @@ pub(super) fn check_rule(
     let topic = match (&r.topic, &on) {
         (Some(t), _) => name_topic(t),
         (None, Some(On::State(s))) => {
-            let c = spec.states[*s].channel;
+            let c = spec.states()[*s].channel;
             if c == 0 {
                 name_topic("{topic}")
             } else {
-                spec.channels[c].topic.clone()
+                spec.channels()[c].topic.clone()
             }
         }
         (None, _) => {
@@ -157,16 +161,16 @@ pub(super) fn check_rule(
     };
     if let (Some(On::State(s)), Some(mix)) = (&on, &mix) {
         for (p, _) in &mix.0 {
-            let path = &spec.paths[*p];
+            let path = &spec.paths()[*p];
             if let Some(a) = path.alternatives.iter().find(|a| !a.contains(s)) {
-                let names: Vec<&str> = a.iter().map(|x| spec.states[*x].name.as_str()).collect();
+                let names: Vec<&str> = a.iter().map(|x| spec.states()[*x].name.as_str()).collect();
                 bad(
                     "reply",
                     format!(
                         "path {} ({}) does not pass through {}, so it cannot continue from the request",
                         path.name,
                         names.join(" → "),
-                        spec.states[*s].name
+                        spec.states()[*s].name
                     ),
                     &mut ok,
                 );
@@ -179,10 +183,10 @@ pub(super) fn check_rule(
         Some(m) => {
             let mut s: Vec<usize> =
                 m.0.iter()
-                    .flat_map(|(p, _)| spec.paths[*p].alternatives.iter().flatten().copied())
+                    .flat_map(|(p, _)| spec.paths()[*p].alternatives.iter().flatten().copied())
                     .collect();
-            if let Some(rp) = spec.restart_path {
-                s.extend(spec.paths[rp].alternatives.iter().flatten().copied());
+            if let Some(rp) = spec.restart_path() {
+                s.extend(spec.paths()[rp].alternatives.iter().flatten().copied());
             }
             s.sort_unstable();
             s.dedup();
@@ -237,8 +241,8 @@ pub(super) fn check_rule(
             continue;
         }
         let first_flow_only = match &target {
-            Target::Field { text, .. } => spec.flow_id.iter().any(|f| &f.text == text),
-            Target::Header(h) => spec.id_header.as_deref() == Some(h.as_str()),
+            Target::Field { text, .. } => spec.flow_id().iter().any(|f| &f.text == text),
+            Target::Header(h) => spec.id_header() == Some(h.as_str()),
             Target::Key => false,
         };
         copies.push(Copy {
@@ -313,7 +317,7 @@ pub(super) fn check_rule(
             "faults.out_of_order",
             format!(
                 "a reply of path {} has {n} event(s): there is no pair to put out of order",
-                spec.paths[p].name
+                spec.paths()[p].name
             ),
             &mut ok,
         );
@@ -386,7 +390,7 @@ fn target(spec: &FlowSpec, text: &str, states: &[usize]) -> std::result::Result<
             Ok(Target::Header(h.to_string()))
         };
     }
-    let mut per_state = vec![None; spec.states.len()];
+    let mut per_state = vec![None; spec.states().len()];
     let mut first_error = None;
     for &s in states {
         match spec.resolve(s, text) {
@@ -412,7 +416,7 @@ fn target(spec: &FlowSpec, text: &str, states: &[usize]) -> std::result::Result<
 fn forbidden_targets(spec: &FlowSpec) -> Vec<(String, &'static str)> {
     use crate::flow::spec::StateSource;
     let mut out = Vec::new();
-    for c in &spec.channels {
+    for c in spec.channels() {
         match &c.state_source {
             StateSource::Field(p) | StateSource::Union(p) | StateSource::Oneof { holder: p, .. } => {
                 out.push((p.text().to_string(), "where the state is"));
@@ -420,14 +424,14 @@ fn forbidden_targets(spec: &FlowSpec) -> Vec<(String, &'static str)> {
             StateSource::Single => {}
         }
     }
-    if let Some(t) = &spec.timing {
+    if let Some(t) = &spec.timing() {
         let fields = t
             .anchor
             .iter()
             .chain(&t.monotonic)
             .chain(t.states.iter().flatten().map(|s| &s.time));
         for f in fields {
-            for s in 0..spec.states.len() {
+            for s in 0..spec.states().len() {
                 if let Some(p) = f.field.at(s) {
                     out.push((p.text().to_string(), "a time of the flow's timing rules"));
                 }
@@ -443,14 +447,14 @@ fn default_correlation(spec: &FlowSpec, on: &Option<On>, copies: &[Copy]) -> Vec
     match on {
         Some(On::State(_)) => {
             let mut out: Vec<Target> = spec
-                .flow_id
+                .flow_id()
                 .iter()
                 .map(|f| Target::Field {
                     text: f.text.clone(),
-                    per_state: (0..spec.states.len()).map(|s| f.at(s).cloned()).collect(),
+                    per_state: (0..spec.states().len()).map(|s| f.at(s).cloned()).collect(),
                 })
                 .collect();
-            out.extend(spec.id_header.iter().map(|h| Target::Header(h.clone())));
+            out.extend(spec.id_header().iter().map(|h| Target::Header((*h).to_string())));
             out
         }
         _ => copies
@@ -466,12 +470,13 @@ fn shortest_reply(spec: &FlowSpec, mix: &Mix, on: &Option<On>) -> Option<(usize,
     mix.0
         .iter()
         .flat_map(|(p, _)| {
-            spec.paths[*p].alternatives.iter().map(move |a| {
+            spec.paths()[*p].alternatives.iter().map(move |a| {
                 let n = match on {
                     Some(On::State(s)) => a.iter().position(|x| x == s).map_or(0, |i| a.len() - i - 1),
                     _ => a.len(),
                 };
-                let restarts = a.last().is_some_and(|l| spec.restart_after.contains(l)) && spec.restart_path.is_some();
+                let restarts =
+                    a.last().is_some_and(|l| spec.restart_after().contains(l)) && spec.restart_path().is_some();
                 (*p, if restarts { n.max(2) } else { n })
             })
         })
@@ -500,8 +505,8 @@ fn compatible(source: &Source, target: &Target, spec: &FlowSpec) -> std::result:
     let mut tos: Vec<(&str, Option<&str>)> = Vec::new();
     match target {
         Target::Key => {
-            for s in 0..spec.states.len() {
-                if let Some(p) = spec.key.at(s) {
+            for s in 0..spec.states().len() {
+                if let Some(p) = spec.key().at(s) {
                     tos.push((p.text(), kind_of_leaf(p)));
                 }
             }

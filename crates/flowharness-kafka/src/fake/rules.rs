@@ -228,7 +228,7 @@ impl Rules {
     /// Renames the flow's topics: `name(c)` for channel `c`, in the reply
     /// topics and in rules whose topic was the channel's own name.
     pub fn rename_channels(&mut self, spec: &FlowSpec, name: &dyn Fn(usize) -> String) {
-        for (c, ch) in spec.channels.iter().enumerate().skip(1) {
+        for (c, ch) in spec.channels().iter().enumerate().skip(1) {
             let new = name(c);
             if self.reply_topics[c] == ch.topic {
                 self.reply_topics[c].clone_from(&new);
@@ -263,7 +263,7 @@ impl Rules {
         let mut add = |key: String, message: String| problems.push(Diagnostic::new(message).within(key));
         let name_topic = |t: &str| t.replace("{topic}", topic);
         let mut reply_topics: Vec<String> = spec
-            .channels
+            .channels()
             .iter()
             .enumerate()
             .map(|(c, ch)| if c == 0 { topic.to_string() } else { ch.topic.clone() })
@@ -275,7 +275,7 @@ impl Rules {
                     format!("fake.topics.{name}"),
                     format!(
                         "flow {} has no topic {name:?} (topics: {})",
-                        spec.name,
+                        spec.name(),
                         topic_names(spec)
                     ),
                 ),

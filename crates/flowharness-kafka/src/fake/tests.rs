@@ -33,7 +33,7 @@ fn spec(arg: &str) -> FlowSpec {
 }
 
 fn rules(spec: &FlowSpec, text: &str) -> crate::error::Result<Rules> {
-    Rules::parse(text, spec, &spec.topic, &|p: &str| {
+    Rules::parse(text, spec, spec.topic(), &|p: &str| {
         Schema::load(&Path::new(SCHEDULER).join(p))
     })
 }
@@ -59,7 +59,7 @@ fn keyed(spec: &FlowSpec, p: &Planned) -> Keyed {
     Keyed {
         key: p.key.clone().unwrap_or_default(),
         value: p.value.clone(),
-        topic: Some(Arc::from(spec.channels[p.channel].topic.as_str())),
+        topic: Some(Arc::from(spec.channels()[p.channel].topic.as_str())),
         headers: p.headers.clone(),
     }
 }
@@ -125,16 +125,18 @@ fn replies_to_a_request_in_the_flow_continue_its_flow_and_keep_its_contract() {
         let header = |h: &[(String, String)]| h.iter().find(|(k, _)| k == "correlationId").map(|(_, v)| v.clone());
         assert_eq!(header(&e.headers), header(&q.headers));
         assert!(e.at_ms >= 5, "the rule's delay is kept: {}", e.at_ms);
-        states.insert(spec.states[e.state].name.clone());
+        states.insert(spec.states()[e.state].name.clone());
         all.push(Keyed {
             key: q.key.clone().unwrap_or_default(),
             value: q.value.clone(),
-            topic: Some(Arc::from(spec.channels[spec.states[0].channel].topic.as_str())),
+            topic: Some(Arc::from(spec.channels()[spec.states()[0].channel].topic.as_str())),
             headers: q.headers.clone(),
         });
-        let requested = spec.states.iter().position(|s| s.name == "Requested").expect("state");
+        let requested = spec.states().iter().position(|s| s.name == "Requested").expect("state");
         let last = all.last_mut().expect("pushed");
-        last.topic = Some(Arc::from(spec.channels[spec.states[requested].channel].topic.as_str()));
+        last.topic = Some(Arc::from(
+            spec.channels()[spec.states()[requested].channel].topic.as_str(),
+        ));
         all.push(keyed(&spec, e));
     }
     assert_eq!(states.len(), 2, "both paths of the mix are drawn: {states:?}");
@@ -210,7 +212,7 @@ fn a_command_outside_the_flow_is_answered_with_a_whole_flow_carrying_its_values(
             panic!("a plain reply")
         };
         let first = &events[0];
-        assert_eq!(spec.states[first.state].name, "Scheduled");
+        assert_eq!(spec.states()[first.state].name, "Scheduled");
         let branch = |v: &Value| {
             v["event"]
                 .as_object()
@@ -231,7 +233,7 @@ fn a_command_outside_the_flow_is_answered_with_a_whole_flow_carrying_its_values(
             .iter()
             .map(|e| branch(&e.value)["enrollmentId"].to_string())
             .collect();
-        let names: Vec<&str> = events.iter().map(|e| spec.states[e.state].name.as_str()).collect();
+        let names: Vec<&str> = events.iter().map(|e| spec.states()[e.state].name.as_str()).collect();
         paths.insert(names.len());
         if names.contains(&"Cancelled") || names.contains(&"RolledBack") {
             assert_eq!(ids.len(), 2, "{names:?}");
@@ -336,7 +338,7 @@ fn each_fault_does_what_it_says_and_the_checker_sees_the_broken_ones() {
     let broken: Vec<&Planned> = events.iter().filter(|e| e.broken).collect();
     assert_eq!(broken.len(), 1);
     // Cut short, no reader decodes it.
-    let Schema::Avro(avro) = &spec.channels[broken[0].channel].schema else {
+    let Schema::Avro(avro) = &spec.channels()[broken[0].channel].schema else {
         panic!("Avro")
     };
     let mut bytes = Vec::new();

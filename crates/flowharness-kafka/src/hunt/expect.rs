@@ -87,11 +87,11 @@ impl Expectations {
                 )));
             }
             if spec.state_index(&row[0]).is_none() {
-                let known: Vec<&str> = spec.states.iter().map(|s| s.name.as_str()).collect();
+                let known: Vec<&str> = spec.states().iter().map(|s| s.name.as_str()).collect();
                 return Err(Error::Usage(format!(
                     "row {}: flow {} has no state {:?} (states: {})",
                     n + 2,
-                    spec.name,
+                    spec.name(),
                     row[0],
                     known.join(", ")
                 )));
@@ -162,7 +162,7 @@ impl Expectations {
         let mut wanted: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
         for k in sent {
             let Some(state) = state_of(spec, k) else { continue };
-            let name = &spec.states[state].name;
+            let name = &spec.states()[state].name;
             let Some(expected) = self.by_state.get(name) else {
                 return Err(Error::Usage(format!("the table has no row for the {name} event")));
             };

@@ -19,10 +19,10 @@ fn short(id: &str) -> String {
 pub fn sent(spec: &FlowSpec, found: &Found) -> String {
     let case = found.case();
     let width = case.keys().iter().map(|k| k.chars().count()).max().unwrap_or(0);
-    let states = spec.states.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    let states = spec.states().iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (i, m) in case.messages.iter().enumerate() {
-        let state = state_of(spec, m).map_or("?", |s| spec.states[s].name.as_str());
+        let state = state_of(spec, m).map_or("?", |s| spec.states()[s].name.as_str());
         out.push_str(&format!(
             "  {:>3}. {:<width$}  {:<states$}  flow {}\n",
             i + 1,

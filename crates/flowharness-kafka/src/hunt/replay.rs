@@ -119,7 +119,7 @@ pub fn feature_text(of: &ReplayOf<'_>, fixture_name: &str, scenario: &str) -> St
     out.push_str("#   flowharness test THIS_FILE\n");
     out.push_str(&format!(
         "Feature: Replay of a failing case of the {} flow\n\n",
-        of.spec.name
+        of.spec.name()
     ));
     out.push_str(&format!("  Scenario: {scenario}\n"));
     out.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(of.flow))));
@@ -186,7 +186,7 @@ pub fn save_violations(
     text.push_str("#   flowharness test THIS_FILE\n");
     text.push_str(&format!(
         "Feature: Replay of contract violations of the {} flow\n\n",
-        spec.name
+        spec.name()
     ));
     text.push_str("  Scenario: the flows with violations\n");
     text.push_str(&format!("    Given the \"{}\" flow\n", quoted(&flow_ref(flow))));

@@ -156,7 +156,7 @@ impl<F> Shrinker<'_, '_, F> {
         let Some(make) = self.make else { return Ok(false) };
         let spec = self.spec;
         let mut shorter: Vec<(usize, usize, u32)> = spec
-            .paths
+            .paths()
             .iter()
             .enumerate()
             .flat_map(|(p, path)| {
@@ -186,7 +186,7 @@ impl<F> Shrinker<'_, '_, F> {
                 for m in &mut fresh {
                     m.key.clone_from(&key);
                     if let Some(state) = super::expect::state_of(spec, m) {
-                        spec.key
+                        spec.key()
                             .set(&mut m.value, state, serde_json::Value::String(key.clone()));
                     }
                 }
@@ -312,7 +312,7 @@ mod tests {
         c.messages
             .iter()
             .map(|m| {
-                let s = state_of(spec, m).map_or("?", |s| spec.states[s].name.as_str());
+                let s = state_of(spec, m).map_or("?", |s| spec.states()[s].name.as_str());
                 (s, m.key.clone(), flow_id(spec, m))
             })
             .collect()

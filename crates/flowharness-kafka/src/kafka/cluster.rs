@@ -106,7 +106,7 @@ impl Cluster {
         for (k, v) in extra {
             config.set(*k, *v);
         }
-        config.create().map_err(|e| self.error("cannot create a consumer", &e))
+        config.create().map_err(|e| self.error("cannot create a consumer", e))
     }
 
     /// Assigns `consumer` the partitions of `topic` at the given offsets
@@ -121,11 +121,11 @@ impl Cluster {
         for (p, offset) in offsets {
             assignment
                 .add_partition_offset(topic, p, offset)
-                .map_err(|e| self.error("assign", &e))?;
+                .map_err(|e| self.error("assign", e))?;
         }
         consumer
             .assign(&assignment)
-            .map_err(|e| self.error(&format!("assign {topic}"), &e))
+            .map_err(|e| self.error(&format!("assign {topic}"), e))
     }
 
     /// Assigns `consumer` partitions of several topics at the given offsets.
@@ -138,9 +138,9 @@ impl Cluster {
         for (topic, p, offset) in offsets {
             assignment
                 .add_partition_offset(topic, p, offset)
-                .map_err(|e| self.error("assign", &e))?;
+                .map_err(|e| self.error("assign", e))?;
         }
-        consumer.assign(&assignment).map_err(|e| self.error("assign", &e))
+        consumer.assign(&assignment).map_err(|e| self.error("assign", e))
     }
 
     /// Checks the cluster answers a metadata request within the timeout.
@@ -148,15 +148,15 @@ impl Cluster {
         let consumer: BaseConsumer = self
             .client_config()
             .create()
-            .map_err(|e| self.error("cannot create a client", &e))?;
+            .map_err(|e| self.error("cannot create a client", e))?;
         consumer
             .fetch_metadata(None, self.timeout)
             .map(|_| ())
-            .map_err(|e| self.error(&format!("no answer within {:?}", self.timeout), &e))
+            .map_err(|e| self.error(&format!("no answer within {:?}", self.timeout), e))
     }
 
-    pub(crate) fn error(&self, what: &str, e: &dyn fmt::Display) -> Error {
-        Error::Unreachable(format!("kafka {}: {what}: {e}", self.bootstrap))
+    pub(crate) fn error(&self, what: &str, e: impl Into<crate::error::BoxError>) -> Error {
+        Error::unreachable(format!("kafka {}: {what}", self.bootstrap), e)
     }
 
     /// Creates a topic (the embedded broker creates none by itself); an
@@ -165,30 +165,30 @@ impl Cluster {
         let admin: AdminClient<DefaultClientContext> = self
             .client_config()
             .create()
-            .map_err(|e| self.error("cannot create an admin client", &e))?;
+            .map_err(|e| self.error("cannot create an admin client", e))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| self.error("runtime", &e))?;
+            .map_err(|e| self.error("runtime", e))?;
         let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
         let options = AdminOptions::new()
             .operation_timeout(Some(self.timeout))
             .request_timeout(Some(self.timeout));
         let results = runtime
             .block_on(admin.create_topics(&[new], &options))
-            .map_err(|e| self.error(&format!("creating topic {topic}"), &e))?;
+            .map_err(|e| self.error(&format!("creating topic {topic}"), e))?;
         for r in results {
             match r {
                 Ok(_) => {}
                 Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => return Err(self.error(&format!("creating topic {name}"), &code)),
+                Err((name, code)) => return Err(self.error(&format!("creating topic {name}"), code)),
             }
         }
         // Wait until the topic's partitions are visible.
         let consumer: BaseConsumer = self
             .client_config()
             .create()
-            .map_err(|e| self.error("cannot create a client", &e))?;
+            .map_err(|e| self.error("cannot create a client", e))?;
         let deadline = std::time::Instant::now() + self.timeout;
         loop {
             let seen = consumer
@@ -202,7 +202,7 @@ impl Cluster {
             if std::time::Instant::now() > deadline {
                 return Err(self.error(
                     &format!("topic {topic}"),
-                    &format!("{seen} of {partitions} partitions visible after {:?}", self.timeout),
+                    format!("{seen} of {partitions} partitions visible after {:?}", self.timeout),
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));

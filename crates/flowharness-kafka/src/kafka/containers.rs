@@ -51,10 +51,13 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-fn failed(what: &str, image: &str, e: impl std::fmt::Display) -> Error {
-    Error::Usage(format!(
-        "testcontainers: cannot start {what} {image}: {e} (is the image present or pullable, and does `docker info` answer?)"
-    ))
+fn failed(what: &str, image: &str, e: impl Into<crate::error::BoxError>) -> Error {
+    Error::unreachable(
+        format!(
+            "testcontainers: cannot start {what} {image} (is the image present or pullable, and does `docker info` answer?)"
+        ),
+        e,
+    )
 }
 
 enum Running {
@@ -162,9 +165,12 @@ fn wait_ready(bootstrap: &str, within: Duration) -> Result<()> {
         match cluster.ping() {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() >= deadline => {
-                return Err(Error::Usage(format!(
-                    "testcontainers: the broker at {bootstrap} did not answer a metadata request within {within:?}: {e}"
-                )));
+                return Err(Error::unreachable(
+                    format!(
+                        "testcontainers: the broker at {bootstrap} did not answer a metadata request within {within:?}"
+                    ),
+                    e,
+                ));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(250)),
         }
@@ -189,7 +195,7 @@ fn wait_registry(url: &str, port: u16, within: Duration) -> Result<()> {
             Err(e) => e.to_string(),
         };
         if Instant::now() >= deadline {
-            return Err(Error::Usage(format!(
+            return Err(Error::unanswered(format!(
                 "testcontainers: the registry at {url} did not answer GET /subjects within {within:?}: {last}"
             )));
         }
@@ -331,7 +337,7 @@ impl BrokerBackend for Containers {
             Some(Running::Generic(c)) => c.stop(),
             None => Ok(()),
         }
-        .map_err(|e| Error::Usage(format!("testcontainers: stop the broker: {e}")))
+        .map_err(|e| Error::unreachable("testcontainers: stop the broker", e))
     }
     fn restart(&mut self) -> Result<()> {
         match &self.broker {
@@ -339,7 +345,7 @@ impl BrokerBackend for Containers {
             Some(Running::Generic(c)) => c.start(),
             None => Ok(()),
         }
-        .map_err(|e| Error::Usage(format!("testcontainers: start the broker again: {e}")))?;
+        .map_err(|e| Error::unreachable("testcontainers: start the broker again", e))?;
         wait_ready(&self.bootstrap, Duration::from_secs(60))
     }
 }

@@ -34,11 +34,11 @@ pub struct EmbeddedBroker {
 }
 
 pub(super) fn free_port(ip: std::net::IpAddr) -> Result<u16> {
-    let probe = TcpListener::bind((ip, 0)).map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))?;
+    let probe = TcpListener::bind((ip, 0)).map_err(|e| Error::system(format!("no free port on {ip}"), e))?;
     probe
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| Error::Usage(format!("no free port on {ip}: {e}")))
+        .map_err(|e| Error::system(format!("no free port on {ip}"), e))
 }
 
 /// Where the broker keeps records: its own bounded log in memory, or
@@ -212,12 +212,12 @@ impl EmbeddedBroker {
                 runtime.block_on(serve(addr, advertised, keep, ready, stopped));
                 runtime.shutdown_timeout(Duration::from_millis(500));
             })
-            .map_err(|e| Error::Usage(format!("embedded broker: cannot start a thread: {e}")))?;
+            .map_err(|e| Error::system("embedded broker: cannot start a thread", e))?;
         match started.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::Unreachable(format!("embedded broker on {addr}: {e}"))),
+            Ok(Err(e)) => return Err(Error::unreachable(format!("embedded broker on {addr}"), e)),
             Err(_) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::unanswered(format!(
                     "embedded broker on {addr}: did not start within 30 s"
                 )));
             }

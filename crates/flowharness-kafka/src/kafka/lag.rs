@@ -24,7 +24,7 @@ pub fn group_lag(cluster: &Cluster, group: &str, topic: &str) -> Result<BTreeMap
     }
     let committed = consumer
         .committed_offsets(partitions, cluster.timeout)
-        .map_err(|e| cluster.error(&format!("committed offsets of group {group}"), &e))?;
+        .map_err(|e| cluster.error(&format!("committed offsets of group {group}"), e))?;
     Ok(ends
         .iter()
         .map(|(p, end)| {
@@ -99,7 +99,7 @@ pub fn consume_and_commit(cluster: &Cluster, group: &str, topic: &str, within: D
     let consumer = cluster.consumer(group, &[])?;
     consumer
         .subscribe(&[topic])
-        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;
+        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), e))?;
     let deadline = Instant::now() + within;
     let mut read = 0;
     let mut last = Instant::now();
@@ -116,7 +116,7 @@ pub fn consume_and_commit(cluster: &Cluster, group: &str, topic: &str, within: D
     if read > 0 {
         consumer
             .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
-            .map_err(|e| cluster.error(&format!("group {group}: commit"), &e))?;
+            .map_err(|e| cluster.error(&format!("group {group}: commit"), e))?;
     }
     Ok(read)
 }

@@ -152,10 +152,10 @@ pub fn end_offsets(cluster: &Cluster, topic: &str) -> Result<Vec<(i32, i64)>> {
     let consumer: BaseConsumer = cluster
         .client_config()
         .create()
-        .map_err(|e| cluster.error("cannot create a consumer", &e))?;
+        .map_err(|e| cluster.error("cannot create a consumer", e))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), cluster.timeout)
-        .map_err(|e| cluster.error("metadata", &e))?;
+        .map_err(|e| cluster.error("metadata", e))?;
     let partitions: Vec<i32> = metadata
         .topics()
         .first()
@@ -167,7 +167,7 @@ pub fn end_offsets(cluster: &Cluster, topic: &str) -> Result<Vec<(i32, i64)>> {
             consumer
                 .fetch_watermarks(topic, p, cluster.timeout)
                 .map(|(_, high)| (p, high))
-                .map_err(|e| cluster.error(&format!("offsets of {topic}/{p}"), &e))
+                .map_err(|e| cluster.error(&format!("offsets of {topic}/{p}"), e))
         })
         .collect()
 }
@@ -340,7 +340,7 @@ pub fn first_match(
     )?;
     consumer
         .subscribe(&[topic])
-        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), &e))?;
+        .map_err(|e| cluster.error(&format!("subscribe to {topic}"), e))?;
     let deadline = Instant::now() + within;
     let mut read = 0;
     while Instant::now() < deadline {

@@ -138,7 +138,7 @@ impl Producer {
         let inner: BaseProducer<Accounting> = options
             .client_config(cluster)
             .create_with_context(Accounting::default())
-            .map_err(|e| cluster.error("cannot create a producer", &e))?;
+            .map_err(|e| cluster.error("cannot create a producer", e))?;
         Ok(Producer {
             inner,
             produced: 0,

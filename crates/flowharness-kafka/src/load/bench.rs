@@ -109,7 +109,7 @@ fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str, 
     config.set("queue.buffering.max.messages", "1000000");
     let producer: BaseProducer = config
         .create()
-        .map_err(|e| env.cluster.error("cannot create a producer", &e))?;
+        .map_err(|e| env.cluster.error("cannot create a producer", e))?;
     let payload = vec![0x5a_u8; bytes];
     let keys: Vec<String> = (0..1000).map(|i| format!("{}", 1_000_000 + i)).collect();
     let began = Instant::now();

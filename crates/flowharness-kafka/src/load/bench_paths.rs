@@ -101,7 +101,8 @@ pub fn verify_rate(spec: &FlowSpec, path: &Path) -> Result<Figure> {
     if report.errors > 0 {
         return Err(Error::Usage(format!(
             "bench: generated flows broke the flow {} {} times; the benchmark measures clean runs",
-            spec.name, report.errors
+            spec.name(),
+            report.errors
         )));
     }
     Ok(Figure {
@@ -165,7 +166,8 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
     if report.errors > 0 {
         return Err(Error::Usage(format!(
             "bench: generated flows broke the flow {} {} times; the benchmark measures clean runs",
-            spec.name, report.errors
+            spec.name(),
+            report.errors
         )));
     }
     Ok(Figure {
@@ -191,7 +193,7 @@ pub fn produce_rate(
 ) -> Result<Figure> {
     let generator = FlowGenerator::new(spec, with_flows(options, flows))?;
     let others = spec
-        .channels
+        .channels()
         .iter()
         .skip(1)
         .map(|c| (format!("{topic}-{}", c.topic), c.schema.clone()))
@@ -199,7 +201,7 @@ pub fn produce_rate(
     let run = ProduceRun {
         topic: topic.to_string(),
         partitions,
-        schema: spec.channels[0].schema.clone(),
+        schema: spec.channels()[0].schema.clone(),
         others,
         messages: Vec::new(),
         seed: Some(seed),
@@ -245,12 +247,12 @@ fn peak_of(mut child: std::process::Child) -> Result<(std::process::Output, f64)
         match child.try_wait() {
             Ok(Some(_)) => break,
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::Usage(format!("bench: waiting for a child: {e}"))),
+            Err(e) => return Err(Error::system("bench: waiting for a child", e)),
         }
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| Error::Usage(format!("bench: a child's output: {e}")))?;
+        .map_err(|e| Error::system("bench: a child\'s output", e))?;
     Ok((output, peak_kb as f64 / 1024.0))
 }
 
@@ -264,7 +266,7 @@ fn measure(exe: &Path, args: &[String], target_mb: f64) -> Result<Memory> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Usage(format!("bench: cannot run {}: {e}", exe.display())))?;
+        .map_err(|e| Error::system(format!("bench: cannot run {}", exe.display()), e))?;
     let (output, peak_mb) = peak_of(child)?;
     let seconds = began.elapsed().as_secs_f64();
     let text = format!(

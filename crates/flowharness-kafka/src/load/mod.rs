@@ -197,7 +197,7 @@ impl LoadOptions {
     /// The topics a run writes: `topic` for a flow on one topic; a flow
     /// across topics writes each of its own, `topic` naming the first.
     pub fn topics(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.flow.channels.iter().map(|c| c.topic.clone()).collect();
+        let mut names: Vec<String> = self.flow.channels().iter().map(|c| c.topic.clone()).collect();
         names[0].clone_from(&self.topic);
         names
     }
@@ -208,7 +208,7 @@ pub fn pool(env: &Environment, options: &LoadOptions, seed: u64) -> Result<Pool>
     let spec = &options.flow;
     let topics = options.topics();
     let mut encoders = Vec::with_capacity(topics.len());
-    for (topic, channel) in topics.iter().zip(&spec.channels) {
+    for (topic, channel) in topics.iter().zip(spec.channels()) {
         encoders.push(crate::verify::TopicEncoder::register(
             env,
             topic,
@@ -231,7 +231,7 @@ pub fn pool(env: &Environment, options: &LoadOptions, seed: u64) -> Result<Pool>
     if pool.key_capacity() < needed {
         return Err(Error::Usage(format!(
             "--accounts {needed}: keys of flow {} tell apart only {} accounts",
-            spec.name,
+            spec.name(),
             pool.key_capacity()
         )));
     }
@@ -306,7 +306,7 @@ pub fn run(
         Some(handle) => Some(
             handle
                 .join()
-                .map_err(|_| Error::Internal("the observer thread panicked".into()))??,
+                .map_err(|_| Error::internal("the observer thread panicked"))??,
         ),
         None => None,
     };
@@ -356,7 +356,7 @@ fn report(
         .max(1e-9);
     LoadReport {
         format: REPORT_FORMAT.into(),
-        flow: spec.name.clone(),
+        flow: spec.name().to_string(),
         topic: options.topic.clone(),
         shards: vec![Shard {
             index: options.engine.shard.0,
@@ -375,7 +375,7 @@ fn report(
             by_path: r
                 .by_path
                 .iter()
-                .map(|(p, n)| (spec.paths[*p].name.clone(), *n))
+                .map(|(p, n)| (spec.paths()[*p].name.clone(), *n))
                 .collect(),
         },
         events: EventCounts {

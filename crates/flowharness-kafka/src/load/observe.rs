@@ -163,7 +163,7 @@ pub fn observe(
         second.messages += 1;
         let (value, writer) = decoder.decode_named(m.payload());
         let state = match (&value, &writer) {
-            (Ok(v), Some(r)) if spec.channels.iter().any(|c| c.records) => spec
+            (Ok(v), Some(r)) if spec.channels().iter().any(|c| c.records) => spec
                 .classify(&serde_json::json!({ r.as_ref(): v }))
                 .or_else(|_| spec.classify(v)),
             (Ok(v), _) => spec.classify(v),
@@ -200,7 +200,7 @@ pub fn observe(
     summary.complete_by_path = report.complete_by_path.clone();
     summary.end_to_end = latencies
         .iter()
-        .map(|(s, h)| (spec.states[*s].name.clone(), Latency::of(h)))
+        .map(|(s, h)| (spec.states()[*s].name.clone(), Latency::of(h)))
         .collect();
     Ok(summary)
 }

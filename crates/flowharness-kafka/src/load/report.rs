@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Writes the JSON report.
 pub fn save(report: &LoadReport, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(report).map_err(|e| Error::Usage(e.to_string()))?;
+    let text = serde_json::to_string_pretty(report).map_err(|e| Error::internal_from("serializing JSON", e))?;
     std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
 

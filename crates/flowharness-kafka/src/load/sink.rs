@@ -142,7 +142,7 @@ impl KafkaSink {
         config.set("queue.buffering.max.messages", "1000000");
         let producer = config
             .create_with_context(AckContext(acks))
-            .map_err(|e| cluster.error("cannot create a producer", &e))?;
+            .map_err(|e| cluster.error("cannot create a producer", e))?;
         Ok(KafkaSink {
             producer,
             topics: topics.to_vec(),

@@ -107,7 +107,7 @@ fn string_at<'v>(spec: &FlowSpec, value: &'v Value, state: usize, field: &FieldR
     field.get(value, state).and_then(Value::as_str).ok_or_else(|| {
         Error::Usage(format!(
             "load: flow {}: {what} {field} is not a string, so it cannot be varied per flow",
-            spec.name
+            spec.name()
         ))
     })
 }
@@ -137,10 +137,10 @@ impl Pool {
         seed: u64,
         encode: &dyn Fn(&Value, usize) -> Result<Vec<u8>>,
     ) -> Result<Pool> {
-        if !spec.references.is_empty() {
+        if !spec.references().is_empty() {
             return Err(Error::Usage(format!(
                 "load: flow {} has references between flows, which load cannot vary yet; use produce",
-                spec.name
+                spec.name()
             )));
         }
         let options = FlowOptions {
@@ -163,11 +163,13 @@ impl Pool {
         let key_shape = streams
             .first()
             .map(|(k, _)| k.as_bytes().to_vec())
-            .ok_or_else(|| Error::Usage(format!("load: flow {} gave no flows to stamp out", spec.name)))?;
+            .ok_or_else(|| Error::Usage(format!("load: flow {} gave no flows to stamp out", spec.name())))?;
         if streams.iter().any(|(k, _)| k.len() != key_shape.len()) {
             return Err(Error::Usage(format!(
                 "load: flow {}: keys ({}) differ in length, so they cannot be stamped out; give {} a hint that draws values of one length",
-                spec.name, spec.key, spec.key
+                spec.name(),
+                spec.key(),
+                spec.key()
             )));
         }
         let learn = |field: &FieldRef| -> Stamp {
@@ -178,10 +180,10 @@ impl Pool {
         let keys: Vec<&[u8]> = streams.iter().map(|(k, _)| k.as_bytes()).collect();
         let stamps = Arc::new(Stamps {
             key: Stamp::learn(&key_shape, &keys),
-            flow_ids: spec.flow_id.iter().map(learn).collect(),
-            unique: spec.unique.iter().map(learn).collect(),
+            flow_ids: spec.flow_id().iter().map(learn).collect(),
+            unique: spec.unique().iter().map(learn).collect(),
         });
-        let time = spec.timing.as_ref();
+        let time = spec.timing();
         let mut templates = Vec::with_capacity(streams.len());
         for (key, values) in &streams {
             templates.push(template(spec, key, values, time, &stamps, encode)?);
@@ -205,7 +207,7 @@ impl Pool {
             by_path_total,
             key_shape,
             stamps,
-            id_header: spec.id_header.clone(),
+            id_header: spec.id_header().map(str::to_string),
         })
     }
 
@@ -225,7 +227,7 @@ impl Pool {
                 if let Some(problem) = decode_check_on(spec, t.events[i].channel, &out) {
                     return Err(Error::Usage(format!(
                         "load: flow {}: a stamped event (template {n}, event {i}, key {}) breaks the schema: {problem}; give the key, flow id and unique fields hints that draw values of one length",
-                        spec.name,
+                        spec.name(),
                         String::from_utf8_lossy(&key)
                     )));
                 }
@@ -281,7 +283,7 @@ pub fn decode_check(spec: &FlowSpec, framed: &[u8]) -> Option<String> {
 
 /// [`decode_check`] for a message of the flow's topic `channel`.
 pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option<String> {
-    let schema = &spec.channels[channel].schema;
+    let schema = &spec.channels()[channel].schema;
     let value = match schema {
         Schema::Avro(avro) => {
             let payload = match crate::codec::confluent::unframe(framed) {
@@ -289,8 +291,8 @@ pub fn decode_check_on(spec: &FlowSpec, channel: usize, framed: &[u8]) -> Option
                 Err(e) => return Some(e.to_string()),
             };
             match crate::codec::binary::decode(avro, payload) {
-                Ok(v) if !spec.channels[channel].records => v,
-                Ok(_) | Err(_) if spec.channels[channel].records => match decode_record(avro, payload) {
+                Ok(v) if !spec.channels()[channel].records => v,
+                Ok(_) | Err(_) if spec.channels()[channel].records => match decode_record(avro, payload) {
                     Ok(v) => v,
                     Err(e) => return Some(e),
                 },
@@ -401,7 +403,7 @@ fn template(
         let state = spec.classify(value).map_err(Error::Usage)?;
         key_in_body = key_in_body.or_else(|| spec.key_of(value, state));
         let ids: Vec<&str> = spec
-            .flow_id
+            .flow_id()
             .iter()
             .map(|f| string_at(spec, value, state, f, "flow id"))
             .collect::<Result<_>>()?;
@@ -417,7 +419,7 @@ fn template(
         if flow == 0 {
             first_flow_states.push(state);
         }
-        let channel = spec.states[state].channel;
+        let channel = spec.states()[state].channel;
         let bytes = encode(value, channel)?;
         let mut patches = Vec::new();
         let mut add = |needle: &[u8], slot: Slot, what: &str| -> Result<()> {
@@ -425,7 +427,7 @@ fn template(
             if at.is_empty() {
                 return Err(Error::Usage(format!(
                     "load: flow {}: the {what} {:?} is not in the encoded event",
-                    spec.name,
+                    spec.name(),
                     String::from_utf8_lossy(needle)
                 )));
             }
@@ -440,14 +442,14 @@ fn template(
         for (field, id) in ids.iter().enumerate() {
             add(id.as_bytes(), Slot::FlowId { flow, field }, "flow id")?;
         }
-        for (u, field) in spec.unique.iter().enumerate() {
+        for (u, field) in spec.unique().iter().enumerate() {
             let Ok(unique) = string_at(spec, value, state, field, "unique field") else {
                 if field.at(state).is_none() {
                     continue;
                 }
                 return Err(Error::Usage(format!(
                     "load: flow {}: unique field {field} is not a string, so it cannot be varied per event",
-                    spec.name
+                    spec.name()
                 )));
             };
             if unique.len()
@@ -458,7 +460,7 @@ fn template(
             {
                 return Err(Error::Usage(format!(
                     "load: flow {}: unique field {field} has values of several lengths; give it a hint such as uuid",
-                    spec.name
+                    spec.name()
                 )));
             }
             add(unique.as_bytes(), Slot::Unique(u), "unique field")?;
@@ -486,7 +488,8 @@ fn template(
     if key_in_body.is_some_and(|k| k != key) {
         return Err(Error::Usage(format!(
             "load: flow {}: the key {key:?} differs from the key field {}",
-            spec.name, spec.key
+            spec.name(),
+            spec.key()
         )));
     }
     for (f, flow) in flow_ids.iter().enumerate() {
@@ -498,13 +501,14 @@ fn template(
             if id.len() != len {
                 return Err(Error::Usage(format!(
                     "load: flow {}: flow id {} has values of several lengths (flow {f}); give it a hint such as uuid",
-                    spec.name, spec.flow_id[field]
+                    spec.name(),
+                    spec.flow_id()[field]
                 )));
             }
         }
     }
     let path = spec
-        .paths
+        .paths()
         .iter()
         .position(|p| p.alternatives.contains(&first_flow_states))
         .unwrap_or(0);

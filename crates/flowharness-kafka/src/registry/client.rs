@@ -96,7 +96,7 @@ impl RegistryClient {
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .build()
-            .map_err(|e| Error::Usage(format!("schema registry client: {e}")))?;
+            .map_err(|e| Error::unreachable("schema registry client", e))?;
         Ok(RegistryClient {
             config,
             http,
@@ -151,7 +151,7 @@ impl RegistryClient {
             };
             attempt += 1;
             if attempt > self.config.retries {
-                return Err(Error::Unreachable(format!(
+                return Err(Error::unanswered(format!(
                     "{place}: {retry} (gave up after {attempt} attempts)"
                 )));
             }
@@ -330,16 +330,6 @@ impl RegistryClient {
             .iter()
             .map(|(_, text)| crate::error::parse_json(text))
             .collect()
-    }
-
-    /// Sets a subject's compatibility level.
-    pub fn set_compatibility(&self, subject: &str, level: &str) -> Result<()> {
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/config/{subject}"),
-            Some(json!({"compatibility": level})),
-        )
-        .map(|_| ())
     }
 
     /// The subjects the registry holds.

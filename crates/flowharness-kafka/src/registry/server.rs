@@ -232,13 +232,13 @@ impl EmbeddedRegistry {
     /// Starts on `listen` (port 0: any free port).
     pub fn start(listen: SocketAddr) -> Result<EmbeddedRegistry> {
         let listener = TcpListener::bind(listen)
-            .map_err(|e| Error::Usage(format!("schema registry: cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Error::system(format!("schema registry: cannot listen on {listen}"), e))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| Error::Usage(format!("schema registry: {e}")))?;
+            .map_err(|e| Error::system("schema registry: its socket", e))?;
         listener
             .set_nonblocking(true)
-            .map_err(|e| Error::Usage(format!("schema registry: {e}")))?;
+            .map_err(|e| Error::system("schema registry: its socket", e))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let store: Shared = Arc::new(Mutex::new(Store::default()));
         let thread = std::thread::Builder::new()
@@ -258,7 +258,7 @@ impl EmbeddedRegistry {
                     }
                 });
             })
-            .map_err(|e| Error::Usage(format!("schema registry: cannot start a thread: {e}")))?;
+            .map_err(|e| Error::system("schema registry: cannot start a thread", e))?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {

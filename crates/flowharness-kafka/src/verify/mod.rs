@@ -98,7 +98,7 @@ pub fn encode(schema: &Schema, schema_id: u32, value: &serde_json::Value) -> Res
             if let Some(v) = json.validate(value).into_iter().next() {
                 return Err(Error::invalid(v.to_diagnostic()));
             }
-            serde_json::to_vec(value).map_err(|e| Error::Usage(e.to_string()))
+            serde_json::to_vec(value).map_err(|e| Error::internal_from("serializing JSON", e))
         }
         Schema::Protobuf(proto) => {
             if let Some(v) = proto.validate(value).into_iter().next() {
@@ -333,7 +333,7 @@ fn open_topics(
     let mut encoders = Vec::with_capacity(topics.len());
     for (c, (topic, schema)) in topics.iter().enumerate() {
         env.cluster.create_topic(topic, partitions)?;
-        let records = flow.is_some_and(|f| f.channels.get(c).is_some_and(|ch| ch.records));
+        let records = flow.is_some_and(|f| f.channels().get(c).is_some_and(|ch| ch.records));
         encoders.push(TopicEncoder::register(env, topic, schema, records, strategy)?);
     }
     Ok(encoders)
@@ -386,12 +386,12 @@ pub fn produce_only(
     messages: &[Message],
 ) -> Result<Delivery> {
     let names: Vec<String> = std::iter::once(topic.to_string())
-        .chain(spec.channels.iter().skip(1).map(|c| format!("{topic}-{}", c.topic)))
+        .chain(spec.channels().iter().skip(1).map(|c| format!("{topic}-{}", c.topic)))
         .collect();
     let topics: Vec<(&str, &Schema)> = names
         .iter()
         .map(String::as_str)
-        .zip(std::iter::once(&spec.schema).chain(spec.channels.iter().skip(1).map(|c| &c.schema)))
+        .zip(std::iter::once(spec.schema()).chain(spec.channels().iter().skip(1).map(|c| &c.schema)))
         .collect();
     let encoders = open_topics(env, &topics, Some(spec), partitions, SubjectStrategy::Topic)?;
     let mut producer = Producer::new(&env.cluster, &ProducerOptions::default())?;
@@ -456,7 +456,7 @@ pub fn read_keys(
                 key,
                 value,
                 topic: spec
-                    .channels
+                    .channels()
                     .get(channel)
                     .map(|c| std::sync::Arc::from(c.topic.as_str())),
                 headers: o.headers,

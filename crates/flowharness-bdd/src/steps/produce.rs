@@ -72,7 +72,7 @@ async fn a_flow_with_fields(w: &mut FlowWorld, step: &Step, path: String) {
                 "the generated {path} flow has no {event} event with a field {field}"
             ));
         }
-        if *field == spec.key.text || spec.key.at(0).is_some_and(|p| p.text() == field) {
+        if *field == spec.key().text || spec.key().at(0).is_some_and(|p| p.text() == field) {
             for m in &mut messages {
                 m.key.clone_from(value);
             }
@@ -89,7 +89,7 @@ async fn an_event_with_fields(w: &mut FlowWorld, step: &Step) {
     let strategy =
         crate::generate::sample::strategy(&schema, &hints, None).unwrap_or_else(|e| step_failed(&e.to_string()));
     w.generated_with = Some(w.seed);
-    println!("seed: {} (scenario \"{}\")", w.seed, w.scenario);
+    crate::console::say(format!("seed: {} (scenario \"{}\")", w.seed, w.scenario));
     let mut value: Value = crate::generate::sample::values(&strategy, 1, w.seed)
         .unwrap_or_else(|e| step_failed(&e.to_string()))
         .into_iter()

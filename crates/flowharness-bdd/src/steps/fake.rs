@@ -28,7 +28,7 @@ fn start(w: &mut FlowWorld, spec: &Arc<FlowSpec>, mut rules: Rules) {
         step_failed("the scenario already runs a fake");
     }
     let topic = w.topic.clone();
-    rules.rename_channels(spec, &|c| format!("{topic}-{}", spec.channels[c].topic));
+    rules.rename_channels(spec, &|c| format!("{topic}-{}", spec.channels()[c].topic));
     let live = Arc::new(Live::default());
     let options = FakeOptions {
         group: format!("fake-{topic}"),
@@ -48,7 +48,7 @@ fn start(w: &mut FlowWorld, spec: &Arc<FlowSpec>, mut rules: Rules) {
     let (spec2, rules2, stop2) = (spec.clone(), rules.clone(), stop.clone());
     let handle =
         std::thread::spawn(move || crate::fake::run(environment(), &spec2, &rules2, &options, &stop2, &mut |_| {}));
-    println!(
+    crate::console::say(format!(
         "fake: answering on {} (group fake-{topic}), replies on {}",
         rules
             .rules
@@ -57,7 +57,7 @@ fn start(w: &mut FlowWorld, spec: &Arc<FlowSpec>, mut rules: Rules) {
             .collect::<Vec<_>>()
             .join(", "),
         rules.reply_topics.join(", ")
-    );
+    ));
     w.fake = Some(RunningFake {
         stop,
         handle: Some(handle),
@@ -159,7 +159,7 @@ fn send_request(w: &mut FlowWorld, which: &str, fields: &[(String, String)]) {
         .find(|r| r.name == which)
         .or_else(|| {
             rules.rules.iter().find(|r| match &r.on {
-                crate::fake::rules::On::State(s) => spec.states[*s].name == which,
+                crate::fake::rules::On::State(s) => spec.states()[*s].name == which,
                 crate::fake::rules::On::Record { schema, record } => {
                     record
                         .as_deref()
@@ -208,7 +208,7 @@ fn send_request(w: &mut FlowWorld, which: &str, fields: &[(String, String)]) {
     if delivery.failed > 0 {
         step_failed(&format!("the request was not delivered: {:?}", delivery.failures));
     }
-    println!("sent to {}: {}", rule.topic, request.value);
+    crate::console::say(format!("sent to {}: {}", rule.topic, request.value));
 }
 
 #[when(expr = "a {word} request is sent")]
@@ -243,7 +243,7 @@ async fn the_fake_has_answered(w: &mut FlowWorld, within: i64, requests: i64, re
             std::thread::sleep(Duration::from_millis(50));
         }
         let report = fake.stop().unwrap_or_else(|e| step_failed(&e.to_string()));
-        println!("{report}");
+        crate::console::say(&report);
         let got = (report.requests, report.replied, report.omitted);
         let want = (requests as u64, replied as u64, omitted as u64);
         if got != want || !report.balanced() || report.pending > 0 {

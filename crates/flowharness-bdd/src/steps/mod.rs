@@ -50,7 +50,12 @@ fn generated(w: &mut FlowWorld, flows: usize, mix: &str) -> Vec<Keyed> {
     };
     let generator = FlowGenerator::new(&spec, options).unwrap_or_else(|e| step_failed(&e.to_string()));
     w.generated_with = Some(w.seed);
-    println!("seed: {} (scenario \"{}\", flow {})", w.seed, w.scenario, spec.name);
+    crate::console::say(format!(
+        "seed: {} (scenario \"{}\", flow {})",
+        w.seed,
+        w.scenario,
+        spec.name()
+    ));
     let out = generator
         .generate(w.seed)
         .unwrap_or_else(|e| step_failed(&e.to_string()));
@@ -108,7 +113,7 @@ fn produce(w: &mut FlowWorld) {
 fn scenario_topics(w: &FlowWorld) -> (Vec<(String, crate::schema::Schema)>, Vec<String>) {
     match &w.contract {
         Some(Contract::Flow(f)) if f.is_multi_topic() => {
-            let others: Vec<(String, crate::schema::Schema)> = f.channels[1..]
+            let others: Vec<(String, crate::schema::Schema)> = f.channels()[1..]
                 .iter()
                 .map(|c| (format!("{}-{}", w.topic, c.topic), c.schema.clone()))
                 .collect();
@@ -124,10 +129,10 @@ fn scenario_topics(w: &FlowWorld) -> (Vec<(String, crate::schema::Schema)>, Vec<
 /// Fails unless the flow has a state of this name.
 fn known_state(spec: &FlowSpec, state: &str) -> usize {
     spec.state_index(state).unwrap_or_else(|| {
-        let known: Vec<&str> = spec.states.iter().map(|s| s.name.as_str()).collect();
+        let known: Vec<&str> = spec.states().iter().map(|s| s.name.as_str()).collect();
         step_failed(&format!(
             "flow {} has no state {state:?} (states: {})",
-            spec.name,
+            spec.name(),
             known.join(", ")
         ))
     })
@@ -135,7 +140,7 @@ fn known_state(spec: &FlowSpec, state: &str) -> usize {
 
 /// The state of a message, by name.
 fn state_of<'s>(spec: &'s FlowSpec, value: &Value) -> Option<&'s str> {
-    spec.classify(value).ok().map(|s| spec.states[s].name.as_str())
+    spec.classify(value).ok().map(|s| spec.states()[s].name.as_str())
 }
 
 /// Where the first event of `state` is among generated messages.
@@ -186,7 +191,7 @@ fn set_field(spec: &FlowSpec, value: &mut Value, field: &str, text: &str) {
     let path = spec.resolve(state, field).unwrap_or_else(|e| {
         step_failed(&format!(
             "the {} event has no field {field:?}: {e}",
-            spec.states[state].name
+            spec.states()[state].name
         ))
     });
     let new = typed(path.get(value), text);
@@ -215,7 +220,7 @@ fn rename_keys(spec: &FlowSpec, messages: &mut [Keyed], accounts: &[String]) {
         };
         m.key = accounts[i].clone();
         if let Ok(state) = spec.classify(&m.value) {
-            spec.key.set(&mut m.value, state, Value::String(accounts[i].clone()));
+            spec.key().set(&mut m.value, state, Value::String(accounts[i].clone()));
         }
     }
 }

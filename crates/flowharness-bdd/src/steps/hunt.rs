@@ -85,18 +85,18 @@ async fn run_hunt(w: &mut FlowWorld, flows: i64, mix: String, within: i64, outpu
             hints: std::sync::Arc::new(Hints::today()),
         };
         w.generated_with = Some(w.seed);
-        println!("hunting with seed {} (scenario \"{}\")", w.seed, w.scenario);
-        let report =
-            hunt(&setup, &options, &mut |line| println!("{line}")).unwrap_or_else(|e| step_failed(&e.to_string()));
+        crate::console::say(format!("hunting with seed {} (scenario \"{}\")", w.seed, w.scenario));
+        let report = hunt(&setup, &options, &mut |line| crate::console::say(line))
+            .unwrap_or_else(|e| step_failed(&e.to_string()));
         let saved = report.found.as_ref().map(|found| {
-            let flow = w.flow_ref.clone().unwrap_or_else(|| spec.name.clone());
+            let flow = w.flow_ref.clone().unwrap_or_else(|| spec.name().to_string());
             let by = format!("the hunt in the scenario \"{}\"", w.scenario);
             replay::save_found(&save_failures_dir(), &w.topic, &flow, &setup, found, &by)
                 .unwrap_or_else(|e| step_failed(&e.to_string()))
         });
-        print!("{}", render::render(&spec, &report));
+        crate::console::write(&render::render(&spec, &report));
         if let Some(s) = &saved {
-            println!("replay: flowharness test {}", s.feature.display());
+            crate::console::say(format!("replay: flowharness test {}", s.feature.display()));
         }
         w.hunt = Some(HuntRun {
             report,

@@ -30,12 +30,12 @@ fn the_seed(w: &mut FlowWorld, seed: u64) {
 async fn the_broker_and_registry(w: &mut FlowWorld) {
     off_thread(w, |_| {
         let env = environment();
-        println!(
+        crate::console::say(format!(
             "broker: {} ({}), registry: {}",
             env.broker().bootstrap(),
             env.broker().kind(),
             env.registry_url()
-        );
+        ));
     })
     .await;
 }

@@ -8,8 +8,16 @@
 //! concurrently on one broker and registry, and the writers print to the
 //! console and write JUnit XML and Cucumber JSON.
 
+// The Kafka runtime and the contracts core, under the module names the
+// steps use (`crate::flow`, `crate::kafka`).
+pub use flowharness_kafka::{
+    Diagnostic, Error, Result, asyncapi, codec, contract, error, fake, fixture, fixture_lines, fixture_writer, flow,
+    generate, harness, hunt, kafka, load, registry, report, schema, service, verify,
+};
+
 mod arguments;
 mod catalogue;
+pub mod console;
 pub mod expect_failure;
 pub mod preflight;
 mod replay;
@@ -26,8 +34,6 @@ use futures::FutureExt as _;
 
 pub use catalogue::{CATALOGUE, write_catalogue};
 pub use world::FlowWorld;
-
-use crate::error::{Error, Result};
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -83,8 +89,32 @@ impl cucumber::Parser<Vec<Feature>> for Prepared {
 
 /// Runs feature files; returns whether everything passed. Bad input (a file that does not parse, an unknown
 /// step, a bad tag expression) is an error before anything runs; failed
-/// and skipped steps make the outcome a failure.
-pub fn run(options: &TestOptions) -> Result<bool> {
+/// and skipped steps make the outcome a failure. Everything the run prints
+/// goes to `out`, as it happens.
+pub fn run(options: &TestOptions, out: &mut dyn Write) -> Result<bool> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            let console = console::install(sender);
+            run_on(options, console.0.clone())
+        });
+        let mut failed_write = None;
+        for chunk in receiver {
+            if failed_write.is_none() {
+                failed_write = out.write_all(&chunk).and_then(|()| out.flush()).err();
+            }
+        }
+        let outcome = worker
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("the feature run's thread panicked")));
+        match failed_write {
+            Some(e) if outcome.is_ok() => Err(Error::Usage(format!("writing the run's output: {e}"))),
+            _ => outcome,
+        }
+    })
+}
+
+fn run_on(options: &TestOptions, console: console::Console) -> Result<bool> {
     let tags = match &options.tags {
         Some(t) => Some(
             t.parse::<cucumber::gherkin::tagexpr::TagOperation>()
@@ -108,15 +138,15 @@ pub fn run(options: &TestOptions) -> Result<bool> {
             containers: Some(containers.clone()),
             ..Default::default()
         })?;
-        println!("broker: {} ({})", env.cluster.bootstrap, env.broker().kind());
-        println!("registry: {}", env.registry_url());
+        console::say(format!("broker: {} ({})", env.cluster.bootstrap, env.broker().kind()));
+        console::say(format!("registry: {}", env.registry_url()));
         world::use_environment(env);
     }
-    println!(
+    console::say(format!(
         "run seed: {} (replay with --seed {})",
         world::run_seed(),
         world::run_seed()
-    );
+    ));
     let save = options.save_failures.is_some();
     let junit = sink(&options.junit)?;
     let json = sink(&options.json)?;
@@ -124,7 +154,7 @@ pub fn run(options: &TestOptions) -> Result<bool> {
         .with_parser(Prepared)
         .with_writer(
             expect_failure::ExpectFailure::new(
-                writer::Basic::stdout()
+                writer::Basic::new(console, writer::Coloring::Auto, writer::Verbosity::Default)
                     .summarized()
                     .tee::<FlowWorld, _>(writer::JUnit::for_tee(junit, 0))
                     .tee::<FlowWorld, _>(writer::Json::for_tee(json)),
@@ -147,9 +177,11 @@ pub fn run(options: &TestOptions) -> Result<bool> {
                 w.stop_processes();
                 if save && matches!(finished, cucumber::event::ScenarioFinished::StepFailed(..)) {
                     match replay::save(feature, rule, scenario, w) {
-                        Ok(Some(path)) => println!("saved the failure: flowharness test {}", path.display()),
+                        Ok(Some(path)) => {
+                            console::say(format!("saved the failure: flowharness test {}", path.display()))
+                        }
                         Ok(None) => {}
-                        Err(e) => println!("could not save the failure: {e}"),
+                        Err(e) => console::say(format!("could not save the failure: {e}")),
                     }
                 }
             }

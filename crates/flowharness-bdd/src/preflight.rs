@@ -19,9 +19,7 @@ pub fn parse(paths: &[PathBuf]) -> Result<Vec<Feature>> {
     let mut features = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
-        let path = path
-            .canonicalize()
-            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let path = path.canonicalize().map_err(|e| Error::io(path, e))?;
         let parsed = cucumber::parser::Basic::new().parse(&path, cucumber::parser::basic::Cli::default());
         for feature in futures::executor::block_on_stream(parsed) {
             match feature {

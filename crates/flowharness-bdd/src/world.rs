@@ -144,7 +144,7 @@ impl RunningFake {
         match self.handle.take() {
             Some(h) => h
                 .join()
-                .unwrap_or_else(|_| Err(crate::Error::Internal("the fake's thread panicked".into()))),
+                .unwrap_or_else(|_| Err(crate::Error::internal("the fake's thread panicked"))),
             None => Err(crate::Error::Usage("the fake was already stopped".into())),
         }
     }
@@ -229,7 +229,7 @@ impl FlowWorld {
     /// The schema of the contract.
     pub fn schema(&self) -> &Schema {
         match &self.contract {
-            Some(Contract::Flow(f)) => &f.schema,
+            Some(Contract::Flow(f)) => f.schema(),
             Some(Contract::Schema(s)) => s,
             None => step_failed("no contract chosen: start with Given the \"NAME\" flow or Given the schema \"FILE\""),
         }

@@ -44,7 +44,11 @@ async fn a_command_is_started(w: &mut FlowWorld, command: String) {
         let log = std::env::temp_dir().join(format!("{}-{}.log", w.topic, w.processes.0.len()));
         let child = crate::service::start(&command, environment(), &w.topic, &[], &log)
             .unwrap_or_else(|e| step_failed(&e.to_string()));
-        println!("started {command:?} (pid {}, log {})", child.id(), log.display());
+        crate::console::say(format!(
+            "started {command:?} (pid {}, log {})",
+            child.id(),
+            log.display()
+        ));
         w.processes.add(child);
     })
     .await;

@@ -118,12 +118,12 @@ fn check_run(run: &[(usize, String)], file: &str, problems: &mut Vec<Diagnostic>
         let Some(spec) = &spec else { continue };
         for re in PATH.iter() {
             if let Some(c) = re.captures(text)
-                && !spec.paths.iter().any(|p| p.name == c[1])
+                && !spec.paths().iter().any(|p| p.name == c[1])
             {
-                let known: Vec<&str> = spec.paths.iter().map(|p| p.name.as_str()).collect();
+                let known: Vec<&str> = spec.paths().iter().map(|p| p.name.as_str()).collect();
                 problem(format!(
                     "\"{text}\": flow {} has no path {:?} (paths: {})",
-                    spec.name,
+                    spec.name(),
                     &c[1],
                     known.join(", ")
                 ));
@@ -133,10 +133,10 @@ fn check_run(run: &[(usize, String)], file: &str, problems: &mut Vec<Diagnostic>
             let Some(c) = re.captures(text) else { continue };
             for state in c.iter().skip(1).flatten() {
                 if spec.state_index(state.as_str()).is_none() {
-                    let known: Vec<&str> = spec.states.iter().map(|s| s.name.as_str()).collect();
+                    let known: Vec<&str> = spec.states().iter().map(|s| s.name.as_str()).collect();
                     problem(format!(
                         "\"{text}\": flow {} has no state {:?} (states: {})",
-                        spec.name,
+                        spec.name(),
                         state.as_str(),
                         known.join(", ")
                     ));

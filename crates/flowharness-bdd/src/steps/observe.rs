@@ -27,10 +27,10 @@ fn findings(w: &FlowWorld) -> String {
 #[then(expr = "{int} complete {word} flows are observed")]
 fn complete_flows_are_observed(w: &mut FlowWorld, n: u64, path: String) {
     if w.flow().path(&path).is_none() {
-        let known: Vec<&str> = w.flow().paths.iter().map(|p| p.name.as_str()).collect();
+        let known: Vec<&str> = w.flow().paths().iter().map(|p| p.name.as_str()).collect();
         step_failed(&format!(
             "flow {} has no path {path:?} (paths: {})",
-            w.flow().name,
+            w.flow().name(),
             known.join(", ")
         ));
     }
