@@ -6,6 +6,12 @@
 //! make the copies is measured apart and left out. Memory per open flow is
 //! the growth of resident memory while 100,000 flows that never end are
 //! opened, divided by their number.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a benchmark: a failed unwrap stops it with its message; casts turn counts into rates"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

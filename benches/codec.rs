@@ -10,6 +10,12 @@
 //! event is encoded right after it is generated) and a cold one (50,000
 //! events, memory-bound). Prints the rates and the ratios to apache-avro.
 //! Targets, on the hot set: plan ≥ 1,000,000 events/s and ≥ 3× apache-avro.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a benchmark: a failed unwrap stops it with its message; casts turn counts into rates"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

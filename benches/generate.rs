@@ -8,6 +8,12 @@
 //!   encoder, the path `sample` and property tests use (for reference).
 //!
 //! Target: generate + encode in the same order as encode only (ratio ≥ 0.1).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a benchmark: a failed unwrap stops it with its message; casts turn counts into rates"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -17,5 +17,5 @@ pub use flowharness_kafka::{fake, harness, hunt, kafka, load, registry, service,
 
 pub use flowharness_core::{
     Diagnostic, Error, Result, asyncapi, codec, contract, error, fixture, fixture_lines, fixture_writer, flow,
-    generate, report, schema,
+    generate, num, report, schema,
 };

@@ -2,6 +2,12 @@
 //! registry: `flowharness test features/`, as a user runs it. The consumer
 //! feature starts the reference service, which cargo test built beside
 //! this test (`target/<profile>/examples/`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a test: an expect that fails is a failed test, with its message"
+)]
 
 fn main() {
     let root = env!("CARGO_MANIFEST_DIR");

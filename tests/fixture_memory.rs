@@ -1,6 +1,12 @@
 //! A large fixture is read entry by entry: loading one never needs memory
 //! on the order of the file (let alone twice that). Alone in its test
 //! binary, so the process's peak memory is this test's.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a test: an unwrap that fails is a failed test, with its message; casts size test data"
+)]
 
 use std::io::Write as _;
 

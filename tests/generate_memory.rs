@@ -1,6 +1,12 @@
 //! Generating streams: memory follows the flows open at once, not the
 //! flows made. Alone in its test binary, so the process's peak memory is
 //! this test's.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a test: an unwrap that fails is a failed test, with its message; casts size test data"
+)]
 
 mod common;
 

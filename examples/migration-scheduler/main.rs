@@ -146,7 +146,7 @@ impl Registry {
             .json()?;
         body["id"]
             .as_u64()
-            .map(|id| id as u32)
+            .and_then(|id| u32::try_from(id).ok())
             .ok_or_else(|| anyhow!("registering {subject}: no id in {body}"))
     }
 
@@ -225,7 +225,7 @@ fn main() -> Result<()> {
         args.accounts.len(),
         args.topic
     );
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+    let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
     let mut waiting: HashMap<String, Waiting> = HashMap::new();
     for account in &args.accounts {
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -292,8 +292,9 @@ fn main() -> Result<()> {
                             "Cancelled" => Some("CANCELLED"),
                             _ => None,
                         };
-                        if let Some(o) = outcome {
-                            let w = waiting.remove(&account).expect("present");
+                        if let Some(o) = outcome
+                            && let Some(w) = waiting.remove(&account)
+                        {
                             publish(&account, &w, o)?;
                         }
                     }
@@ -308,8 +309,9 @@ fn main() -> Result<()> {
             .map(|(a, _)| a.clone())
             .collect();
         for account in late {
-            let w = waiting.remove(&account).expect("present");
-            publish(&account, &w, "TIMED_OUT")?;
+            if let Some(w) = waiting.remove(&account) {
+                publish(&account, &w, "TIMED_OUT")?;
+            }
         }
         producer.poll(Duration::ZERO);
     }

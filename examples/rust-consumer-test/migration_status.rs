@@ -1,6 +1,12 @@
 //! A consumer team's integration test, written with flowharness's library
 //! API: no CLI, no Docker, no fixed sleeps. The service under test is the
 //! reference consumer `migration-status-service`, started as a process.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "a test: an unwrap that fails is a failed test, with its message"
+)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! `flowharness fake`: a fake upstream that answers requests with flows.
 
+use crate::num::Cast as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,7 +67,7 @@ pub(super) fn run(args: &FakeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         Some(d) => {
             let ms =
                 crate::generate::time::parse_duration_ms(d).map_err(|e| Error::Usage(format!("--duration: {e}")))?;
-            Some(Duration::from_millis(ms.max(0) as u64))
+            Some(Duration::from_millis(ms.max(0).sat_u64()))
         }
         None => None,
     };

@@ -1,5 +1,6 @@
 //! `flowharness generate` and `flowharness verify --file`.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -39,7 +40,7 @@ pub(super) fn generate(args: &GenerateArgs, out: &mut dyn Write, err: &mut dyn W
         .as_ref()
         .map_or("stdout".to_string(), |p| p.display().to_string());
     let paths: Vec<String> = made.by_path.iter().map(|(p, n)| format!("{p} {n}")).collect();
-    let restarts = made.by_path.values().sum::<u64>().saturating_sub(args.flows as u64);
+    let restarts = made.by_path.values().sum::<u64>().saturating_sub(args.flows.sat_u64());
     writeln!(
         err,
         "generated {} flows and {restarts} restarts ({}), {} events → {target}",
@@ -136,7 +137,7 @@ pub(crate) fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
     for f in &report.findings {
         writeln!(out, "{f}").map_err(stdio)?;
     }
-    let shown = report.findings.len() as u64;
+    let shown = report.findings.len().sat_u64();
     if shown < report.errors + report.warnings {
         writeln!(
             out,

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary that includes these helpers uses some of them")]
 
 use std::path::PathBuf;
 

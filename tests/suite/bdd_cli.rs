@@ -45,7 +45,7 @@ fn steps_lists_every_step_the_library_defines() {
         "two examples ran into one step"
     );
     let mut defined = 0;
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bdd/steps")).unwrap() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/flowharness-bdd/src/steps")).unwrap() {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         defined += source
             .lines()

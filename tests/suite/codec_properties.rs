@@ -79,7 +79,9 @@ proptest! {
         match binary::encode_to_vec(&schema, &candidate) {
             Ok(bytes) => {
                 prop_assert!(violations.is_empty());
-                prop_assert!(binary::decode(&schema, &bytes).is_ok());
+                // The bytes round trip: what they decode to encodes to them.
+                let decoded = binary::decode(&schema, &bytes).unwrap();
+                prop_assert_eq!(binary::encode_to_vec(&schema, &decoded).unwrap(), bytes);
             }
             Err(reported) => {
                 prop_assert!(!violations.is_empty());

@@ -11,7 +11,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -52,60 +52,47 @@ fn linked_libraries(binary: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn copy_into(context: &Path, file: &Path) {
-    let target = context.join(file.strip_prefix("/").expect("absolute"));
-    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(file, &target).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
-}
-
 /// Builds `flowharness-test:tier` once per test process, `FROM scratch`,
-/// replacing the previous run's image so that runs do not pile up images.
+/// with testcontainers' `GenericBuildableImage`, replacing the previous
+/// run's image so that runs do not pile up images.
 fn image() -> &'static str {
+    use testcontainers_modules::testcontainers::GenericBuildableImage;
+    use testcontainers_modules::testcontainers::runners::SyncBuilder as _;
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let tag = "flowharness-test:tier".to_string();
-        let context = tempfile::tempdir().expect("tempdir");
-        let dir = context.path();
-        copy_into(dir, Path::new(BIN));
+        let (name, tag) = ("flowharness-test", "tier");
+        let scratch = tempfile::tempdir().expect("tempdir");
         // Debug info is most of a test build's binary; the image needs none.
-        let copied = dir.join(BIN.trim_start_matches('/'));
+        let copied = scratch.path().join("flowharness");
+        std::fs::copy(BIN, &copied).expect("copy the binary");
         let _ = Command::new("strip").arg("--strip-debug").arg(&copied).status();
-        let _ = docker(&["image", "rm", "--force", &tag]);
+        let _ = docker(&["image", "rm", "--force", &format!("{name}:{tag}")]);
         let libraries = linked_libraries(BIN);
         assert!(!libraries.is_empty(), "ldd found no libraries for {BIN}");
-        for library in &libraries {
-            copy_into(dir, library);
-        }
-        std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
         let copies: String = libraries
             .iter()
             .map(|l| format!("COPY {0} {0}\n", l.display()))
             .collect();
-        std::fs::write(
-            dir.join("Dockerfile"),
-            format!(
-                "FROM scratch\n{copies}COPY {BIN} /flowharness\nCOPY tmp /tmp\nENTRYPOINT [\"/flowharness\"]\nCMD [\"--help\"]\n"
-            ),
-        )
-        .expect("Dockerfile");
+        let mut buildable = GenericBuildableImage::new(name, tag)
+            .with_dockerfile_string(format!(
+                "FROM scratch\n{copies}COPY flowharness /flowharness\nCOPY tmp /tmp\nENTRYPOINT [\"/flowharness\"]\nCMD [\"--help\"]\n"
+            ))
+            .with_file(&copied, "flowharness")
+            .with_data(Vec::new(), "tmp/.keep");
+        for library in &libraries {
+            let inside = library.strip_prefix("/").expect("an absolute path");
+            buildable = buildable.with_file(library, inside.display().to_string());
+        }
         let started = Instant::now();
-        let out = Command::new("docker")
-            .args(["build", "--quiet", "-t", &tag, "."])
-            .current_dir(dir)
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .expect("docker build runs");
-        assert!(
-            out.status.success(),
-            "docker build: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let _built = buildable
+            .build_image()
+            .unwrap_or_else(|e| panic!("building {name}:{tag}: {e}"));
         println!(
-            "image {tag}: built from scratch in {:.1}s ({} libraries)",
+            "image {name}:{tag}: built from scratch in {:.1}s ({} libraries)",
             started.elapsed().as_secs_f64(),
             libraries.len()
         );
-        tag
+        format!("{name}:{tag}")
     })
 }
 

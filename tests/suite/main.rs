@@ -4,6 +4,12 @@
 //! tests (`fixture_memory`, `generate_memory`) stay binaries of their own,
 //! since they read their process's peak memory, and `features` runs
 //! cucumber's own harness.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::as_conversions,
+    reason = "the integration tests: an unwrap that fails is a failed test, with its message; casts size test data"
+)]
 
 #[path = "../common/mod.rs"]
 mod common;

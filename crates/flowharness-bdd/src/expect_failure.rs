@@ -86,7 +86,7 @@ where
             let value = Cucumber::scenario(f, r, sc, e);
             return self.writer.handle_event(Ok(meta.insert(value)), cli).await;
         }
-        let id = std::ptr::from_ref::<cucumber::gherkin::Scenario>(&sc) as usize;
+        let id = std::ptr::from_ref::<cucumber::gherkin::Scenario>(&sc).addr();
         let retries = e.retries;
         let send = |ev: Scenario<W>| {
             Ok(Event::new(Cucumber::scenario(

@@ -12,7 +12,7 @@
 // steps use (`crate::flow`, `crate::kafka`).
 pub use flowharness_kafka::{
     Diagnostic, Error, Result, asyncapi, codec, contract, error, fake, fixture, fixture_lines, fixture_writer, flow,
-    generate, harness, hunt, kafka, load, registry, report, schema, service, verify,
+    generate, harness, hunt, kafka, load, num, registry, report, schema, service, verify,
 };
 
 mod arguments;

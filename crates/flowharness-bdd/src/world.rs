@@ -80,7 +80,10 @@ pub fn environment() -> &'static Environment {
 }
 
 /// Fails the current step with a message (cucumber reports the panic).
-#[allow(clippy::panic)]
+#[allow(
+    clippy::panic,
+    reason = "cucumber reports a step that panics as failed, with the message"
+)]
 pub fn step_failed(message: &str) -> ! {
     panic!("{message}")
 }

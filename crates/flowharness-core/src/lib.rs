@@ -19,6 +19,7 @@ pub mod fixture_lines;
 pub mod fixture_writer;
 pub mod flow;
 pub mod generate;
+pub mod num;
 pub mod report;
 pub mod schema;
 

@@ -22,5 +22,5 @@ pub mod verify;
 
 pub use flowharness_core::{
     Diagnostic, Error, Result, asyncapi, codec, contract, error, fixture, fixture_lines, fixture_writer, flow,
-    generate, report, schema,
+    generate, num, report, schema,
 };

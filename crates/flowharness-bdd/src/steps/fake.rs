@@ -5,6 +5,7 @@
 //! `{topic}` in rules files stands for the scenario's topic; a flow's
 //! other topics are `{topic}-NAME`, as the produce steps name them.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -103,7 +104,9 @@ async fn a_fake_with_rules_and_faults(w: &mut FlowWorld, step: &Step, path: Stri
             .unwrap_or_else(|_| step_failed(&format!("percent: expected a number, found {:?}", row[pc])));
         let by = col("by").map(|c| row[c].trim()).filter(|b| !b.is_empty());
         let late_by = by.map(|b| {
-            crate::generate::time::parse_duration_ms(b).unwrap_or_else(|e| step_failed(&format!("by: {e}"))) as u64
+            crate::generate::time::parse_duration_ms(b)
+                .unwrap_or_else(|e| step_failed(&format!("by: {e}")))
+                .sat_u64()
         });
         if fault == crate::fake::Fault::Late && late_by.is_none() {
             step_failed("a late fault needs `by`: how much later");
@@ -234,10 +237,10 @@ async fn the_fake_has_answered(w: &mut FlowWorld, within: i64, requests: i64, re
         let Some(mut fake) = w.fake.take() else {
             step_failed("no fake runs")
         };
-        let deadline = Instant::now() + Duration::from_secs(within.max(1) as u64);
+        let deadline = Instant::now() + Duration::from_secs(within.max(1).sat_u64());
         while Instant::now() < deadline {
             let (n, settled) = fake.live.settled();
-            if n >= requests as u64 && settled {
+            if n >= requests.sat_u64() && settled {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -245,7 +248,7 @@ async fn the_fake_has_answered(w: &mut FlowWorld, within: i64, requests: i64, re
         let report = fake.stop().unwrap_or_else(|e| step_failed(&e.to_string()));
         crate::console::say(&report);
         let got = (report.requests, report.replied, report.omitted);
-        let want = (requests as u64, replied as u64, omitted as u64);
+        let want = (requests.sat_u64(), replied.sat_u64(), omitted.sat_u64());
         if got != want || !report.balanced() || report.pending > 0 {
             step_failed(&format!(
                 "the fake answered {} requests: {} replied and {} omitted ({} unanswerable, {} pending), not {requests}: {replied} and {omitted}\n{report}",
@@ -270,7 +273,7 @@ async fn a_topic_has_messages(w: &mut FlowWorld, within: i64, topic: String, n: 
             &env.cluster,
             &topic,
             &decoder,
-            Duration::from_secs(within.max(1) as u64),
+            Duration::from_secs(within.max(1).sat_u64()),
             &mut |o| {
                 let v = o
                     .value
@@ -287,7 +290,7 @@ async fn a_topic_has_messages(w: &mut FlowWorld, within: i64, topic: String, n: 
                         v.unwrap_or_else(|| "-".into())
                     ));
                 }
-                keys.len() as i64 >= n
+                keys.len().sat_i64() >= n
             },
         )
         .unwrap_or_else(|e| step_failed(&e.to_string()));

@@ -1,6 +1,7 @@
 //! Producing generated flows, flows for named accounts, flows with fields
 //! set from a data table, single events, and fixture files.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use cucumber::gherkin::Step;
@@ -39,7 +40,7 @@ async fn a_flow_for_an_account(w: &mut FlowWorld, path: String, account: String)
 #[when(expr = "{word} flows are produced for the accounts {string}")]
 async fn flows_for_accounts(w: &mut FlowWorld, path: String, accounts: String) {
     let accounts = list(&accounts);
-    let mut messages = generated(w, count(accounts.len() as i64), &format!("{path}=1"));
+    let mut messages = generated(w, count(accounts.len().sat_i64()), &format!("{path}=1"));
     let spec = w.flow().clone();
     rename_keys(&spec, &mut messages, &accounts);
     queue(w, messages);

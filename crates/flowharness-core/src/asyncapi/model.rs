@@ -2,6 +2,7 @@
 //! as topics, messages with their payload schemas, the Kafka bindings,
 //! correlation ids, examples and operations.
 
+use crate::num::Cast as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -383,7 +384,7 @@ fn partitions_of(kafka: Option<&Value>, place: &Place) -> Result<Option<u32>> {
         Some(v) => v
             .as_u64()
             .filter(|n| *n > 0 && *n <= 100_000)
-            .map(|n| Some(n as u32))
+            .map(|n| Some(n.sat_u32()))
             .ok_or_else(|| {
                 place
                     .child("bindings")

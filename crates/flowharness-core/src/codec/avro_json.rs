@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use super::path::{FieldPath, Segment, Violation, describe_json};
 use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
+use crate::schema::path::{FieldPath, Segment, Violation, describe_json};
 
 /// Every way `value` breaks the schema, each with its path. Empty when valid.
 pub fn validate(schema: &AvroSchema, value: &Value) -> Vec<Violation> {

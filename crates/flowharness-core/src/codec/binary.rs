@@ -6,13 +6,14 @@
 //! never by the value's shape. When it meets an invalid value it falls back
 //! to [`avro_json::validate`] to report every violation with its path.
 
+use crate::num::Cast as _;
 use serde_json::{Map, Number, Value};
 
 use std::borrow::Cow;
 
 use super::avro_json::{self, bytes_of, decimal_fits, is_uuid};
-use super::path::{FieldPath, Segment, Violation};
 use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
+use crate::schema::path::{FieldPath, Segment, Violation};
 
 /// Appends the binary encoding of `value` (Avro JSON form) to `out`.
 /// On failure `out` is left as it was.
@@ -55,17 +56,17 @@ pub fn encode_to_vec(schema: &AvroSchema, value: &Value) -> Result<Vec<u8>, Vec<
 
 #[inline]
 pub fn write_long(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    let mut z = ((v << 1) ^ (v >> 63)).cast_unsigned();
     while z >= 0x80 {
-        out.push((z as u8) | 0x80);
+        out.push((z & 0x7f).sat_u8() | 0x80);
         z >>= 7;
     }
-    out.push(z as u8);
+    out.push(z.sat_u8());
 }
 
 #[inline]
 fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    write_long(out, b.len() as i64);
+    write_long(out, b.len().sat_i64());
     out.extend_from_slice(b);
 }
 
@@ -80,7 +81,7 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
             write_long(out, v);
         }
         (Node::Long(_), Value::Number(n)) => write_long(out, n.as_i64().ok_or(Invalid)?),
-        (Node::Float, Value::Number(n)) => out.extend_from_slice(&(n.as_f64().ok_or(Invalid)? as f32).to_le_bytes()),
+        (Node::Float, Value::Number(n)) => out.extend_from_slice(&(n.as_f64().ok_or(Invalid)?.to_f32()).to_le_bytes()),
         (Node::Double, Value::Number(n)) => out.extend_from_slice(&n.as_f64().ok_or(Invalid)?.to_le_bytes()),
         (Node::String(logical), Value::String(s)) => {
             if *logical == Some(Logical::Uuid) && !is_uuid(s) {
@@ -114,11 +115,11 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
         }
         (Node::Enum(e), Value::String(s)) => {
             let index = e.symbols.iter().position(|x| x == s).ok_or(Invalid)?;
-            write_long(out, index as i64);
+            write_long(out, index.sat_i64());
         }
         (Node::Array(items), Value::Array(list)) => {
             if !list.is_empty() {
-                write_long(out, list.len() as i64);
+                write_long(out, list.len().sat_i64());
                 for item in list {
                     write(schema, *items, item, out)?;
                 }
@@ -127,7 +128,7 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
         }
         (Node::Map(values), Value::Object(map)) => {
             if !map.is_empty() {
-                write_long(out, map.len() as i64);
+                write_long(out, map.len().sat_i64());
                 for (key, item) in map {
                     write_bytes(out, key.as_bytes());
                     write(schema, *values, item, out)?;
@@ -157,14 +158,14 @@ fn write(schema: &AvroSchema, id: NodeId, value: &Value, out: &mut Vec<u8>) -> R
                 return Err(Invalid);
             }
         }
-        (Node::Union(union), Value::Null) => write_long(out, union.null_branch().ok_or(Invalid)? as i64),
+        (Node::Union(union), Value::Null) => write_long(out, union.null_branch().ok_or(Invalid)?.sat_i64()),
         (Node::Union(union), Value::Object(map)) if map.len() == 1 => {
             let (key, inner) = map.iter().next().ok_or(Invalid)?;
             let index = union.find(key).ok_or(Invalid)?;
             if union.keys[index].full == "null" {
                 return Err(Invalid);
             }
-            write_long(out, index as i64);
+            write_long(out, index.sat_i64());
             write(schema, union.branches[index], inner, out)?;
         }
         _ => return Err(Invalid),
@@ -231,7 +232,7 @@ impl Reader<'_> {
             }
             shift += 7;
         }
-        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+        Ok((z >> 1).cast_signed() ^ -((z & 1).cast_signed()))
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8], DecodeError> {
@@ -272,12 +273,12 @@ impl Reader<'_> {
                 count = count.checked_neg().ok_or_else(|| self.error("invalid block count"))?;
                 self.length("block size")?;
             }
-            let count = count as u64;
+            let count = count.sat_u64();
             // Every item of a non-empty type takes at least one byte; the
             // others are bounded in total.
-            let remaining = (self.bytes.len() - self.pos) as u64;
+            let remaining = (self.bytes.len() - self.pos).sat_u64();
             let too_many = if zero_size {
-                index as u64 + count > MAX_ZERO_SIZE_ITEMS
+                index.sat_u64() + count > MAX_ZERO_SIZE_ITEMS
             } else {
                 count > remaining
             };

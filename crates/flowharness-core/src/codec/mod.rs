@@ -5,8 +5,10 @@
 pub mod avro_json;
 pub mod binary;
 pub mod confluent;
-pub mod path;
 pub mod plan;
 pub mod protobuf;
 
+// Field paths and violations are the schema's (it validates); the codecs
+// report with them too.
+pub use crate::schema::path;
 pub use path::{FieldPath, Violation};

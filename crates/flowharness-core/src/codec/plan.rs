@@ -8,8 +8,9 @@
 //! leaf values in [`EncodePlan::leaves`] order.
 
 use super::binary::write_long;
-use super::path::{FieldPath, Segment};
+use crate::num::Cast as _;
 use crate::schema::avro::{AvroSchema, Node, NodeId};
+use crate::schema::path::{FieldPath, Segment};
 
 /// One leaf value, borrowed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -233,7 +234,7 @@ impl EncodePlan {
                             path: path.to_string(),
                             kind,
                             node: union.branches[other],
-                            nullable: Some((null as u8, other as u8)),
+                            nullable: Some((null.sat_u8(), other.sat_u8())),
                         });
                         return Ok(());
                     }
@@ -242,7 +243,7 @@ impl EncodePlan {
                     return Err(error(path, format!("no branch chosen for {}", schema.describe(id))));
                 };
                 let mut index = Vec::with_capacity(1);
-                write_long(&mut index, i as i64);
+                write_long(&mut index, i.sat_i64());
                 self.push_const(&index);
                 path.push(Segment::Branch(union.keys[i].short.clone()));
                 self.flatten(schema, union.branches[i], path, choose, stack)?;
@@ -324,15 +325,15 @@ fn write_leaf(leaf: &Leaf, datum: Datum<'_>, out: &mut Vec<u8>) -> Result<(), Pl
         (LeafKind::Float, Datum::Float(v)) => out.extend_from_slice(&v.to_le_bytes()),
         (LeafKind::Double, Datum::Double(v)) => out.extend_from_slice(&v.to_le_bytes()),
         (LeafKind::String | LeafKind::Bytes, Datum::Str(s)) => {
-            write_long(out, s.len() as i64);
+            write_long(out, s.len().sat_i64());
             out.extend_from_slice(s.as_bytes());
         }
         (LeafKind::Bytes, Datum::Bytes(b)) => {
-            write_long(out, b.len() as i64);
+            write_long(out, b.len().sat_i64());
             out.extend_from_slice(b);
         }
         (LeafKind::Fixed(size), Datum::Bytes(b)) if b.len() == *size => out.extend_from_slice(b),
-        (LeafKind::Enum(n), Datum::Enum(i)) if (i as usize) < *n => write_long(out, i64::from(i)),
+        (LeafKind::Enum(n), Datum::Enum(i)) if (i.sat_usize()) < *n => write_long(out, i64::from(i)),
         (kind, datum) => {
             return Err(PlanError {
                 path: leaf.path.clone(),

@@ -3,6 +3,7 @@
 //! id, key, partition and offset. It is streaming: it keeps the open flows
 //! (and a little per key), never the messages.
 
+use crate::num::Cast as _;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::{self, Write as _};
@@ -522,7 +523,7 @@ impl<'s> Checker<'s> {
         let flow = OpenFlow {
             key: key.to_string(),
             state,
-            path: vec![state as u16],
+            path: vec![state.sat_u16()],
             invariants: spec.invariants.iter().map(|f| f.get(value, state).cloned()).collect(),
             t0: None,
             first_time: None,
@@ -550,7 +551,7 @@ impl<'s> Checker<'s> {
         let Some(flow) = self.flows.get_mut(flow_id) else {
             return;
         };
-        flow.path.push(state as u16);
+        flow.path.push(state.sat_u16());
         let previous = flow.state;
         flow.state = state;
         if flow.unknown {

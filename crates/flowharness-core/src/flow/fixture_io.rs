@@ -2,6 +2,7 @@
 //! `verify --file`), and generated messages as a fixture in the seed's
 //! format (for `generate --out`).
 
+use crate::num::Cast as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -187,7 +188,7 @@ pub fn as_observed(messages: &[Keyed], partitions: i32) -> Vec<Observed> {
                 .key
                 .bytes()
                 .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-            let partition = (hash % partitions.max(1) as u32) as i32;
+            let partition = (hash % partitions.max(1).sat_u32()).sat_i32();
             let offset = next.entry((m.topic.clone(), partition)).or_insert(0);
             let observed = Observed {
                 topic: m.topic.clone(),

@@ -2,6 +2,7 @@
 //! stream's key, the flow's id (unused by any other flow), its invariants,
 //! its references to earlier flows, and its time by the timing rules.
 
+use crate::num::Cast as _;
 use std::collections::HashSet;
 
 use proptest::strategy::{BoxedStrategy, Strategy as _, ValueTree};
@@ -209,9 +210,9 @@ impl EventCtx<'_> {
 /// flow's previous event.
 fn event_time(st: Option<&StateTiming>, flow: &FlowCtx, drawn: i64, options: &FlowOptions, rng: &mut Rng) -> i64 {
     let scale = options.time_scale.max(f64::MIN_POSITIVE);
-    let scaled = |ms: i64| ((ms as f64) / scale) as i64;
+    let scaled = |ms: i64| ((ms.to_f64()) / scale).sat_i64();
     let wander = |rng: &mut Rng, span: i64| -> i64 {
-        let span = ((span as f64) * options.jitter.clamp(0.0, 1.0)) as i64;
+        let span = ((span.to_f64()) * options.jitter.clamp(0.0, 1.0)).sat_i64();
         if span > 0 { rng.random_range(-span..=span) } else { 0 }
     };
     let last = flow.last;

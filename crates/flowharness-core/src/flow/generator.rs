@@ -7,6 +7,7 @@
 //! invariants, the anchor T0, state times per timing rule, monotonic times,
 //! and references to earlier flows. Order within a key is always kept.
 
+use crate::num::Cast as _;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -297,7 +298,7 @@ impl Choices<'_> {
 
 fn open_stream(spec: &FlowSpec, s: &StreamShape) -> Stream {
     let path = &spec.paths[s.path];
-    let alt = &path.alternatives[s.alternative as usize % path.alternatives.len().max(1)];
+    let alt = &path.alternatives[s.alternative.sat_usize() % path.alternatives.len().max(1)];
     let mut events: Vec<(usize, usize)> = alt.iter().map(|st| (*st, 0)).collect();
     let restarts = alt.last().is_some_and(|last| spec.restart_after.contains(last));
     if let (true, Some(r)) = (restarts, spec.restart_path) {
@@ -360,10 +361,15 @@ impl FlowGenerator<'_> {
                 )));
             }
             // The choice-th of the ready streams, in slot order (O(log n)).
-            let choice = choices.at(step) as usize % ready.count();
+            let choice = choices.at(step).sat_usize() % ready.count();
             step += 1;
             let i = ready.kth(choice);
-            let stream = slots[i].as_mut().expect("a ready slot holds a stream");
+            let Some(stream) = slots[i].as_mut() else {
+                return Err(Error::internal(format!(
+                    "flow {}: ready slot {i} holds no stream",
+                    spec.name
+                )));
+            };
             let (state, flow_no) = stream.events[stream.next];
             stream.next += 1;
             let mut ctx = EventCtx {

@@ -575,6 +575,7 @@ mod tests {
         );
         let n = compile(&s, Start::Root, "items[].n").expect("compiles");
         assert_eq!(n.leaf(), Leaf::Integer(None));
-        assert!(compile(&s, Start::Root, "metadata.nope").is_err());
+        let unknown = compile(&s, Start::Root, "metadata.nope").unwrap_err();
+        assert!(unknown.contains("\"nope\""), "{unknown}");
     }
 }

@@ -1,5 +1,7 @@
 //! Which of the open streams may go next, for the generator's interleaving.
 
+use crate::num::Cast as _;
+
 /// The streams that may go next, as a Fenwick tree over their indices:
 /// setting one and finding the k-th ready one are O(log n), so
 /// interleaving n streams costs O(n log n), not O(n²).
@@ -46,7 +48,7 @@ impl Ready {
     /// The index of the k-th (0-based) ready stream; `k < count()`.
     pub(super) fn kth(&self, k: usize) -> usize {
         let mut pos = 0;
-        let mut left = k as u32 + 1;
+        let mut left = k.sat_u32() + 1;
         let mut step = (self.tree.len() - 1).next_power_of_two();
         while step > 0 {
             let next = pos + step;
@@ -63,6 +65,7 @@ impl Ready {
 #[cfg(test)]
 mod tests {
     use super::Ready;
+    use crate::num::Cast as _;
 
     #[test]
     fn the_kth_ready_stream_is_the_kth_set_index() {
@@ -71,7 +74,7 @@ mod tests {
         let mut x: u64 = 7;
         for _ in 0..2000 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let i = (x >> 33) as usize % 37;
+            let i = (x >> 33).sat_usize() % 37;
             let on = (x >> 20) & 1 == 1;
             ready.set(i, on);
             naive[i] = on;

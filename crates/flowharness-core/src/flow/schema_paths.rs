@@ -462,7 +462,7 @@ impl<'a> Resolver<'a> {
     }
 }
 
-#[allow(clippy::panic)]
+#[allow(clippy::panic, reason = "a state that cannot be, stated as a panic with its message")]
 fn unreachable_root() -> StateSource {
     panic!("the empty path always compiles")
 }

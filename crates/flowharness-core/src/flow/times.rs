@@ -2,6 +2,7 @@
 //! each state's time against T0, the previous event and the first, with a
 //! clock skew allowed between topics.
 
+use crate::num::Cast as _;
 use serde_json::Value;
 
 use super::checker::{At, Checker, Rule};
@@ -32,7 +33,7 @@ impl Checker<'_> {
             flow.monotonic[i] = Some(t);
         }
         let scale = self.options.time_scale.max(f64::MIN_POSITIVE);
-        let scaled = |ms: i64| (ms as f64 / scale) as i64;
+        let scaled = |ms: i64| (ms.to_f64() / scale).sat_i64();
         let name = &spec.states[state].name;
         let event_time = timing.event_time(value, state);
         // Clocks of producers on other topics may disagree by the skew.

@@ -240,7 +240,10 @@ mod tests {
     #[test]
     fn units_parse_and_windows_hold() {
         assert_eq!(TimeUnit::parse("us"), Ok(TimeUnit::Micros));
-        assert!(TimeUnit::parse("weeks").is_err());
+        assert_eq!(
+            TimeUnit::parse("weeks"),
+            Err("expected \"days\", \"ms\", \"us\", \"iso\" or \"date\", found \"weeks\"".to_string())
+        );
         let w = Window {
             after: Some(0),
             within: Some(2 * DAY_MS),

@@ -3,6 +3,7 @@
 //! at the bound every node takes its smallest value (the null branch, an
 //! empty array, ...).
 
+use crate::num::Cast as _;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -143,7 +144,7 @@ impl Builder<'_> {
             Node::Int(None) if self.hints.is_some() => (0i32..10_000).prop_map(Value::from).boxed(),
             Node::Long(None) if self.hints.is_some() => (0i64..1_000_000).prop_map(Value::from).boxed(),
             Node::Float if self.hints.is_some() => (0u32..100_000)
-                .prop_map(|c| Value::from(f64::from(c as f32 / 100.0)))
+                .prop_map(|c| Value::from(f64::from(c.to_f32() / 100.0)))
                 .boxed(),
             Node::Double if self.hints.is_some() => {
                 (0u32..100_000).prop_map(|c| Value::from(f64::from(c) / 100.0)).boxed()
@@ -300,9 +301,9 @@ fn hint_strategy(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> O
         },
         Hint::Range(min, max) => match node {
             Node::Int(None) if *min >= f64::from(i32::MIN) && *max <= f64::from(i32::MAX) => {
-                Some((*min as i64..=*max as i64).prop_map(Value::from).boxed())
+                Some(((*min).sat_i64()..=(*max).sat_i64()).prop_map(Value::from).boxed())
             }
-            Node::Long(_) => Some((*min as i64..=*max as i64).prop_map(Value::from).boxed()),
+            Node::Long(_) => Some(((*min).sat_i64()..=(*max).sat_i64()).prop_map(Value::from).boxed()),
             Node::Float | Node::Double => Some((*min..=*max).prop_map(Value::from).boxed()),
             _ => None,
         },

@@ -2,6 +2,7 @@
 //! `i18n`, ...). Each draws from a seeded, portable RNG (ChaCha8), so a
 //! seed gives the same values on every machine.
 
+use crate::num::Cast as _;
 use fake::Fake as _;
 use rand::RngExt;
 use serde_json::{Map, Value};
@@ -178,7 +179,7 @@ const MPAN_WEIGHTS: [u32; 12] = [3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43];
 /// The check digit of the first 12 digits of an MPAN core.
 pub fn mpan_check_digit(first12: &[u8; 12]) -> u8 {
     let sum: u32 = first12.iter().zip(MPAN_WEIGHTS).map(|(d, w)| u32::from(*d) * w).sum();
-    ((sum % 11) % 10) as u8
+    ((sum % 11) % 10).sat_u8()
 }
 
 /// Whether a string is a 13-digit MPAN core with a correct check digit.

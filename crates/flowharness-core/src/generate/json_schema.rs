@@ -10,6 +10,7 @@
 //! value ever comes out; a schema whose values all fail is an error naming
 //! the schema path, found by a trial run when the strategy is built.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -287,7 +288,7 @@ impl Builder {
                     .ok()
                     .map(|s| s.prop_map(Value::String).boxed()),
                 Hint::Range(min, max) if has("integer") => {
-                    Some((*min as i64..=*max as i64).prop_map(Value::from).boxed())
+                    Some(((*min).sat_i64()..=(*max).sat_i64()).prop_map(Value::from).boxed())
                 }
                 Hint::Range(min, max) if has("number") => Some((*min..=*max).prop_map(Value::from).boxed()),
                 Hint::Fake(f) => {
@@ -316,12 +317,12 @@ impl Builder {
     }
 
     fn array(&self, alt: &Alt, ipath: &str, spath: &str, depth: u32) -> Result<BoxedStrategy<Value>, Diagnostic> {
-        let min = alt.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let min = alt.get("minItems").and_then(Value::as_u64).unwrap_or(0).sat_usize();
         let deep = depth >= MAX_DEPTH;
         let max = alt
             .get("maxItems")
             .and_then(Value::as_u64)
-            .map_or(if deep { min } else { min.max(1) + 2 }, |m| m as usize);
+            .map_or(if deep { min } else { min.max(1) + 2 }, |m| m.sat_usize());
         if min > max {
             return Err(at(spath, format!("minItems {min} exceeds maxItems {max}")));
         }
@@ -378,7 +379,11 @@ impl Builder {
                     .boxed(),
             );
         }
-        let min_props = alt.get("minProperties").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let min_props = alt
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .sat_usize();
         let extra = match alt.get("additionalProperties") {
             Some(Value::Object(_)) | None if min_props > required.len() || properties.is_empty() => {
                 let schema = alt.get("additionalProperties").cloned().unwrap_or(Value::Bool(true));
@@ -439,11 +444,11 @@ pub(super) fn bound(alt: &Alt, key: &str) -> Option<f64> {
 
 fn integer(alt: &Alt, spath: &str) -> Result<BoxedStrategy<Value>, Diagnostic> {
     let low = bound(alt, "minimum")
-        .map(|m| m.ceil() as i64)
-        .or(bound(alt, "exclusiveMinimum").map(|m| m.floor() as i64 + 1));
+        .map(|m| m.ceil().sat_i64())
+        .or(bound(alt, "exclusiveMinimum").map(|m| m.floor().sat_i64() + 1));
     let high = bound(alt, "maximum")
-        .map(|m| m.floor() as i64)
-        .or(bound(alt, "exclusiveMaximum").map(|m| m.ceil() as i64 - 1));
+        .map(|m| m.floor().sat_i64())
+        .or(bound(alt, "exclusiveMaximum").map(|m| m.ceil().sat_i64() - 1));
     let (low, high) = match (low, high) {
         (Some(l), Some(h)) => (l, h),
         (Some(l), None) => (l, l.saturating_add(100)),
@@ -484,8 +489,8 @@ fn number(alt: &Alt, spath: &str) -> Result<BoxedStrategy<Value>, Diagnostic> {
 }
 
 fn string(alt: &Alt, ipath: &str, spath: &str, now_ms: i64) -> Result<BoxedStrategy<Value>, Diagnostic> {
-    let min = alt.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = alt.get("maxLength").and_then(Value::as_u64).map(|m| m as usize);
+    let min = alt.get("minLength").and_then(Value::as_u64).unwrap_or(0).sat_usize();
+    let max = alt.get("maxLength").and_then(Value::as_u64).map(|m| m.sat_usize());
     if max.is_some_and(|m| m < min) {
         return Err(at(
             spath,

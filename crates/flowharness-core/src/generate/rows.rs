@@ -3,6 +3,7 @@
 //! into the output buffer. No value tree, and no allocation once the row's
 //! strings have grown to size.
 
+use crate::num::Cast as _;
 use rand::RngExt;
 
 use super::fakes::{Fake, Rng, Yields};
@@ -49,7 +50,9 @@ impl RowGenerator {
                         v.as_str().map(|s| LeafGen::Constant(OwnedDatum::Str(s.into())))
                     }
                     (Hint::Constant(v), LeafKind::Long) => v.as_i64().map(|n| LeafGen::Constant(OwnedDatum::Long(n))),
-                    (Hint::Range(lo, hi), LeafKind::Int | LeafKind::Long) => Some(LeafGen::Int(*lo as i64, *hi as i64)),
+                    (Hint::Range(lo, hi), LeafKind::Int | LeafKind::Long) => {
+                        Some(LeafGen::Int((*lo).sat_i64(), (*hi).sat_i64()))
+                    }
                     (Hint::Range(lo, hi), LeafKind::Float | LeafKind::Double) => Some(LeafGen::Float(*lo, *hi)),
                     _ => None,
                 };
@@ -85,7 +88,7 @@ impl RowGenerator {
                 (LeafKind::Fixed(n), Some(Logical::Decimal { .. })) => LeafGen::Decimal(Some(*n)),
                 (LeafKind::Bytes, _) => LeafGen::Bytes(8),
                 (LeafKind::Fixed(n), _) => LeafGen::Bytes(*n),
-                (LeafKind::Enum(n), _) => LeafGen::Enum(*n as u32),
+                (LeafKind::Enum(n), _) => LeafGen::Enum((*n).sat_u32()),
             });
             gens.push(leaf_gen);
         }
@@ -120,7 +123,7 @@ impl RowGenerator {
                 LeafGen::Fake(f) if f.yields() == Yields::Integer => {
                     let n = f.integer(rng, self.now_ms);
                     *slot = if *kind == LeafKind::Int {
-                        OwnedDatum::Int(n as i32)
+                        OwnedDatum::Int(n.sat_i32())
                     } else {
                         OwnedDatum::Long(n)
                     };
@@ -137,7 +140,7 @@ impl RowGenerator {
                 LeafGen::Int(lo, hi) => {
                     let n = rng.random_range(*lo..=*hi);
                     *slot = if *kind == LeafKind::Int {
-                        OwnedDatum::Int(n as i32)
+                        OwnedDatum::Int(n.sat_i32())
                     } else {
                         OwnedDatum::Long(n)
                     };
@@ -145,7 +148,7 @@ impl RowGenerator {
                 LeafGen::Float(lo, hi) => {
                     let f = rng.random_range(*lo..=*hi);
                     *slot = if *kind == LeafKind::Float {
-                        OwnedDatum::Float(f as f32)
+                        OwnedDatum::Float(f.to_f32())
                     } else {
                         OwnedDatum::Double(f)
                     };

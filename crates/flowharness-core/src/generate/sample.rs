@@ -1,6 +1,7 @@
 //! Seeded sampling: the same seed (and the same "now") gives the same
 //! values on every run and every machine with the same version.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
@@ -33,7 +34,7 @@ pub fn fresh_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+    (nanos.sat_u64()) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// The realistic strategy for any schema: Avro (optionally one union

@@ -1,6 +1,8 @@
 //! Civil dates and epoch milliseconds, without a date library: enough to
 //! anchor generated dates at a "now" a user can give and see.
 
+use crate::num::Cast as _;
+
 const DAY_MS: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
@@ -22,8 +24,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let d = (doy - (153 * mp + 2) / 5 + 1).sat_u32();
+    let m = (if mp < 10 { mp + 3 } else { mp - 9 }).sat_u32();
     (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
 }
 
@@ -37,7 +39,7 @@ pub fn format_date(ms: i64) -> String {
 pub fn today_ms() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_millis().sat_i64())
         .unwrap_or(0);
     now - now.rem_euclid(DAY_MS)
 }
@@ -72,7 +74,7 @@ pub fn parse(text: &str) -> Result<i64, String> {
         if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0.0..61.0).contains(&s) {
             return Err(bad());
         }
-        ms += h * 3_600_000 + mi * 60_000 + (s * 1000.0) as i64;
+        ms += h * 3_600_000 + mi * 60_000 + (s * 1000.0).sat_i64();
     }
     Ok(ms)
 }
@@ -103,11 +105,11 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
             "s" => 1000.0,
             "m" => 60_000.0,
             "h" => 3_600_000.0,
-            "d" => DAY_MS as f64,
+            "d" => DAY_MS.to_f64(),
             _ => return Err(bad()),
         };
         rest = &rest[unit_len..];
-        total += (number * factor).round() as i64;
+        total += (number * factor).round().sat_i64();
     }
     Ok(if negative { -total } else { total })
 }
@@ -120,9 +122,27 @@ mod tests {
         assert_eq!(parse_duration_ms("1d12h"), Ok(129_600_000));
         assert_eq!(parse_duration_ms("-2d"), Ok(-172_800_000));
         assert_eq!(parse_duration_ms("1.5s"), Ok(1500));
-        assert!(parse_duration_ms("2 days").is_err());
-        assert!(parse_duration_ms("").is_err());
-        assert!(parse_duration_ms("10").is_err());
+        assert_eq!(
+            parse_duration_ms("2 days"),
+            Err(format!(
+                "expected a duration such as 500ms, 30s, 15m, 12h, 2d or 1d12h, found {:?}",
+                "2 days"
+            ))
+        );
+        assert_eq!(
+            parse_duration_ms(""),
+            Err(format!(
+                "expected a duration such as 500ms, 30s, 15m, 12h, 2d or 1d12h, found {:?}",
+                ""
+            ))
+        );
+        assert_eq!(
+            parse_duration_ms("10"),
+            Err(format!(
+                "expected a duration such as 500ms, 30s, 15m, 12h, 2d or 1d12h, found {:?}",
+                "10"
+            ))
+        );
     }
 
     use super::*;
@@ -143,7 +163,10 @@ mod tests {
         assert_eq!(parse("2018-05-05"), Ok(1_525_478_400_000));
         assert_eq!(parse("2018-05-05T01:00:00Z"), Ok(1_525_482_000_000));
         assert_eq!(parse("1525478400000"), Ok(1_525_478_400_000));
-        assert!(parse("2018-02-30").is_err());
+        assert_eq!(
+            parse("2018-02-30"),
+            Err("expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch milliseconds, found \"2018-02-30\"".to_string())
+        );
         assert!(parse("yesterday").unwrap_err().starts_with("expected YYYY-MM-DD"));
     }
 }

@@ -2,6 +2,7 @@
 //! broken, with every finding of it in the failure. No timestamps, so the
 //! output is stable for golden files.
 
+use crate::num::Cast as _;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -17,7 +18,7 @@ fn escape(s: &str) -> String {
             '>' => "&gt;".to_string(),
             '"' => "&quot;".to_string(),
             '\'' => "&apos;".to_string(),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => format!("&#x{:x};", c as u32),
+            c if (u32::from(c)) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => format!("&#x{:x};", u32::from(c)),
             c => c.to_string(),
         })
         .collect()
@@ -63,7 +64,7 @@ pub fn render(suite: &str, report: &Report) -> String {
         }
         let _ = writeln!(x, "    <testcase classname=\"flowharness.rules\" name=\"{rule}\">");
         let more = |shown: usize, all: u64| {
-            let unshown = all.saturating_sub(shown as u64);
+            let unshown = all.saturating_sub(shown.sat_u64());
             if unshown > 0 {
                 format!("\n… {unshown} more not shown")
             } else {

@@ -4,6 +4,7 @@
 //! line chart carries its data as JSON so the page's script can show the
 //! values under the pointer.
 
+use crate::num::Cast as _;
 use std::fmt::Write as _;
 
 /// One line of a chart.
@@ -61,7 +62,7 @@ pub fn escape(s: &str) -> String {
 /// power of ten, about `want` of them.
 pub fn nice_ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let (lo, hi) = if hi > lo { (lo, hi) } else { (lo, lo + 1.0) };
-    let raw = (hi - lo) / want.max(1) as f64;
+    let raw = (hi - lo) / want.max(1).to_f64();
     let power = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
@@ -70,7 +71,7 @@ pub fn nice_ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
         .unwrap_or(10.0 * power);
     let first = (lo / step).floor();
     let last = (hi / step - 1e-9).ceil();
-    (first as i64..=last as i64).map(|i| i as f64 * step).collect()
+    (first.sat_i64()..=last.sat_i64()).map(|i| i.to_f64() * step).collect()
 }
 
 /// A tick label: integers plainly, thousands as `12k`, millions as `3.5M`.
@@ -155,15 +156,15 @@ impl LineChart {
         let y_top = *y_ticks.last().unwrap_or(&1.0);
         let x_ticks: Vec<f64> = match self.x_axis {
             XAxis::Linear => nice_ticks(x_lo, x_hi, 8),
-            XAxis::Percentile => (0..=x_hi as usize).map(|i| i as f64).collect(),
+            XAxis::Percentile => (0..=x_hi.sat_usize()).map(|i| i.to_f64()).collect(),
         };
         let x_top = x_ticks.last().copied().unwrap_or(x_hi).max(x_hi);
         let plot_w = W - LEFT - RIGHT;
         // The legend runs after the title and wraps onto rows of its own.
         let mut legend = Vec::new();
-        let (mut lx, mut ly) = (LEFT + 18.0 + 8.5 * self.title.chars().count() as f64, 18.0);
+        let (mut lx, mut ly) = (LEFT + 18.0 + 8.5 * self.title.chars().count().to_f64(), 18.0);
         for s in &series {
-            let wide = 22.0 + 7.0 * s.name.chars().count() as f64;
+            let wide = 22.0 + 7.0 * s.name.chars().count().to_f64();
             if lx + wide > W - RIGHT && lx > LEFT {
                 lx = LEFT;
                 ly += 16.0;
@@ -290,7 +291,7 @@ impl BarChart {
     pub fn render(&self) -> String {
         let row = 22.0;
         let label_w = 250.0;
-        let h = TOP + row * self.bars.len().max(1) as f64 + BOTTOM;
+        let h = TOP + row * self.bars.len().max(1).to_f64() + BOTTOM;
         let hi = self.bars.iter().map(|b| b.1).fold(0.0, f64::max);
         let ticks = nice_ticks(0.0, if hi > 0.0 { hi } else { 1.0 }, 5);
         let top = *ticks.last().unwrap_or(&1.0);
@@ -302,7 +303,7 @@ impl BarChart {
             r#"<figure class="chart"><svg class="bar-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {h}" role="img" aria-label="{t}"><text x="10" y="18" class="title">{t}</text>"#,
             t = escape(&self.title)
         );
-        let bottom = TOP + row * self.bars.len().max(1) as f64;
+        let bottom = TOP + row * self.bars.len().max(1).to_f64();
         for t in &ticks {
             let x = px(*t);
             let _ = write!(
@@ -321,7 +322,7 @@ impl BarChart {
             escape(&self.unit)
         );
         for (i, (name, v)) in self.bars.iter().enumerate() {
-            let y = TOP + row * i as f64 + 3.0;
+            let y = TOP + row * i.to_f64() + 3.0;
             let _ = write!(
                 svg,
                 r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{}</text><rect x="{label_w}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {}</title></rect><text x="{:.1}" y="{:.1}" class="tick">{}</text>"#,

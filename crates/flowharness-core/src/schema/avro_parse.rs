@@ -1,6 +1,7 @@
 //! Parses Avro schema JSON into an [`AvroSchema`], reporting the JSON path
 //! inside the schema document for every problem (`fields[0].type[2].name`).
 
+use crate::num::Cast as _;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
@@ -448,7 +449,7 @@ fn decimal(obj: &Map<String, Value>, at: &str, fixed_size: Option<usize>) -> Par
     }
     if let Some(size) = fixed_size {
         // The largest precision a fixed of `size` bytes can hold.
-        let max = ((8.0 * size as f64 - 1.0) * 2f64.log10()).floor() as u64;
+        let max = ((8.0 * size.to_f64() - 1.0) * 2f64.log10()).floor().sat_u64();
         if precision > max {
             return fail(
                 at,

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::codec::Violation;
 use crate::error::{Diagnostic, Error, Result};
+use crate::schema::path::Violation;
 
 /// A compiled JSON Schema.
 #[derive(Debug)]
@@ -20,7 +20,7 @@ impl Clone for JsonSchema {
     }
 }
 
-#[allow(clippy::panic)]
+#[allow(clippy::panic, reason = "a state that cannot be, stated as a panic with its message")]
 fn unreachable_clone() -> JsonSchema {
     panic!("a JSON Schema that compiled once failed to compile again")
 }

@@ -7,6 +7,7 @@ pub mod avro_parse;
 pub mod avro_write;
 pub mod compat;
 pub mod json_schema;
+pub mod path;
 pub mod protobuf;
 pub mod protobuf_compat;
 #[cfg(test)]
@@ -20,8 +21,9 @@ pub use avro::AvroSchema;
 pub use json_schema::JsonSchema;
 pub use protobuf::ProtoSchema;
 
-use crate::codec::{Violation, avro_json};
+use crate::codec::avro_json;
 use crate::error::{Result, parse_json, read_to_string};
+use path::Violation;
 
 /// A contract for message values.
 #[derive(Debug, Clone)]

@@ -21,8 +21,8 @@ use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use serde_json::{Map, Value, json};
 
 use super::JsonSchema;
-use crate::codec::Violation;
 use crate::error::{Diagnostic, Error, Result};
+use crate::schema::path::Violation;
 
 /// A `.proto` file by its import name, with its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

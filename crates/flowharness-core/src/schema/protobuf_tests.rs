@@ -70,7 +70,10 @@ fn violations_name_the_proto_field_path() {
     // 64-bit integers as strings, enums as numbers.
     let lenient = json!({"order_id": "o", "status": 2, "total": {"amount_minor": "1999"}});
     assert!(s.validate(&lenient).is_empty(), "{:?}", s.validate(&lenient));
-    assert!(wire::encode_message(&s, &lenient).is_ok());
+    let bytes = wire::encode_message(&s, &lenient).expect("a lenient value encodes");
+    let back = wire::decode_message(&s, &bytes).expect("and decodes");
+    assert_eq!(back["status"], json!("PAID"), "{back}");
+    assert_eq!(back["total"]["amount_minor"], json!(1999), "{back}");
 }
 
 #[test]
@@ -136,7 +139,8 @@ fn oneofs_are_a_choice_and_two_members_set_is_a_violation() {
         Err(wire::ProtoError::OtherMessage { .. })
     ));
     // A truncated message is an error too.
-    assert!(wire::decode_payload(&s, &bytes[..bytes.len() - 3]).is_err());
+    let truncated = wire::decode_payload(&s, &bytes[..bytes.len() - 3]).unwrap_err();
+    assert!(matches!(truncated, wire::ProtoError::Decode { .. }), "{truncated}");
 }
 
 #[test]

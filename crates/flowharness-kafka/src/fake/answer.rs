@@ -4,6 +4,7 @@
 //! values copied in, and the fault, if one was drawn. The result is a plan
 //! of reply events with their delays; nothing here touches Kafka.
 
+use crate::num::Cast as _;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
@@ -293,7 +294,7 @@ impl<'s> Responder<'s> {
             }
             let t = spec.timing().and_then(|t| t.event_time(&value, state));
             let offset = match (t, base) {
-                (Some(t), Some(b)) if self.time_scale > 0.0 => ((t - b).max(0) as f64 / self.time_scale) as u64,
+                (Some(t), Some(b)) if self.time_scale > 0.0 => ((t - b).max(0).to_f64() / self.time_scale).sat_u64(),
                 _ => 0,
             };
             let mut at_ms = rule.delay_ms + offset;
@@ -317,7 +318,7 @@ impl<'s> Responder<'s> {
             )));
         }
         let n = out.len();
-        let j = detail as usize % n;
+        let j = detail.sat_usize() % n;
         match fault {
             Some(Fault::Late) => out.iter_mut().for_each(|p| p.at_ms += rule.late_by_ms),
             Some(Fault::Duplicate) => {
@@ -325,7 +326,7 @@ impl<'s> Responder<'s> {
                 out.insert(j + 1, copy);
             }
             Some(Fault::OutOfOrder) if n >= 2 => {
-                let j = detail as usize % (n - 1);
+                let j = detail.sat_usize() % (n - 1);
                 let (a, b) = (out[j].at_ms, out[j + 1].at_ms);
                 out.swap(j, j + 1);
                 out[j].at_ms = a;
@@ -465,10 +466,10 @@ fn wrong_value(v: &Value, rng: &mut Rng) -> Value {
             Some(i) => Value::from(i.wrapping_add(rng.random_range(1..1000))),
             None => Value::from(n.as_f64().unwrap_or(0.0) + 1.0),
         },
-        Value::Object(m) if m.len() == 1 => {
-            let (k, inner) = m.iter().next().expect("one entry");
-            serde_json::json!({ k: wrong_value(inner, rng) })
-        }
+        Value::Object(m) if m.len() == 1 => match m.iter().next() {
+            Some((k, inner)) => serde_json::json!({ k: wrong_value(inner, rng) }),
+            None => Value::Object(m.clone()),
+        },
         other => other.clone(),
     }
 }

@@ -10,6 +10,7 @@
 //! taken, every one replied to or omitted as planned, and the reply topics
 //! hold exactly the reply events the broker acknowledged.
 
+use crate::num::Cast as _;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -158,12 +159,12 @@ pub fn run(
             &env.cluster,
             &ProducerOptions::for_load(std::time::Duration::from_secs(60)),
         )?;
-        for i in 0..n as usize {
+        for i in 0..n.sat_usize() {
             if let Some(r) = rate
                 && i % 50 == 0
             {
                 // Paced in steps of 50: each step waits for its due time.
-                let due = started + std::time::Duration::from_secs_f64(i as f64 / r);
+                let due = started + std::time::Duration::from_secs_f64(i.to_f64() / r);
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
@@ -199,20 +200,20 @@ pub fn run(
             .iter()
             .map(|(_, end)| *end)
             .sum();
-        held += on_topic.max(0) as u64;
+        held += on_topic.max(0).sat_u64();
         if *t == rule.topic {
             held = held.saturating_sub(sent);
         }
     }
     let per_second = if report.active_seconds > 0.0 {
-        report.requests as f64 / report.active_seconds
+        report.requests.to_f64() / report.active_seconds
     } else {
         0.0
     };
     Ok(FakeBench {
         requests: report.requests,
         events_per_reply: if report.replied > 0 {
-            report.reply_events as f64 / report.replied as f64
+            report.reply_events.to_f64() / report.replied.to_f64()
         } else {
             0.0
         },

@@ -12,6 +12,7 @@ pub mod requests;
 mod rule_check;
 pub mod rules;
 
+use crate::num::Cast as _;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -150,7 +151,7 @@ pub fn run(
     let origin = Instant::now();
     let origin_epoch_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+        .map_or(0, |d| d.as_millis().sat_i64());
     // Reply topics and their encoders; request topics.
     let mut encoders = Vec::with_capacity(spec.channels().len());
     for (c, ch) in spec.channels().iter().enumerate() {
@@ -211,7 +212,7 @@ pub fn run(
     let mut first_taken: Option<Instant> = None;
     loop {
         if let Some(live) = &options.live {
-            live.update(&report, remaining.len() as u64);
+            live.update(&report, remaining.len().sat_u64());
         }
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -220,9 +221,9 @@ pub fn run(
             break;
         }
         // Send what is due.
-        let now_us = origin.elapsed().as_micros() as u64;
+        let now_us = origin.elapsed().as_micros().sat_u64();
         while heap.peek().is_some_and(|Reverse(d)| d.due_us <= now_us) {
-            let Reverse(d) = heap.pop().expect("peeked");
+            let Some(Reverse(d)) = heap.pop() else { break };
             send(&producer, &rules.reply_topics[d.channel], &d, &acks);
             report.reply_events += 1;
             if let Some((left, rule)) = remaining.get_mut(&d.request) {
@@ -272,8 +273,8 @@ pub fn run(
         report.taken(rule);
         first_taken.get_or_insert_with(Instant::now);
         let sent_ms = m.timestamp().to_millis().unwrap_or(origin_epoch_ms);
-        let read_us = origin.elapsed().as_micros() as u64;
-        let request_us = (sent_ms - origin_epoch_ms).max(0) as u64 * 1000;
+        let read_us = origin.elapsed().as_micros().sat_u64();
+        let request_us = (sent_ms - origin_epoch_ms).max(0).sat_u64() * 1000;
         match responder.answer(rule, &request) {
             Ok(Answer::Omitted) => {
                 report.fault(Fault::None);
@@ -307,7 +308,7 @@ pub fn run(
                     continue;
                 }
                 request_id += 1;
-                remaining.insert(request_id, (events.len() as u32, rule));
+                remaining.insert(request_id, (events.len().sat_u32(), rule));
                 for (p, payload) in events.into_iter().zip(planned) {
                     seq += 1;
                     heap.push(Reverse(Due {
@@ -329,20 +330,20 @@ pub fn run(
         }
         if last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();
-            report.pending = remaining.len() as u64;
+            report.pending = remaining.len().sat_u64();
             report.seconds = origin.elapsed().as_secs_f64();
             progress(&report);
         }
     }
     // Stopped: what was not yet sent stays unsent, and is counted.
-    report.pending = remaining.len() as u64;
+    report.pending = remaining.len().sat_u64();
     let flush_deadline = Instant::now() + Duration::from_secs(10);
     while producer.in_flight_count() > 0 && Instant::now() < flush_deadline {
         let _ = producer.flush(Duration::from_millis(100));
     }
     let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
     report.active_seconds = first_taken.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    report.finish(&acks, origin.elapsed(), producer.in_flight_count() as u64);
+    report.finish(&acks, origin.elapsed(), producer.in_flight_count().sat_u64());
     Ok(report)
 }
 
@@ -355,7 +356,7 @@ fn send(producer: &BaseProducer<AckContext>, topic: &str, d: &Due, acks: &Acks) 
         });
     }
     loop {
-        let mut record = BaseRecord::with_opaque_to(topic, d.intended_us as usize)
+        let mut record = BaseRecord::with_opaque_to(topic, d.intended_us.sat_usize())
             .payload(&d.payload)
             .headers(headers.clone());
         if let Some(k) = &d.key {

@@ -1,6 +1,7 @@
 //! A fake's accounting: every request taken is replied to, omitted as
 //! planned, unanswerable (a finding), or pending when the fake stopped.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -199,11 +200,11 @@ impl fmt::Display for FakeReport {
         for x in &self.findings {
             writeln!(f, "  finding: {x}")?;
         }
-        if self.finding_count > self.findings.len() as u64 {
+        if self.finding_count > self.findings.len().sat_u64() {
             writeln!(
                 f,
                 "  … and {} more findings",
-                self.finding_count - self.findings.len() as u64
+                self.finding_count - self.findings.len().sat_u64()
             )?;
         }
         if !self.balanced() {

@@ -3,6 +3,7 @@
 //! the rule takes them, and encoded through the registry. For the BDD step
 //! that sends one, and for `fake --bench`.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -46,10 +47,10 @@ pub fn sample(spec: &FlowSpec, rule: &Rule, hints: &Arc<Hints>, count: usize, se
                 let shape = FlowSetShape {
                     streams: vec![StreamShape {
                         path,
-                        alternative: i as u32,
+                        alternative: i.sat_u32(),
                     }],
                     interleave: Vec::new(),
-                    values_seed: seed.wrapping_add(i as u64),
+                    values_seed: seed.wrapping_add(i.sat_u64()),
                 };
                 let events = generator.materialize(&shape)?;
                 if let Some(k) = events

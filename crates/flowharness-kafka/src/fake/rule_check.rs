@@ -1,6 +1,7 @@
 //! Checking one rule of a fake's rules file against the flow and the
 //! request's schema: every problem at its key, nothing guessed.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use regex::Regex;
@@ -342,7 +343,7 @@ pub(super) fn check_rule(
 fn duration(text: Option<&str>, key: &str, bad: &mut dyn FnMut(&str, String, &mut bool), ok: &mut bool) -> u64 {
     match text.map(parse_duration_ms) {
         None => 0,
-        Some(Ok(ms)) if ms >= 0 => ms as u64,
+        Some(Ok(ms)) if ms >= 0 => ms.sat_u64(),
         Some(Ok(ms)) => {
             bad(key, format!("a delay cannot be negative, found {ms} ms"), ok);
             0
@@ -362,7 +363,9 @@ fn parse_test(v: &toml::Value) -> std::result::Result<Test, String> {
     if t.len() != 1 {
         return Err("expected one of { equals = … }, { matches = \"regex\" }, { present = true|false }".into());
     }
-    let (k, v) = t.iter().next().expect("one entry");
+    let Some((k, v)) = t.iter().next() else {
+        return Err("expected one entry".into());
+    };
     match (k.as_str(), v) {
         ("equals", v) => Ok(Test::Equals(json(v)?)),
         ("matches", toml::Value::String(re)) => Regex::new(re).map(Test::Matches).map_err(|e| {

@@ -14,6 +14,7 @@ pub mod replay;
 pub mod shrink;
 pub mod trial;
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -118,7 +119,7 @@ pub fn hunt(setup: &Setup<'_>, options: &HuntOptions, progress: &mut Progress<'_
     let mut report = HuntReport::default();
     let mut n = 0usize;
     for t in 0..options.trials {
-        let seed = options.seed.wrapping_add(t as u64);
+        let seed = options.seed.wrapping_add(t.sat_u64());
         let case = Case::new(generator.generate(seed)?);
         let outcome = setup.run(&case, n)?;
         n += 1;

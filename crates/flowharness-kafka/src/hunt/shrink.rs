@@ -13,6 +13,7 @@
 //! left ([`Case::obeys`]), so those checks cost no trial. The passes repeat
 //! until none finds a smaller failing case or the step budget is spent.
 
+use crate::num::Cast as _;
 use std::collections::HashSet;
 
 use super::case::{Case, flow_id};
@@ -163,7 +164,7 @@ impl<F> Shrinker<'_, '_, F> {
                 path.alternatives
                     .iter()
                     .enumerate()
-                    .map(move |(a, states)| (states.len(), p, a as u32))
+                    .map(move |(a, states)| (states.len(), p, a.sat_u32()))
             })
             .collect();
         shorter.sort_unstable();

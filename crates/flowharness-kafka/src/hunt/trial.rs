@@ -3,6 +3,7 @@
 //! against the expectation table. Nothing sleeps a fixed time: the trial
 //! waits for the group to catch up, then reads the output topic to its end.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -218,7 +219,7 @@ impl Setup<'_> {
         // Caught up, the output is all written: stop once as many as the
         // topic holds (or the table wants) are read, else at its end.
         let expected = if wait {
-            total as u64
+            total.sat_u64()
         } else {
             u64::try_from(held).unwrap_or(0)
         };

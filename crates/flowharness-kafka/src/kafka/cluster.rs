@@ -1,6 +1,7 @@
 //! How to reach a cluster: bootstrap servers and librdkafka properties
 //! (SASL/SSL included), with secrets never shown; and topic creation.
 
+use crate::num::Cast as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -196,7 +197,7 @@ impl Cluster {
                 .ok()
                 .and_then(|m| m.topics().first().map(|t| t.partitions().len()))
                 .unwrap_or(0);
-            if seen as i32 >= partitions {
+            if seen.sat_i32() >= partitions {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {

@@ -8,6 +8,7 @@
 //! stored batch on each fetch, so a consumer falls further behind as the log
 //! grows).
 
+use crate::num::Cast as _;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -95,7 +96,7 @@ pub struct MemoryLog {
 }
 
 fn size_of(batch: &Batch) -> u64 {
-    u64::try_from(batch.batch_length).map_or(batch.record_data.len() as u64 + 61, |l| l + HEADER)
+    u64::try_from(batch.batch_length).map_or(batch.record_data.len().sat_u64() + 61, |l| l + HEADER)
 }
 
 impl MemoryLog {
@@ -123,7 +124,7 @@ impl MemoryLog {
     }
 
     fn append_at(&self, topition: &Topition, batch: &mut Batch, now: Instant) -> Result<i64, ErrorCode> {
-        let count = batch.last_offset_delta.max(0) as i64 + 1;
+        let count = batch.last_offset_delta.max(0).sat_i64() + 1;
         let mut state = self.lock();
         let state = &mut *state;
         let id = match state.index.get(topition) {
@@ -146,14 +147,14 @@ impl MemoryLog {
                     if batch.base_sequence > seq.next {
                         return Err(ErrorCode::OutOfOrderSequenceNumber);
                     }
-                    seq.next = seq.next.wrapping_add(count as i32);
+                    seq.next = seq.next.wrapping_add(count.sat_i32());
                 }
                 _ => {
                     state.sequences.insert(
                         key,
                         Sequence {
                             epoch: batch.producer_epoch,
-                            next: batch.base_sequence.wrapping_add(count as i32),
+                            next: batch.base_sequence.wrapping_add(count.sat_i32()),
                         },
                     );
                 }
@@ -200,8 +201,9 @@ impl MemoryLog {
             let partition = &mut state.partitions[id].1;
             // An entry whose batch is gone already (deleted records or
             // topic) is passed over.
-            if partition.batches.front().is_some_and(|s| s.base == base) {
-                let gone = partition.batches.pop_front().expect("front checked above");
+            if partition.batches.front().is_some_and(|s| s.base == base)
+                && let Some(gone) = partition.batches.pop_front()
+            {
                 partition.log_start = partition.log_start.max(gone.last + 1);
                 state.bytes -= gone.size;
                 state.dropped_batches += 1;
@@ -255,7 +257,8 @@ impl MemoryLog {
         let ms = at
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
-            .as_millis() as i64;
+            .as_millis()
+            .sat_i64();
         let state = self.lock();
         let Some(&id) = state.index.get(topition) else {
             return 0;
@@ -280,7 +283,9 @@ impl MemoryLog {
             offset.min(partition.high)
         };
         while partition.batches.front().is_some_and(|s| s.last < offset) {
-            let gone = partition.batches.pop_front().expect("front checked above");
+            let Some(gone) = partition.batches.pop_front() else {
+                break;
+            };
             state.bytes -= gone.size;
         }
         partition.log_start = partition.log_start.max(offset);
@@ -315,7 +320,7 @@ impl MemoryLog {
                 .partitions
                 .iter()
                 .filter(|(_, p)| p.live)
-                .map(|(_, p)| p.batches.len() as u64)
+                .map(|(_, p)| p.batches.len().sat_u64())
                 .sum(),
             dropped_batches: state.dropped_batches,
             dropped_bytes: state.dropped_bytes,
@@ -330,7 +335,7 @@ mod tests {
     fn batch(records: i32, data: usize) -> Batch {
         Batch {
             base_offset: 0,
-            batch_length: 49 + data as i32,
+            batch_length: 49 + data.sat_i32(),
             partition_leader_epoch: 0,
             magic: 2,
             crc: 0,
@@ -341,7 +346,7 @@ mod tests {
             producer_id: -1,
             producer_epoch: -1,
             base_sequence: -1,
-            record_count: records as u32,
+            record_count: records.sat_u32(),
             record_data: Bytes::from(vec![7u8; data]),
         }
     }

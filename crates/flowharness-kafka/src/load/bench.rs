@@ -9,6 +9,7 @@
 //! then B/A, the harness's own events per second on one core with no
 //! broker, and the resident memory with a million accounts in flight.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ fn unlimited(options: &LoadOptions, max_flows: u64, time_scale: f64) -> EngineOp
 
 fn events_per_flow(pool: &Pool) -> f64 {
     let n = pool.templates.len().max(1);
-    pool.templates.iter().map(|t| t.events.len()).sum::<usize>() as f64 / n as f64
+    pool.templates.iter().map(|t| t.events.len()).sum::<usize>().to_f64() / n.to_f64()
 }
 
 /// Memory with `accounts` flows in flight: every flow started, none
@@ -114,7 +115,7 @@ fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str, 
     let keys: Vec<String> = (0..1000).map(|i| format!("{}", 1_000_000 + i)).collect();
     let began = Instant::now();
     for i in 0..events {
-        let key = &keys[(i % 1000) as usize];
+        let key = &keys[(i % 1000).sat_usize()];
         while producer
             .send(BaseRecord::<str, [u8]>::to(topic).key(key).payload(&payload))
             .is_err()
@@ -124,7 +125,7 @@ fn raw_rate(env: &Environment, options: &LoadOptions, events: u64, topic: &str, 
         producer.poll(Duration::ZERO);
     }
     let _ = producer.flush(Duration::from_secs(60));
-    Ok(events as f64 / began.elapsed().as_secs_f64())
+    Ok(events.to_f64() / began.elapsed().as_secs_f64())
 }
 
 /// Runs the benchmark: `events` messages for A and about as many for B,
@@ -133,7 +134,7 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
     let pool = pool(env, options, options.engine.seed)?;
     let (rss_before, rss_in_flight) = in_flight_memory(&pool, options, accounts);
     let per_flow = events_per_flow(&pool);
-    let flows = ((events as f64) / per_flow).ceil() as u64;
+    let flows = ((events.to_f64()) / per_flow).ceil().sat_u64();
 
     // The harness alone, no broker.
     let acks = Arc::new(Acks::new(Instant::now()));
@@ -147,7 +148,7 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
         &stop,
         &mut |_| (),
     );
-    let harness_alone = alone.events_sent as f64 / alone.seconds.max(1e-9);
+    let harness_alone = alone.events_sent.to_f64() / alone.seconds.max(1e-9);
 
     // A and B take turns, `ROUNDS` times each on fresh topics, and the
     // medians are compared: the broker shares the machine, so a single
@@ -155,7 +156,7 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
     let mut raw_rates = Vec::new();
     let mut harness_rates = Vec::new();
     // Like with like: A sends what B sends on average.
-    let bytes = pool.mean_event_bytes().round().max(1.0) as usize;
+    let bytes = pool.mean_event_bytes().round().max(1.0).sat_usize();
     for round in 0..ROUNDS {
         raw_rates.push(raw_rate(
             env,
@@ -184,7 +185,7 @@ pub fn run(env: &Environment, options: &LoadOptions, events: u64, accounts: u64)
             &mut |_| (),
         );
         let acknowledged = acks.acknowledged.load(std::sync::atomic::Ordering::Relaxed);
-        harness_rates.push(acknowledged as f64 / began.elapsed().as_secs_f64());
+        harness_rates.push(acknowledged.to_f64() / began.elapsed().as_secs_f64());
     }
     let (raw, harness) = (median(raw_rates), median(harness_rates));
     Ok(BenchResult {

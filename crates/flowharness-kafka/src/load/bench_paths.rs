@@ -6,6 +6,7 @@
 //! (the benchmark's own process holds a broker and a template pool, so
 //! its memory says nothing of theirs).
 
+use crate::num::Cast as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,7 +87,7 @@ pub fn generate_rate(
         Figure {
             name: "generate to a file (.jsonl)",
             events: made.events,
-            per_second: made.events as f64 / seconds.max(1e-9),
+            per_second: made.events.to_f64() / seconds.max(1e-9),
             target: Target::Rate(500_000.0),
         },
         path,
@@ -108,7 +109,7 @@ pub fn verify_rate(spec: &FlowSpec, path: &Path) -> Result<Figure> {
     Ok(Figure {
         name: "verify --file (.jsonl)",
         events: report.messages,
-        per_second: report.messages as f64 / seconds.max(1e-9),
+        per_second: report.messages.to_f64() / seconds.max(1e-9),
         target: Target::Rate(300_000.0),
     })
 }
@@ -126,8 +127,8 @@ fn partition_of(key: &str, partitions: u32) -> i32 {
 pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u64) -> Result<Figure> {
     // Enough flows for `events`, from the mean of a small sample.
     let sample = FlowGenerator::new(spec, with_flows(options, 200))?.generate(seed)?;
-    let per_flow = (sample.len() as f64 / 200.0).max(1.0);
-    let flows = ((events as f64 / per_flow) * 1.05).ceil() as usize;
+    let per_flow = (sample.len().to_f64() / 200.0).max(1.0);
+    let flows = ((events.to_f64() / per_flow) * 1.05).ceil().sat_usize();
     let generator = FlowGenerator::new(spec, with_flows(options, flows))?;
     let mut checker = Checker::new(spec, CheckOptions::default());
     let mut batch: Vec<Observed> = Vec::with_capacity(1024);
@@ -140,7 +141,7 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
             checker.observe(o);
         }
         checking += began.elapsed();
-        checked += batch.len() as u64;
+        checked += batch.len().sat_u64();
         batch.clear();
     };
     generator.generate_into(seed, &mut |k| {
@@ -173,7 +174,7 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
     Ok(Figure {
         name: "checker alone, interleaved",
         events: checked,
-        per_second: checked as f64 / checking.as_secs_f64().max(1e-9),
+        per_second: checked.to_f64() / checking.as_secs_f64().max(1e-9),
         target: Target::Rate(1_000_000.0),
     })
 }
@@ -224,7 +225,7 @@ pub fn produce_rate(
     Ok(Figure {
         name: "produce (generate, encode, send)",
         events: report.delivery.acknowledged,
-        per_second: report.delivery.acknowledged as f64 / report.send_seconds.max(1e-9),
+        per_second: report.delivery.acknowledged.to_f64() / report.send_seconds.max(1e-9),
         target: Target::OfLoad(0.8),
     })
 }
@@ -253,7 +254,7 @@ fn peak_of(mut child: std::process::Child) -> Result<(std::process::Output, f64)
     let output = child
         .wait_with_output()
         .map_err(|e| Error::system("bench: a child\'s output", e))?;
-    Ok((output, peak_kb as f64 / 1024.0))
+    Ok((output, peak_kb.to_f64() / 1024.0))
 }
 
 /// Runs `exe args` and measures its time and peak memory; it must exit 0.

@@ -3,6 +3,7 @@
 //! (the flow's time compressed by the time scale); accounts in flight are
 //! never given a second flow, and `max_in_flight` bounds memory.
 
+use crate::num::Cast as _;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
@@ -70,10 +71,10 @@ struct Accounts {
 
 impl Accounts {
     fn is_busy(&self, i: u64) -> bool {
-        self.busy[(i / 64) as usize] & (1 << (i % 64)) != 0
+        self.busy[(i / 64).sat_usize()] & (1 << (i % 64)) != 0
     }
     fn set(&mut self, i: u64, busy: bool) {
-        let word = &mut self.busy[(i / 64) as usize];
+        let word = &mut self.busy[(i / 64).sat_usize()];
         if busy {
             *word |= 1 << (i % 64);
         } else {
@@ -101,7 +102,7 @@ fn offset_us(at_ms: i64, time_scale: f64) -> u64 {
     if time_scale <= 0.0 {
         return 0;
     }
-    (at_ms.max(0) as f64 * 1000.0 / time_scale) as u64
+    (at_ms.max(0).to_f64() * 1000.0 / time_scale).sat_u64()
 }
 
 /// Runs the loop until the schedule (or duration) ends and every started
@@ -119,19 +120,19 @@ pub fn run(
     let origin = acks.origin;
     let wall_origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-        - origin.elapsed().as_millis() as i64;
+        .map_or(0, |d| d.as_millis().sat_i64())
+        - origin.elapsed().as_millis().sat_i64();
     let (shard_i, shard_n) = options.shard;
     let local = options.accounts.saturating_sub(shard_i).div_ceil(shard_n.max(1)).max(1);
     let mut accounts = Accounts {
-        busy: vec![0; local.div_ceil(64) as usize],
+        busy: vec![0; local.div_ceil(64).sat_usize()],
         local,
         cursor: 0,
     };
     let paced = !matches!(options.schedule, Schedule::Unlimited);
     let end_us = match options.schedule.seconds() {
-        Some(s) => (s * 1e6) as u64,
-        None => options.duration.as_micros() as u64,
+        Some(s) => (s * 1e6).sat_u64(),
+        None => options.duration.as_micros().sat_u64(),
     };
     let mut rng = Rng::seed_from_u64(options.seed);
     let mut slots: Vec<Option<Active>> = Vec::new();
@@ -146,7 +147,7 @@ pub fn run(
     let mut last_acked = 0;
     let mut last_failed = 0;
     loop {
-        let now_us = origin.elapsed().as_micros() as u64;
+        let now_us = origin.elapsed().as_micros().sat_u64();
         if stop.load(Ordering::Relaxed) {
             out.interrupted = true;
             break;
@@ -162,7 +163,7 @@ pub fn run(
             }
             let due_us = if paced {
                 match options.schedule.time_of(out.flows_started) {
-                    Some(t) => (t * 1e6) as u64,
+                    Some(t) => (t * 1e6).sat_u64(),
                     None => {
                         exhausted = true;
                         break;
@@ -182,7 +183,7 @@ pub fn run(
             let t = pool.pick(&mut rng);
             let template = &pool.templates[t];
             let mut active = Active {
-                template: t as u32,
+                template: t.sat_u32(),
                 account: local_account,
                 next: 0,
                 start_us: due_us,
@@ -194,17 +195,17 @@ pub fn run(
             let first = due_us + offset_us(template.events[0].at_ms, options.time_scale);
             let slot = match free.pop() {
                 Some(s) => {
-                    slots[s as usize] = Some(active);
+                    slots[s.sat_usize()] = Some(active);
                     s
                 }
                 None => {
                     slots.push(Some(active));
-                    (slots.len() - 1) as u32
+                    (slots.len() - 1).sat_u32()
                 }
             };
             heap.push(Reverse((first, slot)));
             out.flows_started += 1;
-            out.starting_seconds = now_us as f64 / 1e6;
+            out.starting_seconds = now_us.to_f64() / 1e6;
             out.flows_in_flight += 1;
             out.peak_in_flight = out.peak_in_flight.max(out.flows_in_flight);
             *out.by_path.entry(template.path).or_default() += 1;
@@ -217,10 +218,10 @@ pub fn run(
                 break;
             }
             heap.pop();
-            let Some(active) = slots[slot as usize].as_mut() else {
+            let Some(active) = slots[slot.sat_usize()].as_mut() else {
                 continue;
             };
-            let template = &pool.templates[active.template as usize];
+            let template = &pool.templates[active.template.sat_usize()];
             let i = usize::from(active.next);
             template.stamp(i, &active.key, &active.ids, &mut rng, &mut buf);
             let intended = if paced { due } else { now_us };
@@ -231,7 +232,12 @@ pub fn run(
                 template.flow_id_text(i, &active.ids, &mut id_text);
                 sink.flow_header(name, &id_text);
             }
-            sink.send(&active.key, &buf, wall_origin_ms + (intended / 1000) as i64, intended);
+            sink.send(
+                &active.key,
+                &buf,
+                wall_origin_ms + (intended / 1000).sat_i64(),
+                intended,
+            );
             out.events_sent += 1;
             second.events_sent += 1;
             active.next += 1;
@@ -240,7 +246,7 @@ pub fn run(
                 heap.push(Reverse((next.max(due), slot)));
             } else {
                 accounts.set(active.account, false);
-                slots[slot as usize] = None;
+                slots[slot.sat_usize()] = None;
                 free.push(slot);
                 out.flows_in_flight -= 1;
                 out.flows_finished += 1;
@@ -259,13 +265,13 @@ pub fn run(
                 let r = if l.1.is_empty() {
                     [0.0; 4]
                 } else {
-                    [0.5, 0.9, 0.99, 1.0].map(|q| l.1.value_at_quantile(q) as f64 / 1000.0)
+                    [0.5, 0.9, 0.99, 1.0].map(|q| l.1.value_at_quantile(q).to_f64() / 1000.0)
                 };
                 l.1.reset();
                 r
             };
             second.t = next_tick_us / 1_000_000;
-            second.target_flow_rate = options.schedule.rate_at((next_tick_us as f64 / 1e6) - 0.5);
+            second.target_flow_rate = options.schedule.rate_at((next_tick_us.to_f64() / 1e6) - 0.5);
             second.events_acknowledged = acked - last_acked;
             second.errors = failed - last_failed;
             second.flows_in_flight = out.flows_in_flight;
@@ -288,13 +294,13 @@ pub fn run(
             options
                 .schedule
                 .time_of(out.flows_started)
-                .map_or(u64::MAX, |t| (t * 1e6) as u64)
+                .map_or(u64::MAX, |t| (t * 1e6).sat_u64())
         } else {
             now_us
         };
         let next_event = heap.peek().map_or(u64::MAX, |Reverse((d, _))| *d);
         let next = next_start.min(next_event).min(next_tick_us);
-        let now_us = origin.elapsed().as_micros() as u64;
+        let now_us = origin.elapsed().as_micros().sat_u64();
         if next > now_us + 100 {
             std::thread::sleep(Duration::from_micros((next - now_us).min(1000)));
         }

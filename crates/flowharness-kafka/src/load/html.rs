@@ -6,6 +6,7 @@
 //! A short inline script shows the values under the pointer; every chart
 //! reads without it.
 
+use crate::num::Cast as _;
 use std::fmt::Write as _;
 
 use super::LoadReport;
@@ -64,7 +65,7 @@ fn series(name: &str, i: usize, points: Vec<(f64, f64)>) -> Series {
 }
 
 fn over_time(r: &LoadReport, f: &dyn Fn(&Tick) -> f64) -> Vec<(f64, f64)> {
-    r.timeline.iter().map(|t| (t.t as f64, f(t))).collect()
+    r.timeline.iter().map(|t| (t.t.to_f64(), f(t))).collect()
 }
 
 /// The HDR percentile curve of a distribution: (percentile axis, ms).
@@ -73,13 +74,13 @@ pub fn percentile_curve(l: &Latency) -> Vec<(f64, f64)> {
     if total == 0 {
         return Vec::new();
     }
-    let cap = 1.0 - 1.0 / total.max(10) as f64;
-    let mut points = vec![(0.0, l.histogram.first().map_or(0.0, |(us, _)| *us as f64 / 1000.0))];
+    let cap = 1.0 - 1.0 / total.max(10).to_f64();
+    let mut points = vec![(0.0, l.histogram.first().map_or(0.0, |(us, _)| (*us).to_f64() / 1000.0))];
     let mut seen = 0u64;
     for (us, n) in &l.histogram {
         seen += n;
-        let q = (seen as f64 / total as f64).min(cap);
-        points.push((percentile_x(q), *us as f64 / 1000.0));
+        let q = (seen.to_f64() / total.to_f64()).min(cap);
+        points.push((percentile_x(q), (*us).to_f64() / 1000.0));
     }
     points
 }
@@ -238,13 +239,13 @@ fn observed(r: &LoadReport, out: &mut String) {
         &BarChart {
             title: "Violations by rule".into(),
             unit: "findings".into(),
-            bars: o.by_rule.iter().map(|(k, v)| (k.clone(), *v as f64)).collect(),
+            bars: o.by_rule.iter().map(|(k, v)| (k.clone(), (*v).to_f64())).collect(),
             color: PALETTE[2],
         }
         .render(),
     );
-    let read: Vec<(f64, f64)> = o.timeline.iter().map(|t| (t.t as f64, t.messages as f64)).collect();
-    let sent = over_time(r, &|t| t.events_sent as f64);
+    let read: Vec<(f64, f64)> = o.timeline.iter().map(|t| (t.t.to_f64(), t.messages.to_f64())).collect();
+    let sent = over_time(r, &|t| t.events_sent.to_f64());
     out.push_str(&chart(
         "observer-throughput",
         "Read back against sent",
@@ -253,7 +254,7 @@ fn observed(r: &LoadReport, out: &mut String) {
         XAxis::Linear,
         vec![series("sent", 0, sent), series("read by the observer", 1, read)],
     ));
-    let e2e: Vec<(f64, f64)> = o.timeline.iter().map(|t| (t.t as f64, t.end_to_end_p99_ms)).collect();
+    let e2e: Vec<(f64, f64)> = o.timeline.iter().map(|t| (t.t.to_f64(), t.end_to_end_p99_ms)).collect();
     out.push_str(&chart(
         "observer-latency",
         "End-to-end p99 over time",
@@ -286,7 +287,7 @@ fn consumer_group(r: &LoadReport, out: &mut String) {
             None => format!("still {} messages behind", g.remaining),
         }
     );
-    let points: Vec<(f64, f64)> = g.timeline.iter().map(|t| (t.t, t.lag as f64)).collect();
+    let points: Vec<(f64, f64)> = g.timeline.iter().map(|t| (t.t, t.lag.to_f64())).collect();
     out.push_str(&chart(
         "group-lag",
         "Consumer group lag",
@@ -337,14 +338,14 @@ pub fn html(r: &LoadReport) -> String {
     let mut events_per_flow = if r.flows.started == 0 {
         1.0
     } else {
-        r.events.sent as f64 / r.flows.started as f64
+        r.events.sent.to_f64() / r.flows.started.to_f64()
     };
     if !events_per_flow.is_finite() {
         events_per_flow = 1.0;
     }
     let mut throughput = vec![
-        series("sent", 0, over_time(r, &|t| t.events_sent as f64)),
-        series("acknowledged", 1, over_time(r, &|t| t.events_acknowledged as f64)),
+        series("sent", 0, over_time(r, &|t| t.events_sent.to_f64())),
+        series("acknowledged", 1, over_time(r, &|t| t.events_acknowledged.to_f64())),
     ];
     if r.timeline.iter().any(|t| t.target_flow_rate.is_some()) {
         throughput.push(Series {

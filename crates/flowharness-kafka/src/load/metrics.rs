@@ -1,6 +1,7 @@
 //! Latency histograms (HDR, microseconds) and the per-second timeline of
 //! a load run, with their JSON forms, which merge exactly across shards.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
@@ -9,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Up to an hour, 3 significant digits.
 const MAX_US: u64 = 3_600_000_000;
 
+#[allow(
+    clippy::expect_used,
+    reason = "constant bounds (1 ≤ low, 2 × low ≤ high, 3 significant digits) that hdrhistogram accepts; a unit test builds it"
+)]
 pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds make a valid histogram")
 }
@@ -33,7 +38,7 @@ pub struct Latency {
 }
 
 fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
+    us.to_f64() / 1000.0
 }
 
 impl Latency {

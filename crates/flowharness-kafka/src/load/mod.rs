@@ -15,6 +15,7 @@ pub mod sink;
 pub mod stamps;
 pub mod templates;
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -385,7 +386,7 @@ fn report(
             error_rate: if r.events_sent == 0 {
                 0.0
             } else {
-                failed as f64 / r.events_sent as f64
+                failed.to_f64() / r.events_sent.to_f64()
             },
         },
         failures: acks
@@ -393,8 +394,8 @@ fn report(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone(),
-        flows_per_second: r.flows_started as f64 / starting,
-        events_per_second: r.events_sent as f64 / seconds,
+        flows_per_second: r.flows_started.to_f64() / starting,
+        events_per_second: r.events_sent.to_f64() / seconds,
         ack_latency: latency,
         observed,
         consumer_group,

@@ -3,6 +3,7 @@
 //! end-to-end latency per event type, from the time a message was meant
 //! to be sent (its timestamp) to the time it was read.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,7 +80,7 @@ pub struct Expect {
 fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| d.as_millis().sat_i64())
 }
 
 /// The header a shard's messages carry: its run id.
@@ -172,7 +173,7 @@ pub fn observe(
         if let Ok(state) = state
             && let Some(sent) = m.timestamp().to_millis()
         {
-            let us = (wall_ms() - sent).max(0) as u64 * 1000;
+            let us = (wall_ms() - sent).max(0).sat_u64() * 1000;
             record(latencies.entry(state).or_insert_with(histogram), us);
             record(&mut second.latency, us);
         }
@@ -237,7 +238,7 @@ impl Second {
             end_to_end_p99_ms: if self.latency.is_empty() {
                 0.0
             } else {
-                self.latency.value_at_quantile(0.99) as f64 / 1000.0
+                self.latency.value_at_quantile(0.99).to_f64() / 1000.0
             },
         });
         self.latency.reset();

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::generate::time::parse_duration_ms;
+use crate::num::Cast as _;
 
 /// One stretch of the schedule: the rate goes linearly from `from` to `to`
 /// (flows per second) over `seconds`.
@@ -79,7 +80,7 @@ fn seconds(text: &str) -> Result<f64> {
             "--rate: a stage must last a while, found {text:?}"
         )));
     }
-    Ok(ms as f64 / 1000.0)
+    Ok(ms.to_f64() / 1000.0)
 }
 
 impl Schedule {
@@ -149,7 +150,7 @@ impl Schedule {
         let Schedule::Paced(segments) = self else {
             return Some(0.0);
         };
-        let mut n = k as f64;
+        let mut n = k.to_f64();
         let mut start = 0.0;
         for s in segments {
             let total = s.total();
@@ -197,7 +198,7 @@ mod tests {
         assert!((s.count_at(10.0) - 30_000.0).abs() < 1e-6);
         for k in [0_u64, 1, 999, 15_000, 29_999] {
             let t = s.time_of(k).unwrap();
-            assert!((s.count_at(t) - k as f64).abs() < 1e-6, "k {k}: t {t}");
+            assert!((s.count_at(t) - k.to_f64()).abs() < 1e-6, "k {k}: t {t}");
         }
         assert!((s.rate_at(5.0).unwrap() - 3000.0).abs() < 1e-9);
     }

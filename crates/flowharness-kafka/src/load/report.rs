@@ -1,6 +1,7 @@
 //! A load run's report: the JSON file, the terminal summary and the merge
 //! of shards (the HTML page is `html`).
 
+use crate::num::Cast as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -93,7 +94,11 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport> {
             sent,
             acknowledged: sum(&|r| r.events.acknowledged),
             failed,
-            error_rate: if sent == 0 { 0.0 } else { failed as f64 / sent as f64 },
+            error_rate: if sent == 0 {
+                0.0
+            } else {
+                failed.to_f64() / sent.to_f64()
+            },
         },
         failures: reports.iter().flat_map(|r| r.failures.clone()).take(100).collect(),
         flows_per_second: reports.iter().map(|r| r.flows_per_second).sum(),

@@ -4,6 +4,7 @@
 //! measured from it, so a stalled producer shows up in the figures instead
 //! of hiding (coordinated omission).
 
+use crate::num::Cast as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ impl Acks {
     /// An acknowledgement of a message meant to go at `intended_us`.
     pub fn ack(&self, intended_us: u64) {
         self.acknowledged.fetch_add(1, Ordering::Relaxed);
-        let now = self.origin.elapsed().as_micros() as u64;
+        let now = self.origin.elapsed().as_micros().sat_u64();
         let mut l = self.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let us = now.saturating_sub(intended_us);
         record(&mut l.0, us);
@@ -71,7 +72,7 @@ impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;
     fn delivery(&self, result: &DeliveryResult<'_>, intended_us: usize) {
         match result {
-            Ok(_) => self.0.ack(intended_us as u64),
+            Ok(_) => self.0.ack(intended_us.sat_u64()),
             Err((e, _)) => self.0.fail(e.to_string()),
         }
     }
@@ -183,7 +184,7 @@ impl Sink for KafkaSink {
     fn send(&mut self, key: &[u8], payload: &[u8], timestamp_ms: i64, intended_us: u64) {
         self.sent += 1;
         loop {
-            let mut record = BaseRecord::with_opaque_to(&self.topics[self.current], intended_us as usize)
+            let mut record = BaseRecord::with_opaque_to(&self.topics[self.current], intended_us.sat_usize())
                 .key(key)
                 .payload(payload)
                 .timestamp(timestamp_ms);

@@ -4,6 +4,7 @@
 //! the characters seen there, or a UUID. It keeps the value's length, so
 //! stamping rewrites bytes in place and the encoded event stays valid.
 
+use crate::num::Cast as _;
 use rand::Rng as _;
 
 use crate::generate::fakes::Rng;
@@ -57,7 +58,10 @@ impl Stamp {
     pub fn capacity(&self) -> u64 {
         match self {
             Stamp::Uuid { .. } => u64::MAX,
-            Stamp::Mask(m) => m.iter().flatten().fold(1u64, |n, a| n.saturating_mul(a.len() as u64)),
+            Stamp::Mask(m) => m
+                .iter()
+                .flatten()
+                .fold(1u64, |n, a| n.saturating_mul(a.len().sat_u64())),
         }
     }
 
@@ -73,11 +77,11 @@ impl Stamp {
         let (mut bits, mut left) = (0u64, 0u64);
         for (t, alphabet) in target.iter_mut().zip(mask) {
             let Some(alphabet) = alphabet else { continue };
-            let n = alphabet.len() as u64;
+            let n = alphabet.len().sat_u64();
             if left < n {
                 (bits, left) = (rng.next_u64(), u64::MAX);
             }
-            *t = alphabet[(bits % n) as usize];
+            *t = alphabet[(bits % n).sat_usize()];
             bits /= n;
             left /= n;
         }
@@ -90,7 +94,7 @@ impl Stamp {
             // A UUID key: the index in its last hex digits.
             let mut n = index;
             for c in out.iter_mut().rev().filter(|c| **c != b'-').take(12) {
-                let d = (n % 16) as u8;
+                let d = (n % 16).sat_u8();
                 *c = if d < 10 { b'0' + d } else { b'a' + d - 10 };
                 n /= 16;
             }
@@ -99,8 +103,8 @@ impl Stamp {
         let mut n = index;
         for (c, alphabet) in out.iter_mut().zip(mask).rev() {
             let Some(alphabet) = alphabet else { continue };
-            let k = alphabet.len() as u64;
-            *c = alphabet[(n % k) as usize];
+            let k = alphabet.len().sat_u64();
+            *c = alphabet[(n % k).sat_usize()];
             n /= k;
         }
     }

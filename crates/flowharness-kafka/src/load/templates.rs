@@ -6,6 +6,7 @@
 //! digits), so the encoded bytes stay valid and nothing is re-encoded:
 //! this is the path that makes `load` faster than the broker.
 
+use crate::num::Cast as _;
 use std::sync::Arc;
 
 use rand::{RngExt, SeedableRng};
@@ -243,7 +244,7 @@ impl Pool {
             .iter()
             .flat_map(|t| &t.events)
             .fold((0usize, 0usize), |(b, n), e| (b + e.bytes.len(), n + 1));
-        bytes as f64 / events.max(1) as f64
+        bytes.to_f64() / events.max(1).to_f64()
     }
 
     /// How many accounts keys of this flow's shape can tell apart.

@@ -2,6 +2,7 @@
 //! versions, and compatibility levels, with Confluent's rules and error
 //! codes. Compatibility is checked with `schema::compat`.
 
+use crate::num::Cast as _;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -359,7 +360,7 @@ impl Store {
         let id = match self.find_same(&json, kind) {
             Some(s) => s.id,
             None => {
-                let id = self.schemas.len() as u32 + 1;
+                let id = self.schemas.len().sat_u32() + 1;
                 self.schemas.push(Stored {
                     id,
                     text: text.to_string(),

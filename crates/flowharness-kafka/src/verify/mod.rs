@@ -2,6 +2,7 @@
 //! them back the way a consumer would, and judge what was observed: every
 //! message against its schema and its flow, nothing lost, nothing doubled.
 
+use crate::num::Cast as _;
 use std::time::Duration;
 
 use crate::codec::{binary, confluent};
@@ -308,7 +309,7 @@ pub fn produce_stream(
         Some(c) => c.finish(),
         None => schema_only,
     };
-    let lost = seen.missing(seq as u64).saturating_sub(delivery.failed);
+    let lost = seen.missing(seq.sat_u64()).saturating_sub(delivery.failed);
     Ok(RunReport {
         schema_id,
         delivery,
