@@ -264,3 +264,28 @@ fn started_commands_are_stopped_with_their_whole_group() {
     let left = processes_with(&format!("sleep {marker}"));
     assert!(left.is_empty(), "still running after the run: {left:?}");
 }
+
+/// `bdd::run` writes what a run prints (cucumber's writer and the run's
+/// own lines) to the writer it is given, as `cli::run` hands it on.
+#[test]
+fn a_run_prints_to_the_writer_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("console.feature");
+    std::fs::write(
+        &feature,
+        "Feature: Console routing\n  Scenario: A contract alone\n    Given the \"account-migration\" flow\n    And the seed 42\n",
+    )
+    .unwrap();
+    let options = flowharness::bdd::TestOptions {
+        paths: vec![feature],
+        concurrency: 1,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let passed = flowharness::bdd::run(&options, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(passed, "{text}");
+    assert!(text.contains("run seed: "), "{text}");
+    assert!(text.contains("Feature: Console routing"), "{text}");
+    assert!(text.contains("1 scenario (1 passed)"), "{text}");
+}
