@@ -4,8 +4,9 @@
 //! (and a little per key), never the messages.
 
 use crate::num::Cast as _;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -158,7 +159,9 @@ fn is_branch_of(value: &Value, schema: &crate::schema::Schema) -> bool {
 }
 
 fn hash_of(v: &Value) -> u64 {
-    let mut h = DefaultHasher::new();
+    // SipHash: a fingerprint that stands for the id in the dedupe window,
+    // where a collision would be a false finding.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
     match v {
         Value::String(s) => s.hash(&mut h),
         other => other.to_string().hash(&mut h),
@@ -198,16 +201,16 @@ impl<'s> Checker<'s> {
             topics,
             spec,
             options,
-            flows: HashMap::new(),
-            correlations: HashMap::new(),
-            keys: HashMap::new(),
+            flows: HashMap::default(),
+            correlations: HashMap::default(),
+            keys: HashMap::default(),
             idle_keys: VecDeque::new(),
             resting: VecDeque::new(),
             rests: 0,
             forgot: false,
             recent_ids: VecDeque::new(),
-            recent_set: HashSet::new(),
-            references: vec![HashMap::new(); spec.references.len()],
+            recent_set: HashSet::default(),
+            references: vec![HashMap::default(); spec.references.len()],
             pending_references: Vec::new(),
             missing_key_reported: false,
             report: Report::default(),
@@ -328,7 +331,10 @@ impl<'s> Checker<'s> {
             }
         }
         let channels = spec.channels.len();
-        let info = self.keys.entry(key.clone()).or_default();
+        if !self.keys.contains_key(&key) {
+            self.keys.insert(key.clone(), KeyInfo::default());
+        }
+        let Some(info) = self.keys.get_mut(&key) else { return };
         if info.partitions.len() != channels {
             info.partitions = vec![None; channels];
         }

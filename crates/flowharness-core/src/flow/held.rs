@@ -2,7 +2,7 @@
 //! never across topics, so the checker holds an event its flow cannot take
 //! yet until what it waits for arrives from another topic.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;

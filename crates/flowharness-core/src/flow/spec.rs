@@ -364,6 +364,10 @@ impl FlowSpec {
 
     /// The flow id of a message of `state`: its id fields' texts joined by `/`.
     pub fn flow_id_of(&self, value: &Value, state: usize) -> Option<String> {
+        // One field (most flows): its text, without a list to join.
+        if let [field] = self.flow_id.as_slice() {
+            return field.get(value, state).map(super::fields::text);
+        }
         let parts: Option<Vec<String>> = self
             .flow_id
             .iter()
