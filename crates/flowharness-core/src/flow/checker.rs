@@ -249,7 +249,6 @@ impl<'s> Checker<'s> {
         } else {
             Some(0)
         };
-        let topic_name = m.topic.clone();
         let mut at = At {
             topic: if multi { m.topic.as_deref() } else { None },
             partition: m.partition,
@@ -364,7 +363,7 @@ impl<'s> Checker<'s> {
                 state,
                 key: key.clone(),
                 value: value.clone(),
-                topic: topic_name.unwrap_or_else(|| self.topics[channel].clone()),
+                topic: m.topic.clone().unwrap_or_else(|| self.topics[channel].clone()),
                 partition: m.partition,
                 offset: m.offset,
             };

@@ -152,7 +152,22 @@ impl MsgPath {
 
     /// The value at the path, when there is one and it is not null.
     pub fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
-        self.get_all(value).into_iter().next()
+        // Until a `[]`, at most one value at each step, so no list is
+        // needed (the checker reads several paths of every event).
+        let mut v = value;
+        for step in &self.steps {
+            v = match step {
+                Step::Field(name) => v.get(name)?,
+                Step::Items => return self.get_all(value).into_iter().next(),
+                Step::Branch(full) => v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(full))?,
+                Step::Nullable(_) => match v {
+                    Value::Null => return None,
+                    Value::Object(m) if m.len() == 1 => m.values().next()?,
+                    other => other,
+                },
+            };
+        }
+        (!v.is_null()).then_some(v)
     }
 
     /// Writes `new` at the path, creating records, branches and nullable
