@@ -44,12 +44,15 @@ impl Drop for Installed {
 /// Prints one line on the run's console (on stdout when no run is going,
 /// as in the steps' unit tests).
 pub fn say(line: impl std::fmt::Display) {
-    write(&format!("{line}\n"));
+    send(format!("{line}\n"));
 }
 
 /// Prints text as it is on the run's console.
 pub fn write(text: &str) {
-    let text = text.to_string();
+    send(text.to_string());
+}
+
+fn send(text: String) {
     let console = CONSOLE.lock().unwrap_or_else(PoisonError::into_inner).clone();
     match console {
         Some(sender) => {

@@ -330,10 +330,12 @@ impl<'s> Checker<'s> {
             }
         }
         let channels = spec.channels.len();
-        if !self.keys.contains_key(&key) {
-            self.keys.insert(key.clone(), KeyInfo::default());
-        }
-        let Some(info) = self.keys.get_mut(&key) else { return };
+        // One lookup for a key seen before (most messages), and a copy of
+        // the key only for a new one.
+        let info = match self.keys.get_mut(&key) {
+            Some(info) => info,
+            None => self.keys.entry(key.clone()).or_default(),
+        };
         if info.partitions.len() != channels {
             info.partitions = vec![None; channels];
         }

@@ -94,18 +94,24 @@ pub fn generate_rate(
     ))
 }
 
+/// The contract-path figures measure clean runs: generated flows that broke
+/// their own flow are an error, not a figure.
+fn clean(spec: &FlowSpec, errors: u64) -> Result<()> {
+    if errors > 0 {
+        return Err(Error::Usage(format!(
+            "bench: generated flows broke the flow {} {errors} times; the benchmark measures clean runs",
+            spec.name()
+        )));
+    }
+    Ok(())
+}
+
 /// `verify --file` over the file [`generate_rate`] wrote.
 pub fn verify_rate(spec: &FlowSpec, path: &Path) -> Result<Figure> {
     let began = Instant::now();
     let report = fixture_io::check_file(spec, path, CheckOptions::default())?;
     let seconds = began.elapsed().as_secs_f64();
-    if report.errors > 0 {
-        return Err(Error::Usage(format!(
-            "bench: generated flows broke the flow {} {} times; the benchmark measures clean runs",
-            spec.name(),
-            report.errors
-        )));
-    }
+    clean(spec, report.errors)?;
     Ok(Figure {
         name: "verify --file (.jsonl)",
         events: report.messages,
@@ -164,13 +170,7 @@ pub fn checker_rate(spec: &FlowSpec, options: &FlowOptions, events: u64, seed: u
     })?;
     run(&mut batch, &mut checker);
     let report = checker.finish();
-    if report.errors > 0 {
-        return Err(Error::Usage(format!(
-            "bench: generated flows broke the flow {} {} times; the benchmark measures clean runs",
-            spec.name(),
-            report.errors
-        )));
-    }
+    clean(spec, report.errors)?;
     Ok(Figure {
         name: "checker alone, interleaved",
         events: checked,
