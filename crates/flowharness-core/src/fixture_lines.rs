@@ -128,14 +128,37 @@ impl<W: Write> LinesWriter<W> {
         Ok(LinesWriter { out, messages: 0 })
     }
 
+    /// Writes one message's line, serialized straight from its parts (no
+    /// row built and copied first): `{"topic", "key", "partition": null,
+    /// "headers", "value"}`. A header named twice keeps its last value.
     pub fn push(&mut self, topic: &str, key: &Value, headers: &[(String, String)], value: &Value) -> io::Result<()> {
-        let headers: Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        let row = json!({ "topic": topic, "key": key, "partition": null, "headers": headers, "value": value });
-        serde_json::to_writer(&mut self.out, &row).map_err(io::Error::other)?;
-        self.out.write_all(b"\n")?;
+        let out = &mut self.out;
+        out.write_all(b"{\"topic\":")?;
+        serde_json::to_writer(&mut *out, topic).map_err(io::Error::other)?;
+        out.write_all(b",\"key\":")?;
+        serde_json::to_writer(&mut *out, key).map_err(io::Error::other)?;
+        out.write_all(b",\"partition\":null,\"headers\":{")?;
+        let mut first = true;
+        for (i, (name, _)) in headers.iter().enumerate() {
+            if headers[..i].iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let last = headers
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| v.as_str());
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, name).map_err(io::Error::other)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, last).map_err(io::Error::other)?;
+        }
+        out.write_all(b"},\"value\":")?;
+        serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+        out.write_all(b"}\n")?;
         self.messages += 1;
         Ok(())
     }
@@ -144,5 +167,39 @@ impl<W: Write> LinesWriter<W> {
     pub fn finish(mut self) -> io::Result<(W, usize)> {
         self.out.flush()?;
         Ok((self.out, self.messages))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_the_row_it_stands_for() {
+        let mut w = LinesWriter::new(Vec::new(), &[("t\"1".into(), json!("x.avsc"))]).unwrap();
+        let headers = vec![
+            ("trace".to_string(), "a\n1".to_string()),
+            ("id".to_string(), "7".to_string()),
+            ("trace".to_string(), "b2".to_string()),
+        ];
+        let value = json!({"id": "é\u{1}", "n": [1, 2.5, null], "branch": {"x.Y": {"z": true}}});
+        w.push("t\"1", &json!("k-1"), &headers, &value).unwrap();
+        w.push("t\"1", &Value::Null, &[], &json!(3)).unwrap();
+        let (bytes, n) = w.finish().unwrap();
+        assert_eq!(n, 2);
+        let text = String::from_utf8(bytes).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(
+            lines[1],
+            json!({"topic": "t\"1", "key": "k-1", "partition": null,
+                   "headers": {"trace": "b2", "id": "7"}, "value": value})
+        );
+        let keys: Vec<&String> = lines[1]["headers"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["trace", "id"]);
+        assert_eq!(
+            lines[2],
+            json!({"topic": "t\"1", "key": null, "partition": null, "headers": {}, "value": 3})
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! its references to earlier flows, and its time by the timing rules.
 
 use crate::num::Cast as _;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use proptest::strategy::{BoxedStrategy, Strategy as _, ValueTree};
 use rand::{Rng as _, RngExt};
@@ -15,6 +15,7 @@ use super::generator::FlowOptions;
 use super::spec::{FlowSpec, TimeRule};
 use super::timing::{StateTiming, Window};
 use crate::error::{Error, Result};
+use crate::generate::avro_sampler::Sampler;
 use crate::generate::fakes::Rng;
 use crate::generate::sample::seeded_runner;
 
@@ -49,20 +50,32 @@ pub(super) struct EventCtx<'a> {
     pub(super) spec: &'a FlowSpec,
     pub(super) options: &'a FlowOptions,
     pub(super) rng: &'a mut Rng,
-    pub(super) used_keys: &'a mut HashSet<u64>,
-    pub(super) used_ids: &'a mut HashSet<u64>,
+    pub(super) used_keys: &'a mut FxHashSet<u64>,
+    pub(super) used_ids: &'a mut FxHashSet<u64>,
     pub(super) published: &'a [Vec<String>],
     /// Per state, values to copy instead of drawing.
     pub(super) templates: Option<&'a super::templates::Templates>,
 }
 
+/// Where a state's values are drawn from: its strategy, or its direct
+/// sampler where it has one (the same choices, no value tree).
+#[derive(Clone, Copy)]
+pub(super) struct Source<'a> {
+    pub(super) strategy: &'a BoxedStrategy<Value>,
+    pub(super) sampler: Option<&'a Sampler>,
+}
+
 impl EventCtx<'_> {
-    fn draw(&mut self, strategy: &BoxedStrategy<Value>, state: usize) -> Result<Value> {
+    fn draw(&mut self, source: Source<'_>, state: usize) -> Result<Value> {
         if let Some(value) = self.templates.and_then(|t| t.draw(self.spec, state, self.rng)) {
             return Ok(value);
         }
+        if let Some(sampler) = source.sampler {
+            return Ok(sampler.sample(self.rng));
+        }
         let mut runner = seeded_runner(self.rng.next_u64());
-        strategy
+        source
+            .strategy
             .new_tree(&mut runner)
             .map(|t| t.current())
             .map_err(|e| Error::Usage(format!("generating {}: {e}", self.spec.states[state].name)))
@@ -70,15 +83,10 @@ impl EventCtx<'_> {
 
     /// A value of `state`; with a donor, its key and flow id come from a
     /// value of the donor state (whose ids every state's schema accepts).
-    fn fresh(
-        &mut self,
-        strategy: &BoxedStrategy<Value>,
-        state: usize,
-        donor: Option<(usize, &BoxedStrategy<Value>)>,
-    ) -> Result<Value> {
-        let mut value = self.draw(strategy, state)?;
-        if let Some((d, donor_strategy)) = donor {
-            let given = self.draw(donor_strategy, d)?;
+    fn fresh(&mut self, source: Source<'_>, state: usize, donor: Option<(usize, Source<'_>)>) -> Result<Value> {
+        let mut value = self.draw(source, state)?;
+        if let Some((d, donor_source)) = donor {
+            let given = self.draw(donor_source, d)?;
             copy_ids(self.spec, &given, d, &mut value, state);
         }
         Ok(value)
@@ -86,16 +94,16 @@ impl EventCtx<'_> {
 
     pub(super) fn event(
         &mut self,
-        strategy: &BoxedStrategy<Value>,
+        source: Source<'_>,
         state: usize,
         stream: &mut Stream,
         flow_no: usize,
-        donor: Option<(usize, &BoxedStrategy<Value>)>,
+        donor: Option<(usize, Source<'_>)>,
     ) -> Result<Value> {
         let spec = self.spec;
         let starts = stream.key.is_none() || stream.flows[flow_no].is_none();
         let donor = donor.filter(|_| starts);
-        let mut value = self.fresh(strategy, state, donor)?;
+        let mut value = self.fresh(source, state, donor)?;
         // A new stream takes a key no other stream has; a new flow an unused id.
         if stream.key.is_none() {
             for _ in 0..50 {
@@ -105,7 +113,7 @@ impl EventCtx<'_> {
                     stream.key = Some(key);
                     break;
                 }
-                value = self.fresh(strategy, state, donor)?;
+                value = self.fresh(source, state, donor)?;
             }
         }
         if stream.flows[flow_no].is_none() {
@@ -121,7 +129,7 @@ impl EventCtx<'_> {
                 if self.used_ids.insert(fingerprint(&joined)) {
                     break;
                 }
-                value = self.fresh(strategy, state, donor)?;
+                value = self.fresh(source, state, donor)?;
             }
             let timing = spec.timing.as_ref();
             let drawn_t0 = timing

@@ -44,38 +44,104 @@ pub fn generate_to(
         schemas.push((c.topic.clone(), reference));
     }
     let target = out.map_or("stdout".to_string(), |p| p.display().to_string());
-    let sink: Box<dyn Write + '_> = match out {
-        Some(path) => Box::new(std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
-        )),
-        None => Box::new(stdout),
-    };
     let write_failed = |e: std::io::Error| Error::io(std::path::Path::new(&target), e);
     let lines = out.is_some_and(crate::fixture_lines::is_lines);
     let channel_of = |m: &Keyed| m.topic.as_deref().and_then(|t| spec.channel_of(t)).unwrap_or(0);
-    let (by_path, events) = if lines {
-        let mut writer = crate::fixture_lines::LinesWriter::new(sink, &schemas).map_err(write_failed)?;
-        let by_path = generator.generate_into(seed, &mut |m| {
-            let topic = &schemas[channel_of(&m)].0;
-            writer
-                .push(topic, &Value::String(m.key), &m.headers, &m.value)
-                .map_err(write_failed)
-        })?;
-        (by_path, writer.finish().map_err(write_failed)?.1)
-    } else {
-        let mut writer = crate::fixture_writer::FixtureWriter::new(sink);
-        let by_path = generator.generate_into(seed, &mut |m| {
-            let (topic, schema) = &schemas[channel_of(&m)];
-            writer
-                .push_with_headers(topic, &Value::String(m.key), schema, m.headers, m.value)
-                .map_err(write_failed)
-        })?;
-        (by_path, writer.finish().map_err(write_failed)?.2)
+    let file = match out {
+        Some(path) => Some(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => None,
+    };
+    let (by_path, events) = match (file, lines) {
+        (Some(file), true) => {
+            let writer = crate::fixture_lines::LinesWriter::new(file, &schemas).map_err(write_failed)?;
+            let write = |w: &mut crate::fixture_lines::LinesWriter<_>, channel: usize, m: Keyed| {
+                w.push(&schemas[channel].0, &Value::String(m.key), &m.headers, &m.value)
+            };
+            let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
+            (by_path, writer.finish().map_err(write_failed)?.1)
+        }
+        (Some(file), false) => {
+            let writer = crate::fixture_writer::FixtureWriter::new(file);
+            let write = |w: &mut crate::fixture_writer::FixtureWriter<_>, channel: usize, m: Keyed| {
+                let (topic, schema) = &schemas[channel];
+                w.push_with_headers(topic, &Value::String(m.key), schema, m.headers, m.value)
+            };
+            let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
+            (by_path, writer.finish().map_err(write_failed)?.2)
+        }
+        (None, _) => {
+            let mut writer = crate::fixture_writer::FixtureWriter::new(stdout);
+            let by_path = generator.generate_into(seed, &mut |m| {
+                let (topic, schema) = &schemas[channel_of(&m)];
+                writer
+                    .push_with_headers(topic, &Value::String(m.key), schema, m.headers, m.value)
+                    .map_err(write_failed)
+            })?;
+            (by_path, writer.finish().map_err(write_failed)?.2)
+        }
     };
     Ok(Generated {
         by_path,
         events: u64::try_from(events).unwrap_or(u64::MAX),
+    })
+}
+
+/// Messages cross to the writer thread in batches of this many.
+const BATCH: usize = 1024;
+
+/// Generates on the calling thread and writes on another: messages cross
+/// in order, in batches (a few in flight), so the file is what writing
+/// inline makes while serializing, writing and freeing each message's
+/// value run beside the generator. A failed write stops the generator and
+/// is the error reported.
+fn piped<W: Send>(
+    generator: &FlowGenerator<'_>,
+    seed: u64,
+    channel_of: &dyn Fn(&Keyed) -> usize,
+    mut sink: W,
+    write: &(dyn Fn(&mut W, usize, Keyed) -> std::io::Result<()> + Sync),
+    failed: &(dyn Fn(std::io::Error) -> Error + Sync),
+) -> Result<(BTreeMap<String, u64>, W)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Keyed)>>(8);
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("generate-writer".into())
+            .spawn_scoped(scope, move || -> std::io::Result<W> {
+                for batch in rx {
+                    for (channel, m) in batch {
+                        write(&mut sink, channel, m)?;
+                    }
+                }
+                Ok(sink)
+            })
+            .map_err(|e| Error::system("starting the writer thread", e))?;
+        let mut batch = Vec::with_capacity(BATCH);
+        let made = generator.generate_into(seed, &mut |m| {
+            batch.push((channel_of(&m), m));
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // The writer has stopped: its error is reported below.
+                tx.send(full)
+                    .map_err(|_| Error::internal("the writer thread stopped"))?;
+            }
+            Ok(())
+        });
+        if made.is_ok() && !batch.is_empty() {
+            // A send that fails here means the writer failed: reported below.
+            tx.send(batch).ok();
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .map_err(|_| Error::internal("the writer thread panicked"))?;
+        match (made, written) {
+            (_, Err(e)) => Err(failed(e)),
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(by_path), Ok(sink)) => Ok((by_path, sink)),
+        }
     })
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::spec::{FlowSpec, StateSource};
 use crate::error::{Error, Result};
 use crate::generate::avro::{self, Pin};
+use crate::generate::avro_sampler::Sampler;
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
 use crate::generate::sample::{self, seeded_runner};
@@ -51,6 +52,25 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
         }
         (Schema::Json(_) | Schema::Protobuf(_), _) => sample::strategy(&channel.schema, hints, None),
     }
+}
+
+/// The direct sampler of [`state_strategy`]'s values, where there is one:
+/// for an Avro channel whose hints need nothing only a strategy has.
+/// JSON Schema and Protobuf channels draw from their strategies.
+pub(crate) fn state_sampler(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -> Option<Sampler> {
+    let channel = &spec.channels[spec.states[state].channel];
+    let Schema::Avro(avro) = &channel.schema else {
+        return None;
+    };
+    let pins = match &channel.state_source {
+        StateSource::Union(path) => vec![(
+            path.hint_path(),
+            Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
+        )],
+        StateSource::Field(path) => vec![(path.hint_path(), Pin::Value(spec.states[state].selector.clone()))],
+        StateSource::Single | StateSource::Oneof { .. } => Vec::new(),
+    };
+    crate::generate::avro_sampler::pinned_sampler(avro, hints, &pins)
 }
 
 /// The schema with the state field's value required: `allOf` gains

@@ -9,6 +9,8 @@
 
 use crate::num::Cast as _;
 use std::collections::HashSet;
+
+use rustc_hash::FxHashSet;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -18,11 +20,12 @@ use serde_json::Value;
 
 use super::fields::text;
 use super::fixture_io::Keyed;
-use super::generate_event::{EventCtx, Stream};
-use super::generate_values::{id_donor, state_strategy};
+use super::generate_event::{EventCtx, Source, Stream};
+use super::generate_values::{id_donor, state_sampler, state_strategy};
 use super::ready::Ready;
 use super::spec::FlowSpec;
 use crate::error::{Error, Result};
+use crate::generate::avro_sampler::Sampler;
 use crate::generate::fakes::Rng;
 use crate::generate::hints::Hints;
 
@@ -133,6 +136,9 @@ pub struct FlowGenerator<'s> {
     spec: &'s FlowSpec,
     options: FlowOptions,
     strategies: Vec<BoxedStrategy<Value>>,
+    /// Per state, the direct sampler of its strategy, where it has one:
+    /// what values are drawn from (see [`crate::generate::avro_sampler`]).
+    samplers: Vec<Option<Sampler>>,
     /// The state a flow's key and id are drawn from, where the start
     /// state's own would break another state's schema (see [`id_donor`]).
     donor: Option<usize>,
@@ -157,10 +163,14 @@ impl<'s> FlowGenerator<'s> {
             .map(|s| state_strategy(spec, &options.hints, s))
             .collect::<Result<Vec<_>>>()?;
         let donor = id_donor(spec, &strategies)?;
+        let samplers = (0..spec.states.len())
+            .map(|s| state_sampler(spec, &options.hints, s))
+            .collect();
         Ok(FlowGenerator {
             spec,
             options,
             strategies,
+            samplers,
             donor,
             templates: None,
         })
@@ -337,8 +347,8 @@ impl FlowGenerator<'_> {
             .map(|(i, _)| spec.references.iter().any(|r| r.state == i))
             .collect();
         let mut published: Vec<Vec<String>> = vec![Vec::new(); spec.references.len()];
-        let mut used_keys = HashSet::new();
-        let mut used_ids = HashSet::new();
+        let mut used_keys = FxHashSet::default();
+        let mut used_ids = FxHashSet::default();
         let topics: Option<Vec<Arc<str>>> = spec
             .is_multi_topic()
             .then(|| spec.channels.iter().map(|c| Arc::from(c.topic.as_str())).collect());
@@ -381,8 +391,12 @@ impl FlowGenerator<'_> {
                 published: &published,
                 templates: self.templates.as_ref(),
             };
-            let donor = donor.filter(|d| *d != state).map(|d| (d, &strategies[d]));
-            let value = ctx.event(&strategies[state], state, stream, flow_no, donor)?;
+            let source = |s: usize| Source {
+                strategy: &strategies[s],
+                sampler: self.samplers[s].as_ref(),
+            };
+            let donor = donor.filter(|d| *d != state).map(|d| (d, source(d)));
+            let value = ctx.event(source(state), state, stream, flow_no, donor)?;
             let key = stream.key.clone().unwrap_or_default();
             if stream.next == stream.events.len() {
                 // Finished: the next waiting stream takes its slot.

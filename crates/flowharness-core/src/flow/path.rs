@@ -134,9 +134,9 @@ impl MsgPath {
             let mut next = Vec::with_capacity(current.len());
             for v in current {
                 match step {
-                    Step::Field(name) => next.extend(v.get(name)),
+                    Step::Field(name) => next.extend(v.as_object().and_then(|m| field(m, name))),
                     Step::Items => next.extend(v.as_array().into_iter().flatten()),
-                    Step::Branch(full) => next.extend(v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(full))),
+                    Step::Branch(full) => next.extend(v.as_object().and_then(|m| branch(m, full))),
                     Step::Nullable(_) => match v {
                         Value::Null => {}
                         Value::Object(m) if m.len() == 1 => next.extend(m.values().next()),
@@ -157,9 +157,9 @@ impl MsgPath {
         let mut v = value;
         for step in &self.steps {
             v = match step {
-                Step::Field(name) => v.get(name)?,
+                Step::Field(name) => field(v.as_object()?, name)?,
                 Step::Items => return self.get_all(value).into_iter().next(),
-                Step::Branch(full) => v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(full))?,
+                Step::Branch(full) => branch(v.as_object()?, full)?,
                 Step::Nullable(_) => match v {
                     Value::Null => return None,
                     Value::Object(m) if m.len() == 1 => m.values().next()?,
@@ -186,7 +186,11 @@ impl MsgPath {
                         *current = Value::Object(Map::new());
                     }
                     let Value::Object(map) = current else { return };
-                    let slot = map.entry(name.clone()).or_insert(Value::Null);
+                    // The field's name is copied only when the field is new.
+                    if field(map, name).is_none() {
+                        map.insert(name.clone(), Value::Null);
+                    }
+                    let Some(slot) = field_mut(map, name) else { return };
                     if terminal {
                         *slot = new;
                         return;
@@ -194,15 +198,13 @@ impl MsgPath {
                     current = slot;
                 }
                 Step::Branch(full) => {
-                    let holds = current
-                        .as_object()
-                        .is_some_and(|m| m.len() == 1 && m.contains_key(full));
+                    let holds = current.as_object().is_some_and(|m| branch(m, full).is_some());
                     if !holds {
                         let mut m = Map::new();
                         m.insert(full.clone(), Value::Object(Map::new()));
                         *current = Value::Object(m);
                     }
-                    let Some(inner) = current.as_object_mut().and_then(|m| m.get_mut(full)) else {
+                    let Some(inner) = current.as_object_mut().and_then(|m| m.values_mut().next()) else {
                         return;
                     };
                     if terminal {
@@ -235,6 +237,38 @@ impl MsgPath {
             }
         }
         *current = new;
+    }
+}
+
+/// Records this small are searched in order: a few length-and-bytes
+/// compares cost less than hashing the name (every event reads and
+/// writes several paths, in records of a few fields each).
+const SCAN: usize = 16;
+
+/// A record's field by name.
+fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() <= SCAN {
+        map.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        map.get(name)
+    }
+}
+
+fn field_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+    if map.len() <= SCAN {
+        map.iter_mut().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    } else {
+        map.get_mut(name)
+    }
+}
+
+/// The value under a union wrapper `{full: value}`, when the wrapper holds
+/// that branch.
+fn branch<'a>(map: &'a Map<String, Value>, full: &str) -> Option<&'a Value> {
+    let mut entries = map.iter();
+    match (entries.next(), entries.next()) {
+        (Some((k, v)), None) if k.as_str() == full => Some(v),
+        _ => None,
     }
 }
 

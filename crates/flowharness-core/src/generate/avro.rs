@@ -113,7 +113,7 @@ struct Builder<'a> {
     building: RefCell<Vec<NodeId>>,
 }
 
-fn join(path: &str, segment: &str) -> String {
+pub(super) fn join(path: &str, segment: &str) -> String {
     if path.is_empty() {
         segment.to_string()
     } else {
@@ -324,35 +324,40 @@ fn hint_strategy(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> O
 /// Decimal values: an unscaled integer within the precision, as minimal
 /// big-endian two's complement (bytes) or sign-extended to the fixed size.
 fn decimal_strategy(precision: u32, fixed: Option<usize>) -> BoxedStrategy<Value> {
-    let digits = precision.min(38);
-    let limit = 10i128.pow(digits) - 1;
-    (-limit..=limit)
-        .prop_map(move |n| {
-            let full = n.to_be_bytes();
-            let bytes: Vec<u8> = match fixed {
-                Some(size) if size >= 16 => {
-                    let fill = if n < 0 { 0xff } else { 0 };
-                    std::iter::repeat_n(fill, size - 16).chain(full).collect()
-                }
-                Some(size) => full[16 - size..].to_vec(),
-                None => {
-                    let mut start = 0;
-                    while start < 15
-                        && ((full[start] == 0 && full[start + 1] < 0x80)
-                            || (full[start] == 0xff && full[start + 1] >= 0x80))
-                    {
-                        start += 1;
-                    }
-                    full[start..].to_vec()
-                }
-            };
-            latin1(bytes)
-        })
-        .boxed()
+    let limit = decimal_limit(precision);
+    (-limit..=limit).prop_map(move |n| decimal_value(n, fixed)).boxed()
+}
+
+/// The largest unscaled value of a decimal of `precision` digits (at most 38).
+pub(super) fn decimal_limit(precision: u32) -> i128 {
+    10i128.pow(precision.min(38)) - 1
+}
+
+/// An unscaled decimal as minimal big-endian two's complement (bytes) or
+/// sign-extended to the fixed size, in Avro JSON's Latin-1 string.
+pub(super) fn decimal_value(n: i128, fixed: Option<usize>) -> Value {
+    let full = n.to_be_bytes();
+    let bytes: Vec<u8> = match fixed {
+        Some(size) if size >= 16 => {
+            let fill = if n < 0 { 0xff } else { 0 };
+            std::iter::repeat_n(fill, size - 16).chain(full).collect()
+        }
+        Some(size) => full[16 - size..].to_vec(),
+        None => {
+            let mut start = 0;
+            while start < 15
+                && ((full[start] == 0 && full[start + 1] < 0x80) || (full[start] == 0xff && full[start + 1] >= 0x80))
+            {
+                start += 1;
+            }
+            full[start..].to_vec()
+        }
+    };
+    latin1(bytes)
 }
 
 /// A pinned value in Avro JSON: wrapped in the branch of a union that holds it.
-fn pinned_value(schema: &AvroSchema, id: NodeId, v: &Value) -> Value {
+pub(super) fn pinned_value(schema: &AvroSchema, id: NodeId, v: &Value) -> Value {
     let Node::Union(u) = schema.node(id) else {
         return v.clone();
     };
@@ -370,13 +375,13 @@ fn pinned_value(schema: &AvroSchema, id: NodeId, v: &Value) -> Value {
     }
 }
 
-fn wrap(key: &str, value: Value) -> Value {
+pub(super) fn wrap(key: &str, value: Value) -> Value {
     let mut map = Map::with_capacity(1);
     map.insert(key.to_string(), value);
     Value::Object(map)
 }
 
-fn latin1(bytes: Vec<u8>) -> Value {
+pub(super) fn latin1(bytes: Vec<u8>) -> Value {
     Value::String(bytes.into_iter().map(char::from).collect())
 }
 

@@ -96,7 +96,8 @@ impl Fake {
             Fake::TimestampMicros(days) => Value::from(near(rng, now_ms, *days) * 1000),
             Fake::Date(days) => Value::from(near(rng, now_ms, *days).div_euclid(DAY_MS)),
             _ => {
-                let mut s = String::new();
+                // Room for a UUID, an MPAN or a few words without regrowing.
+                let mut s = String::with_capacity(40);
                 self.write_str(rng, &mut s);
                 Value::String(s)
             }

@@ -2,6 +2,7 @@
 //! from Avro schemas and JSON Schemas, shaped by hints.
 
 pub mod avro;
+pub mod avro_sampler;
 pub mod fakes;
 pub mod hints;
 mod json_merge;
