@@ -352,11 +352,10 @@ fn read_entry(
     };
     let mut normalized = Vec::new();
     for (i, message) in messages.into_iter().flatten().enumerate() {
-        let place = format!("messages[{i}]");
         let checked = match (schema.as_ref(), check) {
-            (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize(avro, &message).unwrap_or(message)),
+            (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize_lenient(avro, message)),
             (Schema::Json(_) | Schema::Protobuf(_), Messages::Unchecked) => Ok(message),
-            (Schema::Avro(avro), Messages::Checked) => avro_json::normalize(avro, &message),
+            (Schema::Avro(avro), Messages::Checked) => avro_json::normalize_owned(avro, message),
             (Schema::Json(_) | Schema::Protobuf(_), Messages::Checked) => {
                 let violations = schema.validate(&message);
                 if violations.is_empty() {
@@ -368,7 +367,10 @@ fn read_entry(
         };
         match checked {
             Ok(m) => normalized.push(m),
-            Err(violations) => problems.extend(violations.iter().map(|v| v.to_diagnostic().within(place.clone()))),
+            Err(violations) => {
+                let place = format!("messages[{i}]");
+                problems.extend(violations.iter().map(|v| v.to_diagnostic().within(place.clone())));
+            }
         }
     }
     if !problems.is_empty() {

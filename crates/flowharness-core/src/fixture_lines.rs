@@ -61,16 +61,50 @@ pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<V
         return Err(bad(1, "\"schemas\" names no topic".into()));
     }
     let only = (schemas.len() == 1).then(|| schemas.keys().next().cloned()).flatten();
-    for (i, line) in lines.enumerate() {
-        let n = i + 2;
-        let line = line.map_err(|e| Error::io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
+    // Lines are read and parsed on a thread of their own, in batches, and
+    // handed over in order: parsing runs beside whatever `each` does (the
+    // checker), and only a few batches are ever in flight.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(4);
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("fixture-lines".into())
+            .spawn_scoped(scope, move || -> io::Result<()> {
+                let mut batch = Vec::with_capacity(BATCH);
+                for (i, line) in lines.enumerate() {
+                    let line = line?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    batch.push((i + 2, row_entry(&line, schemas, only.as_deref())));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                // The receiver gone means the caller stopped reading.
+                tx.send(batch).ok();
+                Ok(())
+            })
+            .map_err(|e| Error::system("starting the fixture-lines reader", e))?;
+        for batch in rx {
+            for (n, entry) in batch {
+                each(&format!("line {n}"), entry);
+            }
         }
-        each(&format!("line {n}"), row_entry(&line, schemas, only.as_deref()));
-    }
-    Ok(())
+        reader
+            .join()
+            .map_err(|_| Error::internal("the fixture-lines reader panicked"))?
+            .map_err(|e| Error::io(path, e))
+    })
 }
+
+/// Lines cross from the reader in batches of this many.
+const BATCH: usize = 512;
+
+/// A line's number and what it holds.
+type Parsed = (usize, std::result::Result<Value, Diagnostic>);
 
 fn row_entry(line: &str, schemas: &Map<String, Value>, only: Option<&str>) -> std::result::Result<Value, Diagnostic> {
     let row: Value = serde_json::from_str(line).map_err(|e| Diagnostic::new(format!("invalid JSON: {e}")))?;

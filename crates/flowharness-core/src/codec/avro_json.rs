@@ -219,6 +219,53 @@ pub fn normalize(schema: &AvroSchema, value: &Value) -> Result<Value, Vec<Violat
     Ok(normalized(schema, schema.root(), value))
 }
 
+/// As [`normalize`], taking the value: one already in the normal form (the
+/// schema's field order, every field present, unions keyed by full name,
+/// as a fixture this tool wrote holds) is returned as it is, not copied.
+pub fn normalize_owned(schema: &AvroSchema, value: Value) -> Result<Value, Vec<Violation>> {
+    let violations = validate(schema, &value);
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    if is_normal(schema, schema.root(), &value) {
+        return Ok(value);
+    }
+    Ok(normalized(schema, schema.root(), &value))
+}
+
+/// As [`normalize_owned`], but a value that breaks the schema comes back
+/// as it is (for readers that report violations later).
+pub fn normalize_lenient(schema: &AvroSchema, value: Value) -> Value {
+    if !validate(schema, &value).is_empty() || is_normal(schema, schema.root(), &value) {
+        return value;
+    }
+    normalized(schema, schema.root(), &value)
+}
+
+/// Whether [`normalized`] would give back `value` unchanged.
+fn is_normal(schema: &AvroSchema, id: NodeId, value: &Value) -> bool {
+    match (schema.node(id), value) {
+        (Node::Array(items), Value::Array(list)) => list.iter().all(|v| is_normal(schema, *items, v)),
+        (Node::Map(values), Value::Object(map)) => map.values().all(|v| is_normal(schema, *values, v)),
+        (Node::Record(record), Value::Object(map)) => {
+            map.len() == record.fields.len()
+                && map
+                    .iter()
+                    .zip(&record.fields)
+                    .all(|((k, v), field)| *k == field.name && is_normal(schema, field.node, v))
+        }
+        (Node::Union(union), Value::Object(map)) => {
+            match map.iter().next().and_then(|(k, v)| union.find(k).map(|i| (i, k, v))) {
+                Some((i, k, inner)) => {
+                    map.len() == 1 && *k == union.keys[i].full && is_normal(schema, union.branches[i], inner)
+                }
+                None => true,
+            }
+        }
+        _ => true,
+    }
+}
+
 fn normalized(schema: &AvroSchema, id: NodeId, value: &Value) -> Value {
     match (schema.node(id), value) {
         (Node::Array(items), Value::Array(list)) => {
@@ -303,5 +350,45 @@ pub fn default_to_value(schema: &AvroSchema, id: NodeId, default: &Value) -> Res
             None => Ok(default.clone()),
             Some(v) => Err(v.message),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_owned_value_is_normalized_as_a_borrowed_one_is() {
+        let schema = crate::schema::avro_parse::parse_value(&json!({
+            "type": "record", "name": "Parcel", "namespace": "post",
+            "fields": [
+                {"name": "id", "type": "string"},
+                {"name": "status", "type": {"type": "enum", "name": "Status", "symbols": ["SENT", "LOST"]}},
+                {"name": "note", "type": ["null", "string"], "default": null},
+                {"name": "stops", "type": {"type": "array", "items": {
+                    "type": "record", "name": "Stop", "fields": [{"name": "at", "type": "long"}]}}}
+            ]
+        }))
+        .unwrap();
+        let normal = json!({"id": "p1", "status": "SENT", "note": {"string": "x"}, "stops": [{"at": 1}]});
+        let reordered = json!({"status": "LOST", "id": "p2", "stops": [], "note": null});
+        let missing = json!({"id": "p3", "status": "SENT", "stops": [{"at": 2}]});
+        for value in [normal.clone(), reordered, missing] {
+            let borrowed = normalize(&schema, &value).unwrap();
+            assert_eq!(normalize_lenient(&schema, value.clone()), borrowed);
+            let owned = normalize_owned(&schema, value).unwrap();
+            assert_eq!(owned, borrowed);
+            let keys: Vec<&String> = owned.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["id", "status", "note", "stops"]);
+        }
+        assert!(is_normal(&schema, schema.root(), &normal));
+        let broken = json!({"id": 7, "status": "SENT", "stops": []});
+        assert_eq!(normalize_lenient(&schema, broken.clone()), broken);
+        assert_eq!(
+            normalize_owned(&schema, broken.clone()).unwrap_err(),
+            normalize(&schema, &broken).unwrap_err()
+        );
     }
 }

@@ -99,8 +99,9 @@ struct KeyInfo {
     /// Per topic of the flow, the partition the key was seen on.
     partitions: Vec<Option<i32>>,
     open: Vec<String>,
-    /// Recently closed flow ids of this key.
-    closed: VecDeque<String>,
+    /// Fingerprints ([`text_hash`]) of this key's last few closed flow ids:
+    /// eight bytes each, as every idle key in the window keeps them.
+    closed: Vec<u64>,
 }
 
 pub struct Checker<'s> {
@@ -156,6 +157,14 @@ fn is_branch_of(value: &Value, schema: &crate::schema::Schema) -> bool {
         return false;
     };
     m.len() == 1 && m.keys().next().is_some_and(|k| u.keys.iter().any(|b| b.full == *k))
+}
+
+/// A 64-bit SipHash fingerprint of a text (a collision would be a false
+/// finding, so not a fast weak hash).
+pub(super) fn text_hash(text: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 fn hash_of(v: &Value) -> u64 {
@@ -486,7 +495,7 @@ impl<'s> Checker<'s> {
         let closed_here = self
             .keys
             .get(key)
-            .is_some_and(|k| k.closed.iter().any(|c| c == flow_id));
+            .is_some_and(|k| k.closed.contains(&text_hash(flow_id)));
         let known = spec.start.contains(&state);
         if closed_here && (restarts || !known) {
             let (rule, message) = if known {

@@ -40,11 +40,13 @@ impl Checker<'_> {
         self.count_complete(&flow);
         if let Some(info) = self.keys.get_mut(&flow.key) {
             info.open.retain(|f| f != flow_id);
-            info.closed.push_back(flow_id.to_string());
-            if info.closed.len() > 4 {
-                info.closed.pop_front();
+            if info.closed.len() == 4 {
+                info.closed.remove(0);
             }
+            info.closed.push(super::text_hash(flow_id));
             if info.open.is_empty() {
+                // An idle key keeps no room for open flows.
+                info.open = Vec::new();
                 self.idle_keys.push_back(flow.key.clone());
             }
         }
