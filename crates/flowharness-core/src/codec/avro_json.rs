@@ -236,7 +236,8 @@ pub fn normalize_owned(schema: &AvroSchema, value: Value) -> Result<Value, Vec<V
 /// As [`normalize_owned`], but a value that breaks the schema comes back
 /// as it is (for readers that report violations later).
 pub fn normalize_lenient(schema: &AvroSchema, value: Value) -> Value {
-    if !validate(schema, &value).is_empty() || is_normal(schema, schema.root(), &value) {
+    // A normal value is returned unchanged either way: no need to validate.
+    if is_normal(schema, schema.root(), &value) || !validate(schema, &value).is_empty() {
         return value;
     }
     normalized(schema, schema.root(), &value)

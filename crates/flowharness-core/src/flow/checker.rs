@@ -18,7 +18,10 @@ pub use super::findings::{Finding, Report, Rule};
 use super::held::{Held, Reorder};
 use super::spec::{FlowSpec, Severity};
 
+mod invariant;
 mod windows;
+
+use invariant::FirstValue;
 
 /// A message as a consumer observed it.
 #[derive(Debug, Clone)]
@@ -78,7 +81,7 @@ pub(super) struct OpenFlow {
     key: String,
     pub(super) state: usize,
     path: Vec<u16>,
-    invariants: Vec<Option<Value>>,
+    invariants: Box<[Option<FirstValue>]>,
     pub(super) t0: Option<i64>,
     pub(super) first_time: Option<i64>,
     pub(super) last_time: Option<i64>,
@@ -98,7 +101,8 @@ pub(super) struct OpenFlow {
 struct KeyInfo {
     /// Per topic of the flow, the partition the key was seen on.
     partitions: Vec<Option<i32>>,
-    open: Vec<String>,
+    /// Ids of the key's open flows, shared with the flow map's keys.
+    open: Vec<Arc<str>>,
     /// Fingerprints ([`text_hash`]) of this key's last few closed flow ids:
     /// eight bytes each, as every idle key in the window keeps them.
     closed: Vec<u64>,
@@ -107,7 +111,9 @@ struct KeyInfo {
 pub struct Checker<'s> {
     pub(super) spec: &'s FlowSpec,
     pub(super) options: CheckOptions,
-    pub(super) flows: HashMap<String, OpenFlow>,
+    /// Open flows by id: the id is allocated once and shared with the
+    /// key's open list and the resting queue.
+    pub(super) flows: HashMap<Arc<str>, OpenFlow>,
     /// Per flow id, the correlation header its first message carried
     /// (`[flow] id_header`); forgotten when the flow closes.
     correlations: HashMap<String, String>,
@@ -118,7 +124,7 @@ pub struct Checker<'s> {
     /// a rollback may follow), oldest first, with when they came to rest:
     /// beyond the last `dedupe_window` of them they are closed as complete,
     /// so memory follows open flows, not every flow that ever completed.
-    resting: VecDeque<(String, u64)>,
+    resting: VecDeque<(Arc<str>, u64)>,
     rests: u64,
     /// Whether any ended flow or idle key has been forgotten (past the window).
     forgot: bool,
@@ -520,9 +526,9 @@ impl<'s> Checker<'s> {
             self.find(Rule::UnknownFlow, Severity::Error, at, message);
         }
         if restarts && known {
-            let previous: Vec<String> = self.keys.get(key).map(|k| k.open.clone()).unwrap_or_default();
+            let previous: Vec<Arc<str>> = self.keys.get(key).map(|k| k.open.clone()).unwrap_or_default();
             for old in previous {
-                let Some(flow) = self.flows.get(&old) else { continue };
+                let Some(flow) = self.flows.get(&*old) else { continue };
                 if !flow.unknown && !spec.end.contains(&flow.state) {
                     let message = format!(
                         "{name} restarts while flow {old} is open in {}",
@@ -540,7 +546,11 @@ impl<'s> Checker<'s> {
             key: key.to_string(),
             state,
             path: vec![state.sat_u16()],
-            invariants: spec.invariants.iter().map(|f| f.get(value, state).cloned()).collect(),
+            invariants: spec
+                .invariants
+                .iter()
+                .map(|f| f.get(value, state).map(FirstValue::of))
+                .collect(),
             t0: None,
             first_time: None,
             last_time: None,
@@ -551,12 +561,14 @@ impl<'s> Checker<'s> {
             topic: at.topic.map(Arc::from),
             rested: 0,
         };
-        self.flows.insert(flow_id.to_string(), flow);
-        self.keys
-            .entry(key.to_string())
-            .or_default()
-            .open
-            .push(flow_id.to_string());
+        let id: Arc<str> = Arc::from(flow_id);
+        self.flows.insert(id.clone(), flow);
+        let info = self.keys.entry(key.to_string()).or_default();
+        // Most keys have one flow open at a time: room for one, not four.
+        if info.open.capacity() == 0 {
+            info.open.reserve_exact(1);
+        }
+        info.open.push(id);
         if known {
             self.check_times(state, value, flow_id, at);
         }
@@ -597,14 +609,14 @@ impl<'s> Checker<'s> {
         for (i, field) in spec.invariants.iter().enumerate() {
             let Some(now) = field.get(value, state) else { continue };
             match &flow.invariants[i] {
-                Some(before) if before != now => {
+                Some(before) if !before.is(now) => {
                     found.push((
                         Rule::BrokenInvariant,
-                        format!("{field} changed within the flow: {} → {}", text(before), text(now)),
+                        format!("{field} changed within the flow: {} → {}", before.text(), text(now)),
                     ));
                 }
                 Some(_) => {}
-                None => flow.invariants[i] = Some(now.clone()),
+                None => flow.invariants[i] = Some(FirstValue::of(now)),
             }
         }
         for (rule, message) in found {
@@ -619,7 +631,7 @@ impl<'s> Checker<'s> {
         self.release_all();
         self.report_pending_references();
         let severity = self.options.incomplete.unwrap_or(self.spec.incomplete);
-        let mut open: Vec<(String, OpenFlow)> = self.flows.drain().collect();
+        let mut open: Vec<(Arc<str>, OpenFlow)> = self.flows.drain().collect();
         open.sort_by_key(|(_, f)| f.at);
         for (id, flow) in open {
             if !flow.unknown && !self.spec.end.contains(&flow.state) {

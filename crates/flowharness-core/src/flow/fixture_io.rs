@@ -35,7 +35,9 @@ pub fn check_file(
     let mut numbering = Numbering::default();
     // The checker validates each message against the flow's schema and
     // reports what fails, so the reader does not validate them too.
-    Fixture::visit_unchecked(path, &mut |entry| numbering.each(&entry, &mut |m| checker.observe(&m)))?;
+    Fixture::visit_unchecked(path, &mut |entry| {
+        numbering.each_owned(entry, &mut |m| checker.observe(&m))
+    })?;
     Ok(checker.finish())
 }
 
@@ -80,6 +82,17 @@ impl Numbering {
     /// Hands on the messages of one entry, in order; an entry without a
     /// partition is on partition 0.
     pub fn each(&mut self, entry: &Entry, out: &mut dyn FnMut(Observed)) {
+        self.number(entry, entry.messages.iter().cloned(), out);
+    }
+
+    /// As [`Numbering::each`], moving the messages out of the entry
+    /// instead of copying them (a reader that drops the entry after).
+    pub fn each_owned(&mut self, mut entry: Entry, out: &mut dyn FnMut(Observed)) {
+        let messages = std::mem::take(&mut entry.messages);
+        self.number(&entry, messages.into_iter(), out);
+    }
+
+    fn number(&mut self, entry: &Entry, messages: impl Iterator<Item = Value>, out: &mut dyn FnMut(Observed)) {
         let partition = entry.partition.unwrap_or(0);
         let topic = match self.topics.iter().find(|t| ***t == *entry.topic) {
             Some(t) => t.clone(),
@@ -90,7 +103,7 @@ impl Numbering {
             }
         };
         let key = key_text(&entry.key);
-        for message in &entry.messages {
+        for message in messages {
             let offset = self.next.entry((topic.clone(), partition)).or_insert(0);
             out(Observed {
                 topic: Some(topic.clone()),
@@ -98,7 +111,7 @@ impl Numbering {
                 partition,
                 offset: *offset,
                 key: key.clone(),
-                value: Ok(message.clone()),
+                value: Ok(message),
                 headers: entry.headers.clone(),
             });
             *offset += 1;

@@ -270,3 +270,93 @@ fn hint_sampler(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> Op
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::avro_parse::parse_value;
+
+    /// An envelope with a payload union of three records, one of them
+    /// nesting an array, a map, a nullable decimal and an enum.
+    fn envelope() -> AvroSchema {
+        parse_value(&json!({
+            "type": "record", "name": "Envelope", "namespace": "shop.events",
+            "fields": [
+                {"name": "eventId", "type": {"type": "string", "logicalType": "uuid"}},
+                {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+                {"name": "payload", "type": [
+                    {"type": "record", "name": "OrderPlaced", "fields": [
+                        {"name": "orderId", "type": "string"},
+                        {"name": "lines", "type": {"type": "array", "items": {"type": "record", "name": "Line", "fields": [
+                            {"name": "sku", "type": "string"}, {"name": "qty", "type": "int"}]}}},
+                        {"name": "tags", "type": {"type": "map", "values": "string"}},
+                        {"name": "total", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}]},
+                        {"name": "channel", "type": {"type": "enum", "name": "Channel", "symbols": ["WEB", "STORE"]}}
+                    ]},
+                    {"type": "record", "name": "OrderShipped", "fields": [
+                        {"name": "orderId", "type": "string"}, {"name": "carrier", "type": ["null", "string"]}]},
+                    {"type": "record", "name": "OrderCancelled", "fields": [
+                        {"name": "orderId", "type": "string"}, {"name": "reason", "type": "string"}]}
+                ]}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn samples_are_valid_and_keep_their_pins() {
+        let schema = envelope();
+        let hints = Hints::builtin(1_790_000_000_000).with("orderId", Hint::Fake(Fake::Digits(8)));
+        let mut rng = Rng::seed_from_u64(3);
+        let free = pinned_sampler(&schema, &hints, &[]).unwrap();
+        let mut branches = std::collections::BTreeSet::new();
+        for _ in 0..300 {
+            let v = free.sample(&mut rng);
+            assert!(avro_json::validate(&schema, &v).is_empty(), "{v}");
+            branches.extend(v["payload"].as_object().unwrap().keys().cloned());
+        }
+        assert_eq!(branches.len(), 3, "every branch is drawn: {branches:?}");
+        let pins = [("payload".to_string(), Pin::Branch("OrderShipped".into()))];
+        let shipped = pinned_sampler(&schema, &hints, &pins).unwrap();
+        for _ in 0..100 {
+            let v = shipped.sample(&mut rng);
+            assert!(avro_json::validate(&schema, &v).is_empty(), "{v}");
+            let id = v["payload"]["shop.events.OrderShipped"]["orderId"].as_str().unwrap();
+            assert!(id.len() == 8 && id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+        }
+    }
+
+    #[test]
+    fn an_enum_status_pinned_by_value() {
+        let schema = parse_value(&json!({
+            "type": "record", "name": "Loan", "fields": [
+                {"name": "loanId", "type": "string"},
+                {"name": "status", "type": {"type": "enum", "name": "Status", "symbols": ["REQUESTED", "LENT", "RETURNED"]}},
+                {"name": "days", "type": "int"}
+            ]
+        }))
+        .unwrap();
+        let hints = Hints::builtin(0).with("days", Hint::Range(1.0, 28.0));
+        let pins = [("status".to_string(), Pin::Value(json!("LENT")))];
+        let sampler = pinned_sampler(&schema, &hints, &pins).unwrap();
+        let mut rng = Rng::seed_from_u64(9);
+        for _ in 0..200 {
+            let v = sampler.sample(&mut rng);
+            assert!(avro_json::validate(&schema, &v).is_empty(), "{v}");
+            assert_eq!(v["status"], "LENT");
+            assert!((1..=28).contains(&v["days"].as_i64().unwrap()), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_regex_hint_leaves_the_strategy_to_draw() {
+        let schema = envelope();
+        let hints = Hints::builtin(0).with("payload.OrderCancelled.reason", Hint::Regex("[A-Z]{3}".into()));
+        assert!(pinned_sampler(&schema, &hints, &[]).is_none());
+        let elsewhere = Hints::builtin(0).with("nothing.here", Hint::Regex("[A-Z]{3}".into()));
+        assert!(pinned_sampler(&schema, &elsewhere, &[]).is_some());
+    }
+}

@@ -11,11 +11,14 @@ impl Checker<'_> {
     pub(super) fn rest(&mut self, flow_id: &str) {
         self.rests += 1;
         let now = self.rests;
-        let Some(flow) = self.flows.get_mut(flow_id) else {
+        // Taken out and put back: the id's shared allocation is what the
+        // resting queue keeps.
+        let Some((id, mut flow)) = self.flows.remove_entry(flow_id) else {
             return;
         };
         flow.rested = now;
-        self.resting.push_back((flow_id.to_string(), now));
+        self.flows.insert(id.clone(), flow);
+        self.resting.push_back((id, now));
         while self.resting.len() > self.options.dedupe_window {
             let Some((old, when)) = self.resting.pop_front() else {
                 break;
@@ -39,7 +42,7 @@ impl Checker<'_> {
         let Some(flow) = self.flows.remove(flow_id) else { return };
         self.count_complete(&flow);
         if let Some(info) = self.keys.get_mut(&flow.key) {
-            info.open.retain(|f| f != flow_id);
+            info.open.retain(|f| **f != *flow_id);
             if info.closed.len() == 4 {
                 info.closed.remove(0);
             }
