@@ -458,15 +458,20 @@ pub(super) fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) 
     } else {
         let exe = std::env::current_exe().map_err(|e| Error::system("bench: this program\'s path", e))?;
         for m in paths::memory(&exe, &args.flow, args.memory_flows, seed, dir.path())? {
-            let over = if m.peak_mb > m.target_mb {
-                format!(" -- GAP: {:.0} MB over", m.peak_mb - m.target_mb)
-            } else {
-                String::new()
-            };
+            let mut over = String::new();
+            if let Some(t) = m.target_seconds.filter(|t| m.seconds > *t) {
+                over.push_str(&format!(" -- GAP: {:.1} s over", m.seconds - t));
+            }
+            if m.peak_mb > m.target_mb {
+                over.push_str(&format!(" -- GAP: {:.0} MB over", m.peak_mb - m.target_mb));
+            }
+            let time_target = m
+                .target_seconds
+                .map_or(String::new(), |t| format!(" (target <= {t:.1} s)"));
             w(
                 out,
                 format!(
-                    "  `{}`: {:.1} s, peak RSS {:.0} MB (target <= {:.0} MB){over}; it said: {}",
+                    "  `{}`: {:.1} s{time_target}, peak RSS {:.0} MB (target <= {:.0} MB){over}; it said: {}",
                     m.command, m.seconds, m.peak_mb, m.target_mb, m.said
                 ),
             )?;
