@@ -8,12 +8,11 @@ use std::collections::VecDeque;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt::{self, Write as _};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::fields::text;
+use super::fields::{fingerprint, text};
 pub use super::findings::{Finding, Report, Rule};
 use super::held::{Held, Reorder};
 use super::spec::{FlowSpec, Severity};
@@ -103,7 +102,7 @@ struct KeyInfo {
     partitions: Vec<Option<i32>>,
     /// Ids of the key's open flows, shared with the flow map's keys.
     open: Vec<Arc<str>>,
-    /// Fingerprints ([`text_hash`]) of this key's last few closed flow ids:
+    /// Fingerprints ([`fingerprint`]) of this key's last few closed flow ids:
     /// eight bytes each, as every idle key in the window keeps them.
     closed: Vec<u64>,
 }
@@ -165,23 +164,12 @@ fn is_branch_of(value: &Value, schema: &crate::schema::Schema) -> bool {
     m.len() == 1 && m.keys().next().is_some_and(|k| u.keys.iter().any(|b| b.full == *k))
 }
 
-/// A 64-bit SipHash fingerprint of a text (a collision would be a false
-/// finding, so not a fast weak hash).
-pub(super) fn text_hash(text: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
-}
-
 fn hash_of(v: &Value) -> u64 {
-    // SipHash: a fingerprint that stands for the id in the dedupe window,
-    // where a collision would be a false finding.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // The fingerprint that stands for the id in the dedupe window.
     match v {
-        Value::String(s) => s.hash(&mut h),
-        other => other.to_string().hash(&mut h),
+        Value::String(s) => fingerprint(s),
+        other => fingerprint(&other.to_string()),
     }
-    h.finish()
 }
 
 struct PendingReference {
@@ -501,7 +489,7 @@ impl<'s> Checker<'s> {
         let closed_here = self
             .keys
             .get(key)
-            .is_some_and(|k| k.closed.contains(&text_hash(flow_id)));
+            .is_some_and(|k| k.closed.contains(&fingerprint(flow_id)));
         let known = spec.start.contains(&state);
         if closed_here && (restarts || !known) {
             let (rule, message) = if known {

@@ -86,6 +86,17 @@ pub fn set(body: &mut Value, path: &str, value: Value) {
     }
 }
 
+/// A 64-bit SipHash fingerprint of a text: what stands for a key or an id
+/// where only whether it was seen matters (the generator's used keys and
+/// ids, the checker's closed flow ids and dedupe window). SipHash, not a
+/// fast weak hash: in the checker a collision would be a false finding.
+pub fn fingerprint(text: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
 /// A value's text for ids and keys: strings bare, anything else as JSON.
 pub fn text(v: &Value) -> String {
     match v {

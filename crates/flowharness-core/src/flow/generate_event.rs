@@ -9,7 +9,7 @@ use proptest::strategy::{BoxedStrategy, Strategy as _, ValueTree};
 use rand::{Rng as _, RngExt};
 use serde_json::Value;
 
-use super::fields::text;
+use super::fields::{fingerprint, text};
 use super::generate_values::copy_ids;
 use super::generator::FlowOptions;
 use super::spec::{FlowSpec, TimeRule};
@@ -34,15 +34,6 @@ pub(super) struct Stream {
     pub(super) events: Vec<(usize, usize)>,
     pub(super) next: usize,
     pub(super) flows: Vec<Option<FlowCtx>>,
-}
-
-/// 64 bits of a key or id: what uniqueness is checked on (a collision
-/// only makes a fresh draw).
-pub(super) fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
 }
 
 /// What generating one event needs besides the stream.

@@ -24,19 +24,7 @@ pub(crate) fn state_strategy(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) 
     let selector = &spec.states[state].selector;
     let channel = &spec.channels[spec.states[state].channel];
     match (&channel.schema, &channel.state_source) {
-        (Schema::Avro(avro), source) => {
-            let pin = match source {
-                StateSource::Union(path) => (
-                    path.hint_path(),
-                    Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
-                ),
-                StateSource::Field(path) => (path.hint_path(), Pin::Value(selector.clone())),
-                StateSource::Single | StateSource::Oneof { .. } => {
-                    return avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[]);
-                }
-            };
-            avro::pinned_strategy(&Arc::new(avro.clone()), hints, &[pin])
-        }
+        (Schema::Avro(avro), _) => avro::pinned_strategy(&Arc::new(avro.clone()), hints, &avro_pins(spec, state)),
         (Schema::Json(json), StateSource::Field(path)) => {
             let pinned = json_pinned(json.json(), path.text(), selector)?;
             crate::generate::json_schema::strategy(&Arc::new(pinned), hints)
@@ -62,15 +50,19 @@ pub(crate) fn state_sampler(spec: &FlowSpec, hints: &Arc<Hints>, state: usize) -
     let Schema::Avro(avro) = &channel.schema else {
         return None;
     };
-    let pins = match &channel.state_source {
-        StateSource::Union(path) => vec![(
-            path.hint_path(),
-            Pin::Branch(spec.states[state].branch.clone().unwrap_or_default()),
-        )],
-        StateSource::Field(path) => vec![(path.hint_path(), Pin::Value(spec.states[state].selector.clone()))],
+    crate::generate::avro_sampler::pinned_sampler(avro, hints, &avro_pins(spec, state))
+}
+
+/// What an Avro state fixes while generating: its union branch, or its
+/// field's value, at the state source's path (nothing for a single-state
+/// channel).
+fn avro_pins(spec: &FlowSpec, state: usize) -> Vec<(String, Pin)> {
+    let st = &spec.states[state];
+    match &spec.channels[st.channel].state_source {
+        StateSource::Union(path) => vec![(path.hint_path(), Pin::Branch(st.branch.clone().unwrap_or_default()))],
+        StateSource::Field(path) => vec![(path.hint_path(), Pin::Value(st.selector.clone()))],
         StateSource::Single | StateSource::Oneof { .. } => Vec::new(),
-    };
-    crate::generate::avro_sampler::pinned_sampler(avro, hints, &pins)
+    }
 }
 
 /// The schema with the state field's value required: `allOf` gains

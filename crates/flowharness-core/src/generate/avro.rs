@@ -17,7 +17,7 @@ use super::fakes::{Fake, Rng, Yields};
 use super::hints::{Hint, Hints};
 use crate::codec::avro_json;
 use crate::error::{Diagnostic, Error};
-use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
+use crate::schema::avro::{AvroSchema, BranchKey, Logical, Node, NodeId, Union as AvroUnion};
 
 /// How deep a value may nest before every node takes its smallest value.
 pub const DEFAULT_DEPTH: u32 = 4;
@@ -209,16 +209,7 @@ impl Builder<'_> {
                     Some(Pin::Branch(b)) => Some(b.as_str()),
                     _ => self.branch,
                 };
-                let chosen: Vec<usize> = match pinned {
-                    Some(b) if union.keys.iter().any(|k| k.full == b || k.short == b) => union
-                        .keys
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, k)| k.full == b || k.short == b)
-                        .map(|(i, _)| i)
-                        .collect(),
-                    _ => (0..union.branches.len()).collect(),
-                };
+                let chosen = chosen_branches(union, pinned);
                 let mut branches = Vec::with_capacity(chosen.len());
                 for i in chosen {
                     let key = &union.keys[i];
@@ -263,15 +254,7 @@ impl Builder<'_> {
                 None => {}
             }
         }
-        // Dates and timestamps near now, not random epochs.
-        let by_type = match node.logical() {
-            Some(Logical::TimestampMillis | Logical::LocalTimestampMillis) => Some(Fake::TimestampMillis(30)),
-            Some(Logical::TimestampMicros | Logical::LocalTimestampMicros) => Some(Fake::TimestampMicros(30)),
-            Some(Logical::Date) => Some(Fake::Date(365)),
-            Some(Logical::Uuid) => Some(Fake::Uuid),
-            _ => None,
-        };
-        Ok(by_type.map(|f| fake(f, hints.now_ms)))
+        Ok(by_type(node).map(|f| fake(f, hints.now_ms)))
     }
 }
 
@@ -299,25 +282,64 @@ fn hint_strategy(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> O
                 .map(|s| s.prop_map(Value::String).boxed()),
             _ => None,
         },
-        Hint::Range(min, max) => match node {
-            Node::Int(None) if *min >= f64::from(i32::MIN) && *max <= f64::from(i32::MAX) => {
-                Some(((*min).sat_i64()..=(*max).sat_i64()).prop_map(Value::from).boxed())
-            }
-            Node::Long(_) => Some(((*min).sat_i64()..=(*max).sat_i64()).prop_map(Value::from).boxed()),
-            Node::Float | Node::Double => Some((*min..=*max).prop_map(Value::from).boxed()),
-            _ => None,
+        Hint::Range(min, max) => match range_fit(node, *min, *max)? {
+            RangeFit::Whole(lo, hi) => Some((lo..=hi).prop_map(Value::from).boxed()),
+            RangeFit::Real(lo, hi) => Some((lo..=hi).prop_map(Value::from).boxed()),
         },
-        Hint::Fake(f) => {
-            let fits = match (f.yields(), node) {
-                (Yields::String, Node::String(Some(Logical::Uuid))) => *f == Fake::Uuid,
-                (Yields::String, Node::String(None)) => true,
-                (Yields::Integer, Node::Int(_)) => matches!(f, Fake::Date(_)),
-                (Yields::Integer, Node::Long(_)) => true,
-                (Yields::Object, Node::Map(values)) => matches!(schema.node(*values), Node::String(None)),
-                _ => false,
-            };
-            fits.then(|| fake(f.clone(), now_ms))
+        Hint::Fake(f) => fake_fits(schema, id, f).then(|| fake(f.clone(), now_ms)),
+    }
+}
+
+/// The union branches a value may take: those named `pinned` (short or
+/// full name) where the union has it, else all of them.
+pub(super) fn chosen_branches(union: &AvroUnion, pinned: Option<&str>) -> Vec<usize> {
+    let named = |k: &BranchKey| pinned.is_some_and(|b| k.full == b || k.short == b);
+    if union.keys.iter().any(named) {
+        (0..union.keys.len()).filter(|i| named(&union.keys[*i])).collect()
+    } else {
+        (0..union.branches.len()).collect()
+    }
+}
+
+/// A realistic generator for a node by its logical type alone: dates and
+/// timestamps near now, not random epochs; UUIDs.
+pub(super) fn by_type(node: &Node) -> Option<Fake> {
+    match node.logical() {
+        Some(Logical::TimestampMillis | Logical::LocalTimestampMillis) => Some(Fake::TimestampMillis(30)),
+        Some(Logical::TimestampMicros | Logical::LocalTimestampMicros) => Some(Fake::TimestampMicros(30)),
+        Some(Logical::Date) => Some(Fake::Date(365)),
+        Some(Logical::Uuid) => Some(Fake::Uuid),
+        _ => None,
+    }
+}
+
+/// A range hint's bounds as the node takes them.
+pub(super) enum RangeFit {
+    Whole(i64, i64),
+    Real(f64, f64),
+}
+
+/// How a range hint fits a node, if it does.
+pub(super) fn range_fit(node: &Node, min: f64, max: f64) -> Option<RangeFit> {
+    match node {
+        Node::Int(None) if min >= f64::from(i32::MIN) && max <= f64::from(i32::MAX) => {
+            Some(RangeFit::Whole(min.sat_i64(), max.sat_i64()))
         }
+        Node::Long(_) => Some(RangeFit::Whole(min.sat_i64(), max.sat_i64())),
+        Node::Float | Node::Double => Some(RangeFit::Real(min, max)),
+        _ => None,
+    }
+}
+
+/// Whether a named generator's values fit the node's type.
+pub(super) fn fake_fits(schema: &AvroSchema, id: NodeId, f: &Fake) -> bool {
+    match (f.yields(), schema.node(id)) {
+        (Yields::String, Node::String(Some(Logical::Uuid))) => *f == Fake::Uuid,
+        (Yields::String, Node::String(None)) => true,
+        (Yields::Integer, Node::Int(_)) => matches!(f, Fake::Date(_)),
+        (Yields::Integer, Node::Long(_)) => true,
+        (Yields::Object, Node::Map(values)) => matches!(schema.node(*values), Node::String(None)),
+        _ => false,
     }
 }
 

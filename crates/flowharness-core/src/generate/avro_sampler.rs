@@ -14,8 +14,11 @@ use crate::num::Cast as _;
 use rand::RngExt;
 use serde_json::{Map, Value};
 
-use super::avro::{Pin, decimal_limit, decimal_value, join, latin1, pinned_value, smallest, wrap};
-use super::fakes::{Fake, Rng, Yields};
+use super::avro::{
+    Pin, RangeFit, by_type, chosen_branches, decimal_limit, decimal_value, fake_fits, join, latin1, pinned_value,
+    range_fit, smallest, wrap,
+};
+use super::fakes::{Fake, Rng};
 use super::hints::{Hint, Hints};
 use crate::codec::avro_json;
 use crate::schema::avro::{AvroSchema, Logical, Node, NodeId};
@@ -180,16 +183,7 @@ impl Builder<'_> {
                     Some(Pin::Branch(b)) => Some(b.as_str()),
                     _ => None,
                 };
-                let chosen: Vec<usize> = match pinned {
-                    Some(b) if union.keys.iter().any(|k| k.full == b || k.short == b) => union
-                        .keys
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, k)| k.full == b || k.short == b)
-                        .map(|(i, _)| i)
-                        .collect(),
-                    _ => (0..union.branches.len()).collect(),
-                };
+                let chosen = chosen_branches(union, pinned);
                 let mut branches = Vec::with_capacity(chosen.len());
                 for i in chosen {
                     let key = &union.keys[i];
@@ -228,46 +222,24 @@ impl Builder<'_> {
                 None => {}
             }
         }
-        let by_type = match schema.node(id).logical() {
-            Some(Logical::TimestampMillis | Logical::LocalTimestampMillis) => Some(Fake::TimestampMillis(30)),
-            Some(Logical::TimestampMicros | Logical::LocalTimestampMicros) => Some(Fake::TimestampMicros(30)),
-            Some(Logical::Date) => Some(Fake::Date(365)),
-            Some(Logical::Uuid) => Some(Fake::Uuid),
-            _ => None,
-        };
-        Some(by_type.map(|f| Sampler::Fake(f, now_ms)))
+        Some(by_type(schema.node(id)).map(|f| Sampler::Fake(f, now_ms)))
     }
 }
 
 /// A hint's sampler for a node, when the hint fits the node's type (as the
 /// strategy builder's `hint_strategy` decides).
 fn hint_sampler(schema: &AvroSchema, id: NodeId, hint: &Hint, now_ms: i64) -> Option<Sampler> {
-    let node = schema.node(id);
     let valid = |v: &Value| avro_json::validate_node(schema, id, v).is_empty();
     match hint {
         Hint::Constant(v) => valid(v).then(|| Sampler::Const(v.clone())),
         Hint::OneOf(list) => (!list.is_empty() && list.iter().all(valid)).then(|| Sampler::Select(list.clone())),
         Hint::Regex(_) => None,
         Hint::Range(min, max) if min > max => None,
-        Hint::Range(min, max) => match node {
-            Node::Int(None) if *min >= f64::from(i32::MIN) && *max <= f64::from(i32::MAX) => {
-                Some(Sampler::Int((*min).sat_i64(), (*max).sat_i64()))
-            }
-            Node::Long(_) => Some(Sampler::Int((*min).sat_i64(), (*max).sat_i64())),
-            Node::Float | Node::Double => Some(Sampler::Real(*min, *max)),
-            _ => None,
+        Hint::Range(min, max) => match range_fit(schema.node(id), *min, *max)? {
+            RangeFit::Whole(lo, hi) => Some(Sampler::Int(lo, hi)),
+            RangeFit::Real(lo, hi) => Some(Sampler::Real(lo, hi)),
         },
-        Hint::Fake(f) => {
-            let fits = match (f.yields(), node) {
-                (Yields::String, Node::String(Some(Logical::Uuid))) => *f == Fake::Uuid,
-                (Yields::String, Node::String(None)) => true,
-                (Yields::Integer, Node::Int(_)) => matches!(f, Fake::Date(_)),
-                (Yields::Integer, Node::Long(_)) => true,
-                (Yields::Object, Node::Map(values)) => matches!(schema.node(*values), Node::String(None)),
-                _ => false,
-            };
-            fits.then(|| Sampler::Fake(f.clone(), now_ms))
-        }
+        Hint::Fake(f) => fake_fits(schema, id, f).then(|| Sampler::Fake(f.clone(), now_ms)),
     }
 }
 

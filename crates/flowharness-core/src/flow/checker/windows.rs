@@ -46,7 +46,7 @@ impl Checker<'_> {
             if info.closed.len() == 4 {
                 info.closed.remove(0);
             }
-            info.closed.push(super::text_hash(flow_id));
+            info.closed.push(crate::flow::fields::fingerprint(flow_id));
             if info.open.is_empty() {
                 // An idle key keeps no room for open flows.
                 info.open = Vec::new();
