@@ -165,7 +165,13 @@ impl<W: Write> LinesWriter<W> {
     /// Writes one message's line, serialized straight from its parts (no
     /// row built and copied first): `{"topic", "key", "partition": null,
     /// "headers", "value"}`. A header named twice keeps its last value.
-    pub fn push(&mut self, topic: &str, key: &Value, headers: &[(String, String)], value: &Value) -> io::Result<()> {
+    pub fn push<K: serde::Serialize + ?Sized>(
+        &mut self,
+        topic: &str,
+        key: &K,
+        headers: &[(String, String)],
+        value: &Value,
+    ) -> io::Result<()> {
         let out = &mut self.out;
         out.write_all(b"{\"topic\":")?;
         serde_json::to_writer(&mut *out, topic).map_err(io::Error::other)?;

@@ -57,17 +57,19 @@ pub fn generate_to(
     let (by_path, events) = match (file, lines) {
         (Some(file), true) => {
             let writer = crate::fixture_lines::LinesWriter::new(file, &schemas).map_err(write_failed)?;
-            let write = |w: &mut crate::fixture_lines::LinesWriter<_>, channel: usize, m: Keyed| {
-                w.push(&schemas[channel].0, &Value::String(m.key), &m.headers, &m.value)
+            let write = |w: &mut crate::fixture_lines::LinesWriter<_>, channel: usize, m: &mut Keyed| {
+                w.push(&schemas[channel].0, m.key.as_str(), &m.headers, &m.value)
             };
             let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
             (by_path, writer.finish().map_err(write_failed)?.1)
         }
         (Some(file), false) => {
             let writer = crate::fixture_writer::FixtureWriter::new(file);
-            let write = |w: &mut crate::fixture_writer::FixtureWriter<_>, channel: usize, m: Keyed| {
+            let write = |w: &mut crate::fixture_writer::FixtureWriter<_>, channel: usize, m: &mut Keyed| {
+                // The seed format groups a key's messages, so it keeps them.
                 let (topic, schema) = &schemas[channel];
-                w.push_with_headers(topic, &Value::String(m.key), schema, m.headers, m.value)
+                let key = Value::String(std::mem::take(&mut m.key));
+                w.push_with_headers(topic, &key, schema, std::mem::take(&mut m.headers), m.value.take())
             };
             let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
             (by_path, writer.finish().map_err(write_failed)?.2)
@@ -94,26 +96,31 @@ const BATCH: usize = 1024;
 
 /// Generates on the calling thread and writes on another: messages cross
 /// in order, in batches (a few in flight), so the file is what writing
-/// inline makes while serializing, writing and freeing each message's
-/// value run beside the generator. A failed write stops the generator and
-/// is the error reported.
+/// inline makes while serializing and writing run beside the generator.
+/// Written batches come back to be freed and refilled here: a value freed
+/// on the thread that allocated it costs the allocator far less than one
+/// freed across threads. A failed write stops the generator and is the
+/// error reported.
 fn piped<W: Send>(
     generator: &FlowGenerator<'_>,
     seed: u64,
     channel_of: &dyn Fn(&Keyed) -> usize,
     mut sink: W,
-    write: &(dyn Fn(&mut W, usize, Keyed) -> std::io::Result<()> + Sync),
+    write: &(dyn Fn(&mut W, usize, &mut Keyed) -> std::io::Result<()> + Sync),
     failed: &(dyn Fn(std::io::Error) -> Error + Sync),
 ) -> Result<(BTreeMap<String, u64>, W)> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Keyed)>>(8);
+    let (back, returned) = std::sync::mpsc::sync_channel::<Vec<(usize, Keyed)>>(16);
     std::thread::scope(|scope| {
         let writer = std::thread::Builder::new()
             .name("generate-writer".into())
             .spawn_scoped(scope, move || -> std::io::Result<W> {
-                for batch in rx {
-                    for (channel, m) in batch {
-                        write(&mut sink, channel, m)?;
+                for mut batch in rx {
+                    for (channel, m) in &mut batch {
+                        write(&mut sink, *channel, m)?;
                     }
+                    // The generator gone or behind: the batch is freed here.
+                    back.try_send(batch).ok();
                 }
                 Ok(sink)
             })
@@ -122,7 +129,14 @@ fn piped<W: Send>(
         let made = generator.generate_into(seed, &mut |m| {
             batch.push((channel_of(&m), m));
             if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let next = match returned.try_recv() {
+                    Ok(mut done) => {
+                        done.clear();
+                        done
+                    }
+                    Err(_) => Vec::with_capacity(BATCH),
+                };
+                let full = std::mem::replace(&mut batch, next);
                 // The writer has stopped: its error is reported below.
                 tx.send(full)
                     .map_err(|_| Error::internal("the writer thread stopped"))?;
@@ -137,6 +151,7 @@ fn piped<W: Send>(
         let written = writer
             .join()
             .map_err(|_| Error::internal("the writer thread panicked"))?;
+        drop(returned);
         match (made, written) {
             (_, Err(e)) => Err(failed(e)),
             (Err(e), Ok(_)) => Err(e),
