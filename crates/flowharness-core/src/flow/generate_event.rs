@@ -46,6 +46,8 @@ pub(super) struct EventCtx<'a> {
     pub(super) published: &'a [Vec<String>],
     /// Per state, values to copy instead of drawing.
     pub(super) templates: Option<&'a super::templates::Templates>,
+    /// Values handed back, to draw over instead of making new ones.
+    pub(super) spare: &'a mut super::spare::Spare,
 }
 
 /// Where a state's values are drawn from: its strategy, or its direct
@@ -62,7 +64,13 @@ impl EventCtx<'_> {
             return Ok(value);
         }
         if let Some(sampler) = source.sampler {
-            return Ok(sampler.sample(self.rng));
+            return Ok(match self.spare.take(state) {
+                Some(mut value) => {
+                    sampler.sample_into(self.rng, &mut value);
+                    value
+                }
+                None => sampler.sample(self.rng),
+            });
         }
         let mut runner = seeded_runner(self.rng.next_u64());
         source
@@ -79,6 +87,7 @@ impl EventCtx<'_> {
         if let Some((d, donor_source)) = donor {
             let given = self.draw(donor_source, d)?;
             copy_ids(self.spec, &given, d, &mut value, state);
+            self.spare.put(d, given);
         }
         Ok(value)
     }

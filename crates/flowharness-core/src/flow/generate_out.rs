@@ -126,12 +126,16 @@ fn piped<W: Send>(
             })
             .map_err(|e| Error::system("starting the writer thread", e))?;
         let mut batch = Vec::with_capacity(BATCH);
-        let made = generator.generate_into(seed, &mut |m| {
+        let spec = generator.spec;
+        let made = generator.generate_reusing(seed, &mut |m, spare| {
             batch.push((channel_of(&m), m));
             if batch.len() == BATCH {
                 let next = match returned.try_recv() {
                     Ok(mut done) => {
-                        done.clear();
+                        // Values written are drawn over by later ones of their state.
+                        for (channel, m) in done.drain(..) {
+                            spare.give(spec, channel, m.value);
+                        }
                         done
                     }
                     Err(_) => Vec::with_capacity(BATCH),

@@ -14,6 +14,7 @@ pub mod path;
 mod ready;
 mod schema_paths;
 pub mod shipped;
+mod spare;
 pub mod spec;
 mod spec_access;
 mod spec_build;

@@ -99,6 +99,48 @@ impl Sampler {
     }
 }
 
+impl Sampler {
+    /// One value, written over `out`: the same value [`Sampler::sample`]
+    /// draws with the same random stream, reusing what `out` already holds
+    /// where it has the same shape (a record's field names in order, a
+    /// union branch's key, a string's buffer), so a value drawn over one
+    /// of the same state costs no field-name copies, map hashing or string
+    /// allocations. Where the shape differs, that part is drawn anew.
+    pub fn sample_into(&self, rng: &mut Rng, out: &mut Value) {
+        match (self, &mut *out) {
+            (Sampler::Fake(fake, now_ms), out) => fake.sample_into(rng, *now_ms, out),
+            (Sampler::Select(values), Value::String(s)) => match &values[rng.random_range(0..values.len())] {
+                Value::String(picked) => picked.clone_into(s),
+                other => *out = other.clone(),
+            },
+            (Sampler::Array(items), Value::Array(list)) => {
+                let n = rng.random_range(0..4);
+                list.truncate(n);
+                for item in list.iter_mut() {
+                    items.sample_into(rng, item);
+                }
+                while list.len() < n {
+                    list.push(items.sample(rng));
+                }
+            }
+            (Sampler::Record(fields), Value::Object(map))
+                if map.len() == fields.len() && map.keys().zip(fields).all(|(k, (name, _))| k == name) =>
+            {
+                for ((_, field), value) in fields.iter().zip(map.values_mut()) {
+                    field.sample_into(rng, value);
+                }
+            }
+            (Sampler::Union(branches), out) => branches[rng.random_range(0..branches.len())].sample_into(rng, out),
+            (Sampler::Wrap(key, inner), Value::Object(map)) if map.len() == 1 && map.keys().next() == Some(key) => {
+                if let Some(value) = map.values_mut().next() {
+                    inner.sample_into(rng, value);
+                }
+            }
+            (sampler, out) => *out = sampler.sample(rng),
+        }
+    }
+}
+
 /// The sampler of `pinned_strategy(schema, hints, pins)`, or `None` where
 /// a node needs what only the strategy has (a regex hint) or a hint does
 /// not fit (the strategy reports that).

@@ -104,6 +104,23 @@ impl Fake {
         }
     }
 
+    /// One value written over `out` ([`Fake::sample`]'s, from the same
+    /// draws), reusing its buffer where it already holds a string.
+    pub fn sample_into(&self, rng: &mut Rng, now_ms: i64, out: &mut Value) {
+        match (self, out) {
+            (
+                Fake::I18nLabel(_)
+                | Fake::I18nDescription(_)
+                | Fake::TimestampMillis(_)
+                | Fake::TimestampMicros(_)
+                | Fake::Date(_),
+                out,
+            ) => *out = self.sample(rng, now_ms),
+            (_, Value::String(s)) => self.write_str(rng, s),
+            (_, out) => *out = self.sample(rng, now_ms),
+        }
+    }
+
     /// Writes a string value into `out` (cleared first). Integer and object
     /// generators write their JSON text.
     pub fn write_str(&self, rng: &mut Rng, out: &mut String) {
