@@ -74,7 +74,7 @@ impl Fixture {
     /// `each` and keeping none: memory is one entry's, whatever the file's
     /// size. Problems are reported together at the end, as by [`Fixture::load`].
     pub fn visit(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
-        Fixture::visit_with(path, Messages::Checked, each)
+        Fixture::visit_with(path, Messages::Checked, &mut |entry, _| each(entry))
     }
 
     /// As [`Fixture::visit`], but messages are not validated against the
@@ -82,38 +82,87 @@ impl Fixture {
     /// `verify --file`, whose checker validates every message against the
     /// flow's schema and reports what fails as a finding, not as a bad file.
     pub fn visit_unchecked(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<()> {
+        Fixture::visit_with(path, Messages::Unchecked, &mut |entry, _| each(entry))
+    }
+
+    /// As [`Fixture::visit_unchecked`], where `each` may put the values it
+    /// is done with in its second argument: a reader on a thread of its own
+    /// (fixture lines) frees them there, where they were made, which costs
+    /// the allocator less than freeing them here.
+    pub fn visit_unchecked_returning(path: &Path, each: &mut dyn FnMut(Entry, &mut Vec<Value>)) -> Result<()> {
         Fixture::visit_with(path, Messages::Unchecked, each)
     }
 
-    fn visit_with(path: &Path, messages: Messages, each: &mut dyn FnMut(Entry)) -> Result<()> {
+    fn visit_with(path: &Path, messages: Messages, each: &mut dyn FnMut(Entry, &mut Vec<Value>)) -> Result<()> {
         let place = path.display().to_string();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if crate::fixture_lines::is_lines(path) {
-            let mut reader = EntryReader {
-                base: &base,
-                schemas: Schemas::default(),
-                sink: Sink::Each(each),
-                problems: Vec::new(),
-                messages,
-            };
-            crate::fixture_lines::read(path, &mut |id, entry| match entry {
-                Ok(entry) => reader.add(id, entry),
-                Err(d) => reader.problems.push(d.within(id.to_string())),
-            })?;
-            return if reader.problems.is_empty() {
+            // Lines are parsed, checked and normalized on the reader thread;
+            // only whole entries (or what is wrong with them) cross.
+            let mut schemas = Schemas::default();
+            // Each topic's schema once a line of it has been read in full.
+            let mut known: HashMap<String, (Arc<Schema>, SchemaSource)> = HashMap::new();
+            let base = &base;
+            let mut problems = Vec::new();
+            crate::fixture_lines::read(
+                path,
+                move |n, line, rows| {
+                    let place = format!("line {n}");
+                    // A usual line of a topic already read: its parts
+                    // straight into the entry. Anything else is read as a
+                    // seed-format entry, which says what is wrong.
+                    if let Some(row) = rows.row(line)
+                        && let Some((schema, source)) = known.get(&row.topic)
+                        && let Ok(message) = checked_message(schema, messages, row.value)
+                    {
+                        return Ok(Entry {
+                            id: place,
+                            schema: schema.clone(),
+                            schema_source: source.clone(),
+                            topic: row.topic,
+                            partition: row.partition,
+                            key: row.key,
+                            headers: row.headers,
+                            messages: vec![message],
+                        });
+                    }
+                    let placed = |list: Vec<Diagnostic>| list.into_iter().map(|d| d.within(place.clone())).collect();
+                    let entry = match rows.entry(line) {
+                        Ok(row) => read_entry(&place, row, base, &mut schemas, messages).map_err(placed),
+                        Err(d) => Err(placed(vec![d])),
+                    };
+                    if let Ok(e) = &entry
+                        && !known.contains_key(&e.topic)
+                    {
+                        known.insert(e.topic.clone(), (e.schema.clone(), e.schema_source.clone()));
+                    }
+                    entry
+                },
+                &mut |entry: std::result::Result<Entry, Vec<Diagnostic>>, done| match entry {
+                    Ok(entry) => each(entry, done),
+                    Err(list) => problems.extend(list),
+                },
+            )?;
+            return if problems.is_empty() {
                 Ok(())
             } else {
-                Err(Error::Invalid(reader.problems).within(&place))
+                Err(Error::Invalid(problems).within(&place))
             };
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         // Entry by entry: each is parsed, checked and kept in its checked
         // form before the next is read, so a large fixture is never held
-        // twice, and entries naming the same schema share one.
+        // twice, and entries naming the same schema share one. Values done
+        // with are freed here, as they were made here.
+        let mut done = Vec::new();
+        let mut one = |entry: Entry| {
+            each(entry, &mut done);
+            done.clear();
+        };
         let mut reader = EntryReader {
             base: &base,
             schemas: Schemas::default(),
-            sink: Sink::Each(each),
+            sink: Sink::Each(&mut one),
             problems: Vec::new(),
             messages,
         };
@@ -352,20 +401,7 @@ fn read_entry(
     };
     let mut normalized = Vec::new();
     for (i, message) in messages.into_iter().flatten().enumerate() {
-        let checked = match (schema.as_ref(), check) {
-            (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize_lenient(avro, message)),
-            (Schema::Json(_) | Schema::Protobuf(_), Messages::Unchecked) => Ok(message),
-            (Schema::Avro(avro), Messages::Checked) => avro_json::normalize_owned(avro, message),
-            (Schema::Json(_) | Schema::Protobuf(_), Messages::Checked) => {
-                let violations = schema.validate(&message);
-                if violations.is_empty() {
-                    Ok(message)
-                } else {
-                    Err(violations)
-                }
-            }
-        };
-        match checked {
+        match checked_message(&schema, check, message) {
             Ok(m) => normalized.push(m),
             Err(violations) => {
                 let place = format!("messages[{i}]");
@@ -386,6 +422,28 @@ fn read_entry(
         headers,
         messages: normalized,
     })
+}
+
+/// A message as an entry keeps it: Avro JSON normalized, and validated
+/// where the reader checks messages.
+fn checked_message(
+    schema: &Schema,
+    check: Messages,
+    message: Value,
+) -> std::result::Result<Value, Vec<crate::schema::path::Violation>> {
+    match (schema, check) {
+        (Schema::Avro(avro), Messages::Unchecked) => Ok(avro_json::normalize_lenient(avro, message)),
+        (Schema::Json(_) | Schema::Protobuf(_), Messages::Unchecked) => Ok(message),
+        (Schema::Avro(avro), Messages::Checked) => avro_json::normalize_owned(avro, message),
+        (Schema::Json(_) | Schema::Protobuf(_), Messages::Checked) => {
+            let violations = schema.validate(&message);
+            if violations.is_empty() {
+                Ok(message)
+            } else {
+                Err(violations)
+            }
+        }
+    }
 }
 
 fn read_schema(

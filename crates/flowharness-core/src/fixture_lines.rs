@@ -29,11 +29,18 @@ pub fn is_lines(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "jsonl")
 }
 
-/// Reads the file line by line, handing each message to `each` as a
-/// seed-format entry of one message (`{"schema", "topic", "partition",
-/// "key", "headers", "messages": [value]}`) with its place (`line N`), or
-/// what is wrong with the line. A bad header line is an error at once.
-pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<Value, Diagnostic>)) -> Result<()> {
+/// Reads the file line by line: `make` turns each message line and its
+/// number into what `each` is handed, with [`Lines`] to read it by. `make`
+/// runs on the reader thread, beside `each`, and what it makes crosses in
+/// order. Values `each` is done with and puts in its second
+/// argument go back to be freed on the reader thread, which made them:
+/// a value freed across threads costs the allocator several times more.
+/// A bad header line is an error at once.
+pub(crate) fn read<T: Send>(
+    path: &Path,
+    make: impl FnMut(usize, &str, &Lines<'_>) -> T + Send,
+    each: &mut dyn FnMut(T, &mut Vec<Value>),
+) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut lines = io::BufReader::with_capacity(1 << 20, file).lines();
     let place = path.display().to_string();
@@ -61,10 +68,16 @@ pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<V
         return Err(bad(1, "\"schemas\" names no topic".into()));
     }
     let only = (schemas.len() == 1).then(|| schemas.keys().next().cloned()).flatten();
+    let rows = Lines {
+        schemas,
+        only: only.as_deref(),
+    };
     // Lines are read and parsed on a thread of their own, in batches, and
     // handed over in order: parsing runs beside whatever `each` does (the
     // checker), and only a few batches are ever in flight.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
+    let (back, spent) = std::sync::mpsc::sync_channel::<Vec<Value>>(8);
+    let mut make = make;
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("fixture-lines".into())
@@ -75,11 +88,14 @@ pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<V
                     if line.trim().is_empty() {
                         continue;
                     }
-                    batch.push((i + 2, row_entry(&line, schemas, only.as_deref())));
+                    batch.push(make(i + 2, &line, &rows));
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                         if tx.send(full).is_err() {
                             return Ok(());
+                        }
+                        while let Ok(done) = spent.try_recv() {
+                            drop(done);
                         }
                     }
                 }
@@ -88,11 +104,17 @@ pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<V
                 Ok(())
             })
             .map_err(|e| Error::system("starting the fixture-lines reader", e))?;
+        let mut done = Vec::new();
         for batch in rx {
-            for (n, entry) in batch {
-                each(&format!("line {n}"), entry);
+            for made in batch {
+                each(made, &mut done);
+            }
+            if !done.is_empty() {
+                // The reader behind or gone: freed here instead.
+                back.try_send(std::mem::take(&mut done)).ok();
             }
         }
+        drop(back);
         reader
             .join()
             .map_err(|_| Error::internal("the fixture-lines reader panicked"))?
@@ -103,8 +125,74 @@ pub(crate) fn read(path: &Path, each: &mut dyn FnMut(&str, std::result::Result<V
 /// Lines cross from the reader in batches of this many.
 const BATCH: usize = 512;
 
-/// A line's number and what it holds.
-type Parsed = (usize, std::result::Result<Value, Diagnostic>);
+/// How a file's message lines are read: the header's schemas by topic.
+pub(crate) struct Lines<'a> {
+    schemas: &'a Map<String, Value>,
+    /// The one topic, where the header names one.
+    only: Option<&'a str>,
+}
+
+/// A message line read straight into its parts, for a line as `generate`
+/// writes it: nothing unknown, every part of its type.
+pub(crate) struct Row {
+    pub(crate) topic: String,
+    pub(crate) key: Value,
+    pub(crate) partition: Option<i32>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) value: Value,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRow {
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    key: Value,
+    #[serde(default)]
+    partition: Option<i64>,
+    #[serde(default)]
+    headers: Option<Map<String, Value>>,
+    value: Value,
+}
+
+impl Lines<'_> {
+    /// The line as a seed-format entry of one message (`{"schema", "topic",
+    /// "partition", "key", "headers", "messages": [value]}`), or what is
+    /// wrong with it.
+    pub(crate) fn entry(&self, line: &str) -> std::result::Result<Value, Diagnostic> {
+        row_entry(line, self.schemas, self.only)
+    }
+
+    /// The line's parts, read without building the entry first; `None`
+    /// for anything unusual (a part of another type, an unknown topic, bad
+    /// JSON), which [`Lines::entry`] reads and reports on.
+    pub(crate) fn row(&self, line: &str) -> Option<Row> {
+        let raw: RawRow = serde_json::from_str(line).ok()?;
+        let topic = match raw.topic {
+            Some(t) => t,
+            None => self.only?.to_string(),
+        };
+        let partition = match raw.partition {
+            None => None,
+            Some(p) => Some(i32::try_from(p).ok().filter(|p| *p >= 0)?),
+        };
+        let mut headers = Vec::new();
+        for (name, v) in raw.headers.unwrap_or_default() {
+            match v {
+                Value::String(v) => headers.push((name, v)),
+                _ => return None,
+            }
+        }
+        Some(Row {
+            topic,
+            key: raw.key,
+            partition,
+            headers,
+            value: raw.value,
+        })
+    }
+}
 
 fn row_entry(line: &str, schemas: &Map<String, Value>, only: Option<&str>) -> std::result::Result<Value, Diagnostic> {
     let row: Value = serde_json::from_str(line).map_err(|e| Diagnostic::new(format!("invalid JSON: {e}")))?;

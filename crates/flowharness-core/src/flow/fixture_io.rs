@@ -35,8 +35,13 @@ pub fn check_file(
     let mut numbering = Numbering::default();
     // The checker validates each message against the flow's schema and
     // reports what fails, so the reader does not validate them too.
-    Fixture::visit_unchecked(path, &mut |entry| {
-        numbering.each_owned(entry, &mut |m| checker.observe(&m))
+    Fixture::visit_unchecked_returning(path, &mut |entry, done| {
+        numbering.each_owned(entry, &mut |m| {
+            checker.observe(&m);
+            if let Ok(value) = m.value {
+                done.push(value);
+            }
+        });
     })?;
     Ok(checker.finish())
 }
