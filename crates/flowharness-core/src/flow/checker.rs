@@ -285,7 +285,7 @@ impl<'s> Checker<'s> {
             Err(e) => return self.find(Rule::UnknownState, Severity::Error, &at, e),
         };
         let state_name = &spec.states[state].name;
-        let Some(flow_id) = spec.flow_id_of(value, state) else {
+        let Some(flow_id) = spec.flow_id_ref(value, state) else {
             let names: Vec<&str> = spec.flow_id.iter().map(|f| f.text.as_str()).collect();
             return self.find(
                 Rule::MissingFlowId,
@@ -294,7 +294,7 @@ impl<'s> Checker<'s> {
                 format!("{state_name} has no {}", names.join("/")),
             );
         };
-        let key = spec.key_of(value, state).unwrap_or_default();
+        let key = spec.key_ref(value, state).unwrap_or_default();
         match &m.key {
             None if !self.missing_key_reported => {
                 self.missing_key_reported = true;
@@ -304,14 +304,14 @@ impl<'s> Checker<'s> {
                 );
                 self.find(Rule::MissingKey, Severity::Warning, &at, message);
             }
-            Some(k) if *k != key => {
+            Some(k) if *k != *key => {
                 let message = format!("message key {k:?} does not match {} {key:?}", spec.key);
                 self.find(Rule::KeyMismatch, Severity::Error, &at, message);
             }
             _ => {}
         }
-        at.key = Some(&key);
-        at.flow = Some(&flow_id);
+        at.key = Some(&*key);
+        at.flow = Some(&*flow_id);
         if let Some(header) = &spec.id_header {
             match m.headers.iter().find(|(h, _)| h == header) {
                 None => {
@@ -319,7 +319,7 @@ impl<'s> Checker<'s> {
                         format!("no header {header:?}: every message of a flow carries its correlation id there");
                     self.find(Rule::CorrelationHeader, Severity::Error, &at, message);
                 }
-                Some((_, v)) => match self.correlations.get(&flow_id) {
+                Some((_, v)) => match self.correlations.get(&*flow_id) {
                     Some(first) if first != v => {
                         let message =
                             format!("header {header:?} is {v:?}, but earlier messages of the flow carried {first:?}");
@@ -327,7 +327,7 @@ impl<'s> Checker<'s> {
                     }
                     Some(_) => {}
                     None => {
-                        self.correlations.insert(flow_id.clone(), v.clone());
+                        self.correlations.insert(flow_id.to_string(), v.clone());
                     }
                 },
             }
@@ -335,9 +335,9 @@ impl<'s> Checker<'s> {
         let channels = spec.channels.len();
         // One lookup for a key seen before (most messages), and a copy of
         // the key only for a new one.
-        let info = match self.keys.get_mut(&key) {
+        let info = match self.keys.get_mut(&*key) {
             Some(info) => info,
-            None => self.keys.entry(key.clone()).or_default(),
+            None => self.keys.entry(key.to_string()).or_default(),
         };
         if info.partitions.len() != channels {
             info.partitions = vec![None; channels];
@@ -366,7 +366,7 @@ impl<'s> Checker<'s> {
                 time,
                 channel,
                 state,
-                key: key.clone(),
+                key: key.to_string(),
                 value: value.clone(),
                 topic: m.topic.clone().unwrap_or_else(|| self.topics[channel].clone()),
                 partition: m.partition,

@@ -376,6 +376,14 @@ impl FlowSpec {
         parts.map(|p| p.join("/"))
     }
 
+    /// As [`FlowSpec::flow_id_of`], borrowing a one-field id's text from the value.
+    pub fn flow_id_ref<'v>(&self, value: &'v Value, state: usize) -> Option<std::borrow::Cow<'v, str>> {
+        if let [field] = self.flow_id.as_slice() {
+            return field.get(value, state).map(super::fields::text_ref);
+        }
+        self.flow_id_of(value, state).map(std::borrow::Cow::Owned)
+    }
+
     /// The headers a message of `state` carries by contract: its flow id
     /// in `[flow] id_header`, where the spec has one.
     pub fn id_headers(&self, value: &Value, state: usize) -> Vec<(String, String)> {
@@ -388,6 +396,11 @@ impl FlowSpec {
     /// The key of a message of `state`, as text.
     pub fn key_of(&self, value: &Value, state: usize) -> Option<String> {
         self.key.get(value, state).map(super::fields::text)
+    }
+
+    /// As [`FlowSpec::key_of`], borrowing the text from the value.
+    pub fn key_ref<'v>(&self, value: &'v Value, state: usize) -> Option<std::borrow::Cow<'v, str>> {
+        self.key.get(value, state).map(super::fields::text_ref)
     }
 
     /// A field path written at run time (a step's text), resolved for `state`
