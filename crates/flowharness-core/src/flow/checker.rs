@@ -551,7 +551,12 @@ impl<'s> Checker<'s> {
         };
         let id: Arc<str> = Arc::from(flow_id);
         self.flows.insert(id.clone(), flow);
-        let info = self.keys.entry(key.to_string()).or_default();
+        // The key was seen by `observe` (a flow held across topics too), so
+        // this is one lookup and no copy of the key.
+        let info = match self.keys.get_mut(key) {
+            Some(info) => info,
+            None => self.keys.entry(key.to_string()).or_default(),
+        };
         // Most keys have one flow open at a time: room for one, not four.
         if info.open.capacity() == 0 {
             info.open.reserve_exact(1);

@@ -11,13 +11,13 @@ impl Checker<'_> {
     pub(super) fn rest(&mut self, flow_id: &str) {
         self.rests += 1;
         let now = self.rests;
-        // Taken out and put back: the id's shared allocation is what the
-        // resting queue keeps.
-        let Some((id, mut flow)) = self.flows.remove_entry(flow_id) else {
+        // The id's shared allocation is what the resting queue keeps.
+        let Some(id) = self.flows.get_key_value(flow_id).map(|(id, _)| id.clone()) else {
             return;
         };
-        flow.rested = now;
-        self.flows.insert(id.clone(), flow);
+        if let Some(flow) = self.flows.get_mut(flow_id) {
+            flow.rested = now;
+        }
         self.resting.push_back((id, now));
         while self.resting.len() > self.options.dedupe_window {
             let Some((old, when)) = self.resting.pop_front() else {
@@ -69,8 +69,12 @@ impl Checker<'_> {
         if flow.unknown || !self.spec.end.contains(&flow.state) {
             return;
         }
-        let path: Vec<usize> = flow.path.iter().map(|s| usize::from(*s)).collect();
-        let name = self.spec.path_of(&path).unwrap_or("other").to_string();
-        *self.report.complete_by_path.entry(name).or_default() += 1;
+        let name = self.spec.path_taken(&flow.path).unwrap_or("other");
+        match self.report.complete_by_path.get_mut(name) {
+            Some(count) => *count += 1,
+            None => {
+                self.report.complete_by_path.insert(name.to_string(), 1);
+            }
+        }
     }
 }
