@@ -112,7 +112,7 @@ pub struct Checker<'s> {
     pub(super) options: CheckOptions,
     /// Open flows by id: the id is allocated once and shared with the
     /// key's open list and the resting queue.
-    pub(super) flows: HashMap<Arc<str>, OpenFlow>,
+    pub(super) flows: HashMap<Arc<str>, Box<OpenFlow>>,
     /// Per flow id, the correlation header its first message carried
     /// (`[flow] id_header`); forgotten when the flow closes.
     correlations: HashMap<String, String>,
@@ -550,7 +550,7 @@ impl<'s> Checker<'s> {
             rested: 0,
         };
         let id: Arc<str> = Arc::from(flow_id);
-        self.flows.insert(id.clone(), flow);
+        self.flows.insert(id.clone(), Box::new(flow));
         // The key was seen by `observe` (a flow held across topics too), so
         // this is one lookup and no copy of the key.
         let info = match self.keys.get_mut(key) {
@@ -624,7 +624,7 @@ impl<'s> Checker<'s> {
         self.release_all();
         self.report_pending_references();
         let severity = self.options.incomplete.unwrap_or(self.spec.incomplete);
-        let mut open: Vec<(Arc<str>, OpenFlow)> = self.flows.drain().collect();
+        let mut open: Vec<(Arc<str>, Box<OpenFlow>)> = self.flows.drain().collect();
         open.sort_by_key(|(_, f)| f.at);
         for (id, flow) in open {
             if !flow.unknown && !self.spec.end.contains(&flow.state) {

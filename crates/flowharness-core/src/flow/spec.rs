@@ -419,9 +419,9 @@ impl FlowSpec {
         self.paths
             .iter()
             .find(|p| {
-                p.alternatives.iter().any(|a| {
-                    a.len() == states.len() && a.iter().zip(states).all(|(x, y)| *x == usize::from(*y))
-                })
+                p.alternatives
+                    .iter()
+                    .any(|a| a.len() == states.len() && a.iter().zip(states).all(|(x, y)| *x == usize::from(*y)))
             })
             .map(|p| p.name.as_str())
     }
