@@ -155,20 +155,20 @@ impl EventCtx<'_> {
             return Ok(value);
         };
         if let Some(k) = &stream.key_value {
-            spec.key.set(&mut value, state, k.clone());
+            spec.key.set_from(&mut value, state, k);
         }
         for (field, id) in spec.flow_id.iter().zip(&flow.ids) {
-            field.set(&mut value, state, id.clone());
+            field.set_from(&mut value, state, id);
         }
         for (i, field) in spec.invariants.iter().enumerate() {
-            let Some(current) = field.get(&value, state).cloned() else {
+            if field.get(&value, state).is_none() {
                 continue;
-            };
+            }
             match &flow.invariants[i] {
                 Some(v) => {
-                    field.set(&mut value, state, v.clone());
+                    field.set_from(&mut value, state, v);
                 }
-                None => flow.invariants[i] = Some(current),
+                None => flow.invariants[i] = field.get(&value, state).cloned(),
             }
         }
         if let Some(timing) = &spec.timing {

@@ -202,3 +202,40 @@ fn schema_beside(out: &Path, topic: &str, schema: &crate::schema::Schema, many: 
     std::fs::write(&target, text + "\n").map_err(|e| Error::io(&target, e))?;
     Ok(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::generator::FlowOptions;
+    use crate::num::Cast as _;
+
+    #[test]
+    fn a_written_file_holds_what_generating_in_memory_makes() {
+        // Writing to a file draws each value over a written one of its
+        // state; the messages must be the ones drawn fresh, in order. An
+        // envelope with a payload union and a record with an enum status.
+        for name in ["order-saga", "payment-lifecycle"] {
+            let spec = crate::flow::shipped::shipped(name).unwrap().unwrap();
+            let options = FlowOptions {
+                flows: 3000,
+                mix: crate::flow::generator::Mix::uniform(&spec),
+                hints: std::sync::Arc::new(crate::generate::hints::Hints::builtin(1_790_000_000_000)),
+                jitter: 0.5,
+                time_scale: 1.0,
+            };
+            let generator = FlowGenerator::new(&spec, options).unwrap();
+            let expected = generator.generate(5).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("flows.jsonl");
+            let made = generate_to(&spec, &generator, 5, Some(&out), &mut std::io::sink()).unwrap();
+            assert_eq!(made.events, expected.len().sat_u64(), "{name}");
+            let text = std::fs::read_to_string(&out).unwrap();
+            let rows: Vec<Value> = text.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert_eq!(rows.len(), expected.len(), "{name}");
+            for (i, (row, m)) in rows.iter().zip(&expected).enumerate() {
+                assert_eq!(row["value"], m.value, "{name}: message {i}");
+                assert_eq!(row["key"], m.key.as_str(), "{name}: message {i}");
+            }
+        }
+    }
+}

@@ -173,6 +173,20 @@ impl MsgPath {
     /// Writes `new` at the path, creating records, branches and nullable
     /// wrappers on the way. A path through an array writes nothing.
     pub fn set(&self, value: &mut Value, new: Value) {
+        let null = new.is_null();
+        self.set_with(value, null, |slot| *slot = new);
+    }
+
+    /// As [`MsgPath::set`], copying `new` into the place: a string there
+    /// already keeps its buffer.
+    pub fn set_from(&self, value: &mut Value, new: &Value) {
+        self.set_with(value, new.is_null(), |slot| match (slot, new) {
+            (Value::String(old), Value::String(s)) => old.clone_from(s),
+            (slot, new) => *slot = new.clone(),
+        });
+    }
+
+    fn set_with(&self, value: &mut Value, null: bool, assign: impl FnOnce(&mut Value)) {
         if self.has_items() {
             return;
         }
@@ -192,7 +206,7 @@ impl MsgPath {
                     }
                     let Some(slot) = field_mut(map, name) else { return };
                     if terminal {
-                        *slot = new;
+                        assign(slot);
                         return;
                     }
                     current = slot;
@@ -208,13 +222,13 @@ impl MsgPath {
                         return;
                     };
                     if terminal {
-                        *inner = new;
+                        assign(inner);
                         return;
                     }
                     current = inner;
                 }
                 Step::Nullable(key) => {
-                    if terminal && new.is_null() {
+                    if terminal && null {
                         *current = Value::Null;
                         return;
                     }
@@ -228,7 +242,7 @@ impl MsgPath {
                         return;
                     };
                     if terminal {
-                        *inner = new;
+                        assign(inner);
                         return;
                     }
                     current = inner;
@@ -236,7 +250,7 @@ impl MsgPath {
                 Step::Items => return,
             }
         }
-        *current = new;
+        assign(current);
     }
 }
 

@@ -103,6 +103,18 @@ impl FieldRef {
         self.at(state).map(|p| p.get_all(value)).unwrap_or_default()
     }
 
+    /// As [`FieldRef::set`], copying `new` into the place (a string there
+    /// keeps its buffer).
+    pub fn set_from(&self, value: &mut Value, state: usize, new: &Value) -> bool {
+        match self.at(state) {
+            Some(p) => {
+                p.set_from(value, new);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Writes the value in a message of `state`; false where it has no such field.
     pub fn set(&self, value: &mut Value, state: usize, new: Value) -> bool {
         match self.at(state) {

@@ -344,6 +344,30 @@ mod tests {
     }
 
     #[test]
+    fn drawing_over_a_value_draws_what_a_fresh_draw_would() {
+        // Over values of every shape (the same branch, another branch, a
+        // value moved out): the same stream gives the same values, and
+        // writing over one leaves nothing of the old behind.
+        let schema = envelope();
+        let sampler = pinned_sampler(&schema, &Hints::builtin(1_790_000_000_000), &[]).unwrap();
+        let (mut fresh, mut over) = (Rng::seed_from_u64(11), Rng::seed_from_u64(11));
+        let mut kept: Vec<Value> = vec![Value::Null, json!({"payload": "not a record"})];
+        let mut reused = 0;
+        for i in 0..600 {
+            let expected = sampler.sample(&mut fresh);
+            let mut slot = kept.swap_remove(i % kept.len());
+            let same_branch = slot["payload"].as_object().map(|m| m.keys().collect::<Vec<_>>())
+                == expected["payload"].as_object().map(|m| m.keys().collect::<Vec<_>>());
+            reused += usize::from(same_branch);
+            sampler.sample_into(&mut over, &mut slot);
+            assert_eq!(slot, expected, "draw {i}");
+            kept.push(slot);
+            kept.push(expected);
+        }
+        assert!(reused > 100, "values of the same branch were drawn over: {reused}");
+    }
+
+    #[test]
     fn an_enum_status_pinned_by_value() {
         let schema = parse_value(&json!({
             "type": "record", "name": "Loan", "fields": [
