@@ -18,9 +18,11 @@ use super::held::{Held, Reorder};
 use super::spec::{FlowSpec, Severity};
 
 mod invariant;
+mod references;
 mod windows;
 
 use invariant::FirstValue;
+use references::PendingReference;
 
 /// A message as a consumer observed it.
 #[derive(Debug, Clone)]
@@ -170,16 +172,6 @@ fn hash_of(v: &Value) -> u64 {
         Value::String(s) => fingerprint(s),
         other => fingerprint(&other.to_string()),
     }
-}
-
-struct PendingReference {
-    reference: usize,
-    topic: Option<String>,
-    value: String,
-    partition: i32,
-    offset: i64,
-    key: Option<String>,
-    flow: Option<String>,
 }
 
 pub(super) struct At<'a> {
@@ -413,72 +405,6 @@ impl<'s> Checker<'s> {
             {
                 self.recent_set.remove(&old);
             }
-        }
-    }
-
-    fn check_references(&mut self, state: usize, value: &Value, at: &At<'_>) {
-        for (i, r) in self.spec.references.iter().enumerate() {
-            if r.target_state == state {
-                for v in r.target_field.get_all(value, state) {
-                    let v = text(v);
-                    // Published on another partition: it may have come first.
-                    self.pending_references
-                        .retain(|p| p.reference != i || p.value != v || p.partition == at.partition);
-                    self.references[i].entry(v).or_insert(at.partition);
-                }
-            }
-            if r.state == state {
-                let missing: Vec<String> = r
-                    .field
-                    .get_all(value, state)
-                    .into_iter()
-                    .map(text)
-                    .filter(|v| !self.references[i].contains_key(v))
-                    .collect();
-                for value in missing {
-                    self.pending_references.push(PendingReference {
-                        reference: i,
-                        topic: at.topic.map(str::to_string),
-                        value,
-                        partition: at.partition,
-                        offset: at.offset,
-                        key: at.key.map(str::to_string),
-                        flow: at.flow.map(str::to_string),
-                    });
-                }
-            }
-        }
-    }
-
-    fn report_pending_references(&mut self) {
-        for p in std::mem::take(&mut self.pending_references) {
-            let r = &self.spec.references[p.reference];
-            let target = &self.spec.states[r.target_state].name;
-            let later = if self.references[p.reference].contains_key(&p.value) {
-                " (one came later on the same partition)"
-            } else {
-                ""
-            };
-            let (severity, elsewhere) = if self.options.partial {
-                (
-                    Severity::Warning,
-                    " (not checkable here: it may be on a partition another instance reads)",
-                )
-            } else {
-                (Severity::Error, "")
-            };
-            let message = format!(
-                "{} references {:?}, which no earlier {target} has as {}{later}{elsewhere}",
-                r.field, p.value, r.target_field
-            );
-            let at = At {
-                topic: p.topic.as_deref(),
-                partition: p.partition,
-                offset: p.offset,
-                key: p.key.as_deref(),
-                flow: p.flow.as_deref(),
-            };
-            self.find(Rule::UnknownReference, severity, &at, message);
         }
     }
 
