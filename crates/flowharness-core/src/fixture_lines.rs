@@ -38,7 +38,7 @@ pub fn is_lines(path: &Path) -> bool {
 /// A bad header line is an error at once.
 pub(crate) fn read<T: Send>(
     path: &Path,
-    make: impl FnMut(usize, &str, &Lines<'_>) -> T + Send,
+    mut make: impl FnMut(usize, &str, &Lines<'_>) -> T + Send,
     each: &mut dyn FnMut(T, &mut Vec<Value>),
 ) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -77,7 +77,6 @@ pub(crate) fn read<T: Send>(
     // checker), and only a few batches are ever in flight.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
     let (back, spent) = std::sync::mpsc::sync_channel::<Vec<Value>>(8);
-    let mut make = make;
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("fixture-lines".into())

@@ -98,18 +98,15 @@ pub fn fingerprint(text: &str) -> u64 {
 }
 
 /// A value's text for ids and keys: strings bare, anything else as JSON.
+pub fn text(v: &Value) -> String {
+    text_ref(v).into_owned()
+}
+
 /// As [`text`], borrowing a string value instead of copying it.
 pub fn text_ref(v: &Value) -> std::borrow::Cow<'_, str> {
     match v {
         Value::String(s) => std::borrow::Cow::Borrowed(s),
         other => std::borrow::Cow::Owned(other.to_string()),
-    }
-}
-
-pub fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

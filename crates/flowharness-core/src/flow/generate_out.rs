@@ -60,7 +60,7 @@ pub fn generate_to(
             let write = |w: &mut crate::fixture_lines::LinesWriter<_>, channel: usize, m: &mut Keyed| {
                 w.push(&schemas[channel].0, m.key.as_str(), &m.headers, &m.value)
             };
-            let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
+            let (by_path, writer) = piped(spec, generator, seed, writer, &write, &write_failed)?;
             (by_path, writer.finish().map_err(write_failed)?.1)
         }
         (Some(file), false) => {
@@ -71,7 +71,7 @@ pub fn generate_to(
                 let key = Value::String(std::mem::take(&mut m.key));
                 w.push_with_headers(topic, &key, schema, std::mem::take(&mut m.headers), m.value.take())
             };
-            let (by_path, writer) = piped(generator, seed, &channel_of, writer, &write, &write_failed)?;
+            let (by_path, writer) = piped(spec, generator, seed, writer, &write, &write_failed)?;
             (by_path, writer.finish().map_err(write_failed)?.2)
         }
         (None, _) => {
@@ -102,13 +102,15 @@ const BATCH: usize = 1024;
 /// freed across threads. A failed write stops the generator and is the
 /// error reported.
 fn piped<W: Send>(
+    spec: &FlowSpec,
     generator: &FlowGenerator<'_>,
     seed: u64,
-    channel_of: &dyn Fn(&Keyed) -> usize,
     mut sink: W,
     write: &(dyn Fn(&mut W, usize, &mut Keyed) -> std::io::Result<()> + Sync),
     failed: &(dyn Fn(std::io::Error) -> Error + Sync),
 ) -> Result<(BTreeMap<String, u64>, W)> {
+    // Messages cross with their state: the writer takes its topic from it,
+    // and a value that comes back is kept by it.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Keyed)>>(8);
     let (back, returned) = std::sync::mpsc::sync_channel::<Vec<(usize, Keyed)>>(16);
     std::thread::scope(|scope| {
@@ -116,8 +118,8 @@ fn piped<W: Send>(
             .name("generate-writer".into())
             .spawn_scoped(scope, move || -> std::io::Result<W> {
                 for mut batch in rx {
-                    for (channel, m) in &mut batch {
-                        write(&mut sink, *channel, m)?;
+                    for (state, m) in &mut batch {
+                        write(&mut sink, spec.states[*state].channel, m)?;
                     }
                     // The generator gone or behind: the batch is freed here.
                     back.try_send(batch).ok();
@@ -126,15 +128,14 @@ fn piped<W: Send>(
             })
             .map_err(|e| Error::system("starting the writer thread", e))?;
         let mut batch = Vec::with_capacity(BATCH);
-        let spec = generator.spec;
-        let made = generator.generate_reusing(seed, &mut |m, spare| {
-            batch.push((channel_of(&m), m));
+        let made = generator.generate_reusing(seed, &mut |m, state, spare| {
+            batch.push((state, m));
             if batch.len() == BATCH {
                 let next = match returned.try_recv() {
                     Ok(mut done) => {
                         // Values written are drawn over by later ones of their state.
-                        for (channel, m) in done.drain(..) {
-                            spare.give(spec, channel, m.value);
+                        for (state, m) in done.drain(..) {
+                            spare.put(state, m.value);
                         }
                         done
                     }

@@ -134,7 +134,7 @@ pub fn shapes(spec: &FlowSpec, options: &FlowOptions) -> BoxedStrategy<FlowSetSh
 /// A generator for one flow spec: the value strategies of its states are
 /// built once and reused for every flow set.
 pub struct FlowGenerator<'s> {
-    pub(super) spec: &'s FlowSpec,
+    spec: &'s FlowSpec,
     options: FlowOptions,
     strategies: Vec<BoxedStrategy<Value>>,
     /// Per state, the direct sampler of its strategy, where it has one:
@@ -211,7 +211,7 @@ impl<'s> FlowGenerator<'s> {
     /// The messages of a shape, in produce order.
     pub fn materialize(&self, shape: &FlowSetShape) -> Result<Vec<Keyed>> {
         let mut out = Vec::new();
-        self.materialize_into(shape, Choices::Listed(&shape.interleave), &mut |k, _| {
+        self.materialize_into(shape, Choices::Listed(&shape.interleave), &mut |k, _, _| {
             out.push(k);
             Ok(())
         })?;
@@ -236,16 +236,17 @@ impl<'s> FlowGenerator<'s> {
         seed: u64,
         emit: &mut dyn FnMut(Keyed) -> Result<()>,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
-        self.generate_reusing(seed, &mut |k, _| emit(k))
+        self.generate_reusing(seed, &mut |k, _, _| emit(k))
     }
 
-    /// As `generate_into`, where `emit` may hand back values it is done
-    /// with ([`Spare::give`]) for later values of their state to be drawn
-    /// over: the same messages, made with far fewer allocations.
+    /// As `generate_into`, with each message's state, where `emit` may
+    /// hand back values it is done with ([`Spare::put`], by their state)
+    /// for later values of that state to be drawn over: the same messages,
+    /// made with far fewer allocations.
     pub(crate) fn generate_reusing(
         &self,
         seed: u64,
-        emit: &mut dyn FnMut(Keyed, &mut Spare) -> Result<()>,
+        emit: &mut dyn FnMut(Keyed, usize, &mut Spare) -> Result<()>,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
         let options = &self.options;
         let mut rng = Rng::seed_from_u64(seed);
@@ -343,7 +344,7 @@ impl FlowGenerator<'_> {
         &self,
         shape: &FlowSetShape,
         mut choices: Choices<'_>,
-        emit: &mut dyn FnMut(Keyed, &mut Spare) -> Result<()>,
+        emit: &mut dyn FnMut(Keyed, usize, &mut Spare) -> Result<()>,
     ) -> Result<()> {
         let mut spare = Spare::new(self.spec.states.len());
         let (spec, options, strategies, donor) = (self.spec, &self.options, &self.strategies, self.donor);
@@ -454,6 +455,7 @@ impl FlowGenerator<'_> {
                     topic: topics.as_ref().map(|t| t[channel].clone()),
                     headers,
                 },
+                state,
                 &mut spare,
             )?;
         }

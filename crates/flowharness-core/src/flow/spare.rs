@@ -6,8 +6,6 @@
 
 use serde_json::Value;
 
-use super::spec::FlowSpec;
-
 /// Values kept per state: a few batches' worth, so memory stays bounded.
 #[derive(Debug, Default)]
 pub(crate) struct Spare {
@@ -29,22 +27,13 @@ impl Spare {
         self.by_state.get_mut(state)?.pop()
     }
 
-    /// Keeps a value known to be of `state`.
+    /// Keeps a value of `state` (one moved out, left null, is freed).
     pub(crate) fn put(&mut self, state: usize, value: Value) {
         if let Some(kept) = self.by_state.get_mut(state)
             && kept.len() < KEEP
+            && !value.is_null()
         {
             kept.push(value);
-        }
-    }
-
-    /// Keeps a message's value read on `channel`, by the state it has (one
-    /// with none, as a value moved out, is freed).
-    pub(crate) fn give(&mut self, spec: &FlowSpec, channel: usize, value: Value) {
-        if channel < spec.channels.len()
-            && let Ok(state) = spec.classify_on(channel, &value)
-        {
-            self.put(state, value);
         }
     }
 }
@@ -59,8 +48,10 @@ mod tests {
         assert_eq!(spare.take(0), None);
         spare.put(1, Value::from(1));
         spare.put(5, Value::from(5));
+        spare.put(1, Value::Null);
         assert_eq!(spare.take(0), None);
         assert_eq!(spare.take(1), Some(Value::from(1)));
+        assert_eq!(spare.take(1), None, "a value moved out (null) is not kept");
         for i in 0..KEEP + 10 {
             spare.put(0, Value::from(i));
         }

@@ -376,24 +376,21 @@ impl FlowSpec {
 
     /// The flow id of a message of `state`: its id fields' texts joined by `/`.
     pub fn flow_id_of(&self, value: &Value, state: usize) -> Option<String> {
-        // One field (most flows): its text, without a list to join.
-        if let [field] = self.flow_id.as_slice() {
-            return field.get(value, state).map(super::fields::text);
-        }
-        let parts: Option<Vec<String>> = self
-            .flow_id
-            .iter()
-            .map(|f| f.get(value, state).map(super::fields::text))
-            .collect();
-        parts.map(|p| p.join("/"))
+        self.flow_id_ref(value, state).map(std::borrow::Cow::into_owned)
     }
 
     /// As [`FlowSpec::flow_id_of`], borrowing a one-field id's text from the value.
     pub fn flow_id_ref<'v>(&self, value: &'v Value, state: usize) -> Option<std::borrow::Cow<'v, str>> {
+        // One field (most flows): its text, without a list to join.
         if let [field] = self.flow_id.as_slice() {
             return field.get(value, state).map(super::fields::text_ref);
         }
-        self.flow_id_of(value, state).map(std::borrow::Cow::Owned)
+        let parts: Option<Vec<std::borrow::Cow<'v, str>>> = self
+            .flow_id
+            .iter()
+            .map(|f| f.get(value, state).map(super::fields::text_ref))
+            .collect();
+        parts.map(|p| std::borrow::Cow::Owned(p.join("/")))
     }
 
     /// The headers a message of `state` carries by contract: its flow id
@@ -407,7 +404,7 @@ impl FlowSpec {
 
     /// The key of a message of `state`, as text.
     pub fn key_of(&self, value: &Value, state: usize) -> Option<String> {
-        self.key.get(value, state).map(super::fields::text)
+        self.key_ref(value, state).map(std::borrow::Cow::into_owned)
     }
 
     /// As [`FlowSpec::key_of`], borrowing the text from the value.

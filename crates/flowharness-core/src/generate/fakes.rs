@@ -107,17 +107,9 @@ impl Fake {
     /// One value written over `out` ([`Fake::sample`]'s, from the same
     /// draws), reusing its buffer where it already holds a string.
     pub fn sample_into(&self, rng: &mut Rng, now_ms: i64, out: &mut Value) {
-        match (self, out) {
-            (
-                Fake::I18nLabel(_)
-                | Fake::I18nDescription(_)
-                | Fake::TimestampMillis(_)
-                | Fake::TimestampMicros(_)
-                | Fake::Date(_),
-                out,
-            ) => *out = self.sample(rng, now_ms),
-            (_, Value::String(s)) => self.write_str(rng, s),
-            (_, out) => *out = self.sample(rng, now_ms),
+        match out {
+            Value::String(s) if self.yields() == Yields::String => self.write_str(rng, s),
+            out => *out = self.sample(rng, now_ms),
         }
     }
 
