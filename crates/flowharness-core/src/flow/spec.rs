@@ -423,7 +423,8 @@ impl FlowSpec {
         self.paths.iter().map(|p| p.name.as_str()).collect()
     }
 
-    /// As [`FlowSpec::path_of`], for states as the checker keeps them.
+    /// Which named path a completed sequence of states took, if any (the
+    /// states as the checker keeps them).
     pub fn path_taken(&self, states: &[u16]) -> Option<&str> {
         self.paths
             .iter()
@@ -432,14 +433,6 @@ impl FlowSpec {
                     .iter()
                     .any(|a| a.len() == states.len() && a.iter().zip(states).all(|(x, y)| *x == usize::from(*y)))
             })
-            .map(|p| p.name.as_str())
-    }
-
-    /// Which named path a completed sequence of states took, if any.
-    pub fn path_of(&self, states: &[usize]) -> Option<&str> {
-        self.paths
-            .iter()
-            .find(|p| p.alternatives.iter().any(|a| a == states))
             .map(|p| p.name.as_str())
     }
 }
